@@ -1,0 +1,1 @@
+"""Benchmarks: speed and memory targets, results written as JSON."""

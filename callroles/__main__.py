@@ -1,0 +1,3 @@
+from callroles.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""The front end: decode, segment, separate speakers, window, features (one path for training and serving)."""

@@ -1,0 +1,1 @@
+"""Per-call reports: timelines, tables and the HTML batch report."""

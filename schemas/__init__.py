@@ -1,0 +1,1 @@
+"""Event contracts: JSON Schemas, topic names and their Python types."""

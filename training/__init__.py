@@ -1,0 +1,1 @@
+"""The paper's dataset builder (DBAS), CRNN training and evaluation."""
