@@ -1,0 +1,108 @@
+"""Eq. 4/5 and the result event, from plain front-end-shaped data (no model needed)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pytest
+from callroles.streaming.aggregate import means_from_sums, speaker_probabilities
+from callroles.streaming.results import build_result, conversation_figures, role_of
+
+from callroles import schemas
+
+
+@dataclass
+class Stream:
+    speaker: str
+    gender: str
+    talk_time_s: float
+    windows: np.ndarray
+    segments: list[tuple[float, float]]
+    padded: bool = False
+
+
+@dataclass
+class Front:
+    speakers: list[Stream]
+    budget: dict = field(default_factory=dict)
+    strategy: str = "gender"
+    facts: dict = field(default_factory=dict)
+    timings: dict = field(default_factory=dict)
+
+
+def test_eq4_mean_and_eq5_argmax() -> None:
+    probs = np.array([[0.9, 0.1], [0.2, 0.8], [0.4, 0.6]])
+    mean, label = speaker_probabilities(probs)
+    assert mean == pytest.approx([0.5, 0.5])
+    assert label == 0  # ties go to the first class, as numpy's argmax does
+    mean, label = speaker_probabilities([[0.3, 0.7], [0.1, 0.9]])
+    assert mean == pytest.approx([0.2, 0.8]) and label == 1
+    with pytest.raises(ValueError):
+        speaker_probabilities(np.zeros((0, 2)))
+
+
+def test_means_from_redis_sums() -> None:
+    sums = {"S0|0": "0.3", "S0|1": "1.7", "S0|n": "2", "S1|0": "0.9", "S1|1": "0.1", "S1|n": "1"}
+    means = means_from_sums(sums, 2)
+    assert means["S0"] == pytest.approx([0.15, 0.85])
+    assert means["S1"] == pytest.approx([0.9, 0.1])
+
+
+def test_roles_from_two_and_four_classes() -> None:
+    assert role_of("agent") == "agent" and role_of("female_customer") == "customer"
+    assert role_of("male_agent") == "agent" and role_of("other") == "unknown"
+
+
+def test_turns_and_interruptions() -> None:
+    spans = {"A": [(0.0, 2.0), (2.5, 4.0), (9.0, 10.0)], "C": [(3.5, 6.0), (6.5, 8.0)]}
+    figures, turns, interruptions = conversation_figures(spans)
+    assert turns == 3
+    assert figures["A"] == (2, 4.0)
+    assert figures["C"] == (1, 4.5)
+    assert interruptions == 1  # C starts at 3.5 while A speaks until 4.0
+
+
+def _front() -> Front:
+    return Front(
+        speakers=[
+            Stream("S0", "female", 6.0, np.zeros((3, 96, 1000), np.float32), [(0, 2), (5, 9)]),
+            Stream("S1", "male", 3.0, np.zeros((2, 96, 1000), np.float32), [(2.2, 5.2)]),
+        ],
+        budget={"silence_s": 1.5, "music_s": 4.0, "noise_s": 0.2, "overlap_s": 0.0},
+        facts={"duration_s": 14.0},
+        timings={"segment": 3.2, "features": 0.4},
+    )
+
+
+def test_build_result_is_valid_and_consistent() -> None:
+    scorer = {"classes": ["customer", "agent"], "model_name": "crnn", "model_version": "v1"}
+    probs = {"S0": np.array([0.2, 0.8]), "S1": np.array([0.7, 0.3])}
+    event = schemas.example("call_finished")
+    result = build_result("c-1", _front(), probs, scorer, {"score": 0.1}, event=event)
+    schemas.validate("call_result", result)
+    assert result["agent_speaker"] == "S0" and result["customer_speaker"] == "S1"
+    assert result["call"]["agent_talk_time_s"] == 6.0
+    assert result["call"]["customer_talk_time_s"] == 3.0
+    assert result["call"]["talk_to_listen_ratio"] == 2.0
+    assert result["call"]["music_s"] == 4.0 and result["duration_s"] == 14.0
+    assert result["call"]["turn_count"] == 3
+    s0 = result["speakers"][0]
+    assert s0["probabilities"] == {"customer": 0.2, "agent": 0.8}
+    assert s0["confidence"] == pytest.approx(0.8) and s0["windows"] == 3
+    assert s0["turns"] == 2 and s0["longest_turn_s"] == 4.0
+    assert result["latency_s"] == {"segment": 3.2, "features": 0.4, "score": 0.1}
+    assert result["metadata"] == event["metadata"] and result["tenant"] == "acme"
+
+
+def test_four_class_model_and_speaker_without_windows() -> None:
+    classes = ["female_customer", "male_customer", "female_agent", "male_agent"]
+    scorer = {"classes": classes, "model_name": "crnn4", "model_version": "v2"}
+    probs = {"S0": np.array([0.1, 0.1, 0.5, 0.3])}
+    result = build_result("c-2", _front(), probs, scorer, {})
+    s0, s1 = result["speakers"]
+    assert s0["role"] == "agent" and s0["label"] == "female_agent"
+    assert s0["confidence"] == pytest.approx(0.8)
+    assert s1["role"] == "unknown" and s1["probabilities"] == {}
+    assert result["customer_speaker"] is None
+    assert result["call"]["talk_to_listen_ratio"] is None
