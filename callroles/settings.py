@@ -70,6 +70,33 @@ class Settings(BaseSettings):
     max_duration_s: float = 3600.0
     decode_timeout_s: float = 120.0
 
+    # Streaming (streaming/): extra Kafka/Redis security, the worker, ingestion endpoints.
+    # An empty allowed_roots lets a worker read any local path (development only: warned at
+    # start); an empty allowed_hosts refuses every http(s) recording URI.
+    kafka_ssl_certfile: Path | None = None
+    kafka_ssl_keyfile: Path | None = None
+    kafka_ssl_keyfile_password: SecretStr | None = None
+    kafka_client_id: str = "callroles"
+    redis_password: SecretStr | None = None  # used when redis_url has none
+    redis_ssl: bool = False
+    redis_ttl_s: int = 7 * 86_400  # sums, window markers and result markers
+    worker_id: str | None = None  # default host:web_port
+    worker_web_port: int = 6066
+    worker_web_host: str = "127.0.0.1"
+    worker_concurrency: int = 2  # calls in flight per worker (front end of one, scoring another)
+    frontend_threads: int = 1
+    score_batch_windows: int = 64  # windows per ONNX batch, gathered across calls
+    score_batch_wait_ms: int = 30
+    lease_ttl_s: int = 45  # a dead worker's call is picked up again after this
+    broker_max_poll_interval_s: float = 3600.0  # above the longest call's processing time
+    broker_session_timeout_s: float = 45.0
+    broker_heartbeat_interval_s: float = 3.0
+    fetch_timeout_s: float = 60.0
+    http_host: str = "127.0.0.1"
+    http_port: int = 8086
+    http_max_body_bytes: int = 64_000
+    http_token: SecretStr | None = None  # bearer token required by POST /calls when set
+
     @property
     def bootstrap_servers(self) -> str:
         return self.kafka_bootstrap or f"127.0.0.1:{self.kafka_port}"

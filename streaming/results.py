@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
+
 from callroles.schemas import SCHEMA_VERSION, validate
 
 STRATEGIES = ("stereo", "gender", "embedding")

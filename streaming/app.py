@@ -1,0 +1,188 @@
+"""The Faust worker: one thin agent over the call-finished topic; the logic is in process.py.
+
+Design: a worker runs the front end and scores in-process. The front end (decode,
+inaSpeechSegmenter, separation, features) is ~95% of the CPU per call and runs in a thread
+executor, off the event loop, so heartbeats and polling never stall. Scoring is batched across
+the calls a worker has in flight (``worker_concurrency``) by an asyncio batcher in a second
+executor. Windows do not travel over Kafka: a 10 s window is 96x1000 float32 = 384 kB, so a
+5-minute call would put ~100 MB on the broker to save a step that costs a few percent of the
+CPU; the unit of scale is the call (events keyed by call_id, P partitions, N workers in one
+consumer group). Redis sums are still per window and idempotent, so a replayed or re-run call
+is counted once, and a claim emits exactly one result per call and model version.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from callroles.settings import Settings
+
+from . import metrics
+from .aggregate import Aggregator
+from .batching import ScoreBatcher
+from .clients import faust_credentials, key_prefix, redis_client, worker_id
+from .fetch import warn_if_open
+from .process import CallProcessor
+from .topics import all_topics, create_topics
+
+log = logging.getLogger(__name__)
+
+
+def load_models(settings: Settings) -> tuple[Any, Any]:
+    """The front end and the scorer, loaded once per worker process."""
+    from callroles.audio.pipeline import FrontEnd
+    from callroles.export.scorer import Scorer
+
+    scorer = Scorer.load(settings.model_path)
+    frontend = FrontEnd()
+    return frontend, scorer
+
+
+class Runtime:
+    """Models, executors and the processor of one worker; async parts start on Faust's loop."""
+
+    def __init__(self, settings: Settings, frontend: Any, scorer: Any) -> None:
+        self.settings = settings
+        self.frontend = frontend
+        self.scorer = scorer
+        self.worker = worker_id(settings)
+        self.frontend_executor = ThreadPoolExecutor(
+            max(1, settings.frontend_threads), thread_name_prefix="frontend"
+        )
+        self.score_executor = ThreadPoolExecutor(1, thread_name_prefix="score")
+        self._processor: CallProcessor | None = None
+        self._lock: asyncio.Lock | None = None
+
+    async def processor(self, results: Any, errors: Any) -> CallProcessor:
+        if self._processor is not None:
+            return self._processor
+        self._lock = self._lock or asyncio.Lock()
+        async with self._lock:
+            if self._processor is None:
+                redis = redis_client(self.settings)
+                await redis.ping()
+                agg = Aggregator(
+                    redis, prefix=key_prefix(self.settings), ttl_s=self.settings.redis_ttl_s
+                )
+                batcher = ScoreBatcher(
+                    self.scorer.score,
+                    self.score_executor,
+                    max_windows=self.settings.score_batch_windows,
+                    max_wait_s=self.settings.score_batch_wait_ms / 1000.0,
+                )
+
+                async def send(topic: Any, key: str | None, value: dict[str, Any]) -> None:
+                    fut = await topic.send(
+                        key=key.encode() if key else None,
+                        value=json.dumps(value).encode(),
+                        force=True,
+                    )
+                    await fut  # delivered before the call is marked sent
+
+                self._processor = CallProcessor(
+                    self.settings,
+                    frontend=self.frontend,
+                    scorer=self.scorer,
+                    aggregator=agg,
+                    batcher=batcher,
+                    frontend_executor=self.frontend_executor,
+                    send_result=lambda k, v: send(results, k, v),
+                    send_error=lambda k, v: send(errors, k, v),
+                    worker=self.worker,
+                )
+        return self._processor
+
+
+def build_app(settings: Settings, runtime: Runtime) -> Any:
+    """The Faust app: consumer group per topic prefix, timeouts sized for long calls."""
+    import faust
+
+    names = all_topics(settings)
+    brokers = [f"kafka://{b.strip()}" for b in settings.bootstrap_servers.split(",") if b.strip()]
+    session = settings.broker_session_timeout_s
+    app = faust.App(
+        f"{settings.topic_prefix}callroles-worker",
+        broker=brokers,
+        broker_credentials=faust_credentials(settings),
+        broker_client_id=settings.kafka_client_id,
+        store="memory://",
+        autodiscover=False,
+        web_enabled=True,
+        web_host=settings.worker_web_host,
+        web_bind=settings.worker_web_host,
+        web_port=settings.worker_web_port,
+        topic_partitions=settings.partitions,
+        consumer_auto_offset_reset="earliest",
+        broker_max_poll_interval=settings.broker_max_poll_interval_s,
+        broker_session_timeout=session,
+        broker_heartbeat_interval=settings.broker_heartbeat_interval_s,
+        broker_request_timeout=max(90.0, session + 5),
+        broker_rebalance_timeout=max(60.0, session),
+        broker_max_poll_records=max(10, settings.worker_concurrency * 2),
+        producer_max_request_size=1_000_000,
+        stream_processing_timeout=settings.broker_max_poll_interval_s,
+        table_cleanup_interval=3600.0,
+    )
+    raw: dict[str, Any] = {
+        "key_type": bytes,
+        "value_type": bytes,
+        "key_serializer": "raw",
+        "value_serializer": "raw",
+    }
+    finished = app.topic(names["call_finished"], **raw)
+    results = app.topic(names["call_result"], **raw)
+    errors = app.topic(names["call_error"], **raw)
+
+    @app.agent(finished, concurrency=max(1, settings.worker_concurrency))
+    async def calls(stream: Any) -> None:
+        async for value in stream:
+            processor = await runtime.processor(results, errors)
+            await processor.handle(value)
+
+    @app.page("/metrics")
+    async def metrics_page(web: Any, request: Any) -> Any:
+        return web.bytes(metrics.exposition(), content_type="text/plain")
+
+    @app.timer(interval=5.0)
+    async def consumer_lag() -> None:
+        consumer = app.consumer
+        for tp in consumer.assignment():
+            try:
+                highwater = consumer.highwater(tp)
+                committed = consumer._committed_offset.get(tp) or 0  # type: ignore[attr-defined]
+            except Exception:  # not fetched yet
+                continue
+            if highwater is not None:
+                metrics.CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(
+                    max(0, highwater - committed)
+                )
+
+    return app
+
+
+def run_worker(settings: Settings, *, loglevel: str = "info") -> int:
+    """Create topics if missing, load models, then run one worker until stopped."""
+    import faust
+
+    warn_if_open(settings)
+    created = asyncio.run(create_topics(settings))
+    log.info("topics: %s", ", ".join(f"{t} ({s})" for t, s in created.items()))
+    frontend, scorer = load_models(settings)
+    log.info(
+        "worker %s: model %s %s, classes %s; web http://%s:%d/metrics",
+        worker_id(settings),
+        scorer.model_name,
+        scorer.model_version,
+        list(scorer.classes),
+        settings.worker_web_host,
+        settings.worker_web_port,
+    )
+    runtime = Runtime(settings, frontend, scorer)
+    app = build_app(settings, runtime)
+    worker = faust.Worker(app, loglevel=loglevel, redirect_stdouts=False)
+    worker.execute_from_commandline()
+    return 0

@@ -1,0 +1,58 @@
+"""Prometheus metrics of a worker, served on its web port at ``/metrics``."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+CALLS_DONE = Counter("callroles_calls_done_total", "Calls with a result event", registry=REGISTRY)
+CALLS_FAILED = Counter(
+    "callroles_calls_failed_total",
+    "Calls that ended in an error event, by stage and reason code",
+    ["stage", "code"],
+    registry=REGISTRY,
+)
+DUPLICATES = Counter(
+    "callroles_duplicates_total",
+    "Events skipped because the call was already done or in progress elsewhere",
+    ["why"],
+    registry=REGISTRY,
+)
+STAGE_SECONDS = Histogram(
+    "callroles_stage_seconds",
+    "Processing time per stage",
+    ["stage"],
+    buckets=(0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10, 20, 40, 80, 160, 320, 640),
+    registry=REGISTRY,
+)
+WINDOWS_SCORED = Counter(
+    "callroles_windows_scored_total", "Windows scored by the CRNN", registry=REGISTRY
+)
+WINDOWS_PER_SECOND = Gauge(
+    "callroles_windows_per_second", "Scoring speed of the last batch", registry=REGISTRY
+)
+BATCH_WINDOWS = Histogram(
+    "callroles_score_batch_windows",
+    "Windows per ONNX batch",
+    buckets=(1, 4, 8, 16, 32, 64, 128, 256),
+    registry=REGISTRY,
+)
+BATCH_CALLS = Histogram(
+    "callroles_score_batch_calls",
+    "Calls sharing one ONNX batch",
+    buckets=(1, 2, 3, 4, 8),
+    registry=REGISTRY,
+)
+IN_FLIGHT = Gauge("callroles_calls_in_flight", "Calls being processed", registry=REGISTRY)
+CONSUMER_LAG = Gauge(
+    "callroles_consumer_lag",
+    "Events not yet committed, per assigned partition",
+    ["topic", "partition"],
+    registry=REGISTRY,
+)
+
+
+def exposition() -> bytes:
+    """The text exposition format of every metric above."""
+    return generate_latest(REGISTRY)

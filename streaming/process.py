@@ -1,0 +1,206 @@
+"""One call from event to result: the plain, tested logic behind the Faust agent.
+
+Steps: validate -> skip if done (per model version) -> take a lease (SET NX, renewed while
+working; a dead worker's lease expires so its call is picked up again) -> fetch -> front end
+(executor) -> score (batched across calls) -> idempotent sums in Redis -> claim -> result.
+Any failure becomes one error event; nothing raises out of :meth:`CallProcessor.handle`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from concurrent.futures import Executor
+from typing import Any
+
+import numpy as np
+
+from callroles.errors import CallrolesError
+from callroles.settings import Settings
+
+from . import metrics
+from .aggregate import Aggregator
+from .batching import ScoreBatcher
+from .fetch import fetch
+from .ingest import error_event, parse_event
+from .results import build_result
+
+log = logging.getLogger(__name__)
+
+Send = Callable[[str | None, dict[str, Any]], Awaitable[None]]
+ADD_CHUNK = 64  # windows per Redis Lua call
+
+
+class StageError(CallrolesError):
+    """Wraps an unexpected exception with the stage it happened in."""
+
+    code = "internal"
+
+
+class CallProcessor:
+    """Turns raw call-finished messages into result or error events (see module docstring)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        frontend: Any,
+        scorer: Any,
+        aggregator: Aggregator,
+        batcher: ScoreBatcher,
+        frontend_executor: Executor,
+        send_result: Send,
+        send_error: Send,
+        worker: str,
+    ) -> None:
+        self.settings = settings
+        self.frontend = frontend
+        self.scorer = scorer
+        self.agg = aggregator
+        self.batcher = batcher
+        self.frontend_executor = frontend_executor
+        self.send_result = send_result
+        self.send_error = send_error
+        self.worker = worker
+        self.model_version = str(scorer.model_version)
+        self.classes = [str(c) for c in scorer.classes]
+
+    async def handle(self, raw: bytes | str | dict[str, Any]) -> str:
+        """Process one message; returns done, duplicate, busy or error. Never raises."""
+        metrics.IN_FLIGHT.inc()
+        try:
+            return await self._handle(raw)
+        finally:
+            metrics.IN_FLIGHT.dec()
+
+    async def _attempt(self, call_id: str) -> int:
+        key = f"{self.agg.prefix}{{{call_id}}}:attempts"
+        pipe = self.agg.redis.pipeline(transaction=True)
+        pipe.incr(key)
+        pipe.expire(key, self.settings.redis_ttl_s)
+        count, _ = await pipe.execute()
+        return int(count)
+
+    async def _fail(self, raw: Any, exc: BaseException, attempt: int, stage: str | None) -> str:
+        event = error_event(raw, exc, attempt=attempt, stage=stage, worker=self.worker)
+        metrics.CALLS_FAILED.labels(event["stage"], event["code"]).inc()
+        log.warning(
+            "call %s failed at %s [%s]: %s",
+            event["call_id"],
+            event["stage"],
+            event["code"],
+            event["message"],
+        )
+        try:
+            await self.send_error(event["call_id"], event)
+        except Exception:  # the broker is gone: the worker stops committing, Kafka replays
+            log.exception("could not send the error event of %s", event["call_id"])
+            raise
+        return "error"
+
+    async def _handle(self, raw: bytes | str | dict[str, Any]) -> str:
+        try:
+            event = parse_event(raw)
+        except CallrolesError as exc:
+            return await self._fail(raw, exc, 1, "ingest")
+        call_id = event["call_id"]
+        attempt = 1
+        try:
+            attempt = await self._attempt(call_id)
+            if await self.agg.already_done(call_id, self.model_version):
+                metrics.DUPLICATES.labels("done").inc()
+                log.info("call %s already has a result for model %s", call_id, self.model_version)
+                return "duplicate"
+            ttl = self.settings.lease_ttl_s
+            if not await self.agg.acquire_lease(call_id, self.worker, ttl):
+                metrics.DUPLICATES.labels("in_progress").inc()
+                log.info("call %s is being processed by another worker", call_id)
+                return "busy"
+        except Exception as exc:
+            return await self._fail(event, exc, attempt, "aggregate")
+        renewer = asyncio.get_running_loop().create_task(self._renew(call_id))
+        try:
+            return await self._process(event, attempt)
+        finally:
+            renewer.cancel()
+            with contextlib.suppress(Exception):
+                await self.agg.release_lease(call_id, self.worker)
+
+    async def _renew(self, call_id: str) -> None:
+        ttl = self.settings.lease_ttl_s
+        while True:
+            await asyncio.sleep(max(1.0, ttl / 3))
+            with contextlib.suppress(Exception):
+                await self.agg.renew_lease(call_id, self.worker, ttl)
+
+    async def _process(self, event: dict[str, Any], attempt: int) -> str:
+        call_id = event["call_id"]
+        loop = asyncio.get_running_loop()
+        latencies: dict[str, float] = {}
+        started = time.perf_counter()
+        stage = "fetch"
+        try:
+            source = await fetch(event["recording_uri"], self.settings)
+            latencies["fetch"] = time.perf_counter() - started
+            stage = "frontend"
+            t0 = time.perf_counter()
+            process = functools.partial(self.frontend.process, source, layout=event["layout"])
+            front = await loop.run_in_executor(self.frontend_executor, process)
+            latencies["frontend"] = time.perf_counter() - t0
+            stage = "score"
+            t0 = time.perf_counter()
+            streams = list(front.speakers)
+            await self.agg.plan(
+                call_id, self.model_version, {str(s.speaker): len(s.windows) for s in streams}
+            )
+            scored = await asyncio.gather(
+                *(self.batcher.score(s.windows, call_id) for s in streams if len(s.windows))
+            )
+            latencies["score"] = time.perf_counter() - t0
+            stage = "aggregate"
+            t0 = time.perf_counter()
+            with_windows = [s for s in streams if len(s.windows)]
+            for stream, probs in zip(with_windows, scored, strict=True):
+                for at in range(0, len(probs), ADD_CHUNK):
+                    await self.agg.add_windows(
+                        call_id,
+                        self.model_version,
+                        str(stream.speaker),
+                        at,
+                        np.asarray(probs[at : at + ADD_CHUNK]),
+                    )
+            claim = await self.agg.claim(call_id, self.model_version, self.worker, 60)
+            if claim == 2:
+                metrics.DUPLICATES.labels("claimed").inc()
+                return "duplicate"
+            if claim != 1:
+                raise StageError(f"windows of {call_id} missing after scoring (claim={claim})")
+            means = await self.agg.means(call_id, self.model_version, len(self.classes))
+            latencies["aggregate"] = time.perf_counter() - t0
+            stage = "result"
+            latencies["total"] = time.perf_counter() - started
+            result = build_result(
+                call_id, front, means, self.scorer, latencies, event=event, worker=self.worker
+            )
+            try:
+                await self.send_result(call_id, result)
+            except BaseException:
+                await self.agg.unclaim(call_id, self.model_version)
+                raise
+            await self.agg.mark_sent(call_id, self.model_version)
+        except Exception as exc:
+            return await self._fail(event, exc, attempt, stage)
+        for name, secs in latencies.items():
+            metrics.STAGE_SECONDS.labels(name).observe(secs)
+        metrics.CALLS_DONE.inc()
+        log.info(
+            "call %s done in %.1f s (%d speakers)",
+            call_id,
+            latencies["total"],
+            len(result["speakers"]),
+        )
+        return "done"
