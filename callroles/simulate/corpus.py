@@ -1,0 +1,235 @@
+"""Generate a corpus folder (layout in docs/CONTRACTS.md): audio, metadata table, ground truth.
+
+Everything is written into a hidden sibling folder and renamed into place at the end, so a failed
+or interrupted run leaves nothing half-written under the requested name.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import multiprocessing
+import os
+import shutil
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from callroles.simulate.channel import write_audio
+from callroles.simulate.dialogue import CallPlan, render
+from callroles.simulate.errors import SimulateInputError
+from callroles.simulate.plan import PRESETS, draw_plan
+from callroles.simulate.summary import CorpusSummary
+from callroles.simulate.voices import catalog, check_languages
+
+GENERATOR_VERSION = "sim-1"
+FORMATS = ("gsm", "wav")
+CSV_FIELDS = (
+    "call_id",
+    "file",
+    "started_at",
+    "duration_s",
+    "agent_id",
+    "agent_gender",
+    "customer_id",
+    "language",
+    "channels",
+)
+_SQL_TABLE = (
+    "CREATE TABLE IF NOT EXISTS calls (\n  call_id TEXT PRIMARY KEY,\n  file TEXT NOT NULL,\n"
+    "  started_at TEXT NOT NULL,\n  duration_s REAL NOT NULL,\n  agent_id TEXT NOT NULL,\n"
+    "  agent_gender TEXT NOT NULL,\n  customer_id TEXT NOT NULL,\n  language TEXT NOT NULL,\n"
+    "  channels INTEGER NOT NULL\n);\n"
+)
+
+
+def truth_of(plan: CallPlan, segments: list[dict], events: list[dict], duration_s: float) -> dict:
+    """The truth JSON of one call (talk time summed from the segments)."""
+    speakers = {}
+    for party in (plan.agent, plan.customer):
+        talk = sum(s["end"] - s["start"] for s in segments if s["speaker"] == party.speaker_id)
+        speakers[party.speaker_id] = {
+            "role": party.role,
+            "gender": party.gender,
+            "talk_time_s": round(talk, 3),
+            "voice": party.voice.name,
+        }
+    return {
+        "call_id": plan.call_id,
+        "duration_s": round(duration_s, 3),
+        "channels": plan.channels,
+        "language": plan.language,
+        "same_gender": plan.agent.gender == plan.customer.gender,
+        "speakers": speakers,
+        "segments": segments,
+        "events": events,
+    }
+
+
+def rttm_of(call_id: str, segments: list[dict]) -> str:
+    return "".join(
+        f"SPEAKER {call_id} 1 {s['start']:.3f} {s['end'] - s['start']:.3f} <NA> <NA> "
+        f"{s['speaker']} <NA> <NA>\n"
+        for s in segments
+    )
+
+
+def _render_one(plan: CallPlan, folder: str, audio_format: str) -> tuple[dict, dict]:
+    """Render and write one call; runs in a worker process."""
+    call = render(plan)
+    ext = "wav" if plan.channels == 2 else audio_format
+    rel = f"audio/{plan.call_id}.{ext}"
+    write_audio(Path(folder) / rel, call.audio)
+    truth = truth_of(plan, call.segments, call.events, call.duration_s)
+    (Path(folder) / "truth" / f"{plan.call_id}.json").write_text(json.dumps(truth, indent=1))
+    (Path(folder) / "truth" / f"{plan.call_id}.rttm").write_text(
+        rttm_of(plan.call_id, call.segments)
+    )
+    row = {
+        "call_id": plan.call_id,
+        "file": rel,
+        "started_at": plan.started_at,
+        "duration_s": f"{call.duration_s:.3f}",
+        "agent_id": plan.agent.speaker_id,
+        "agent_gender": plan.agent.gender,
+        "customer_id": plan.customer.speaker_id,
+        "language": plan.language,
+        "channels": plan.channels,
+    }
+    return row, truth
+
+
+def _sql_value(v: object) -> str:
+    if isinstance(v, int | float):
+        return str(v)
+    return "'" + str(v).replace("'", "''") + "'"
+
+
+def _write_tables(folder: Path, rows: list[dict]) -> None:
+    with (folder / "calls.csv").open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=CSV_FIELDS)
+        writer.writeheader()
+        writer.writerows(rows)
+    lines = [_SQL_TABLE]
+    for r in rows:
+        vals = ", ".join(_sql_value(float(r[k]) if k == "duration_s" else r[k]) for k in CSV_FIELDS)
+        lines.append(f"INSERT INTO calls ({', '.join(CSV_FIELDS)}) VALUES ({vals});\n")
+    (folder / "calls.sql").write_text("".join(lines))
+
+
+def check_options(
+    out: Path, calls: int, preset: str, audio_format: str, stereo_fraction: float
+) -> None:
+    """Refuse bad options before any work starts."""
+    if not isinstance(calls, int) or calls <= 0:
+        raise SimulateInputError(
+            f"--calls must be a positive integer, got {calls!r}", code="bad_call_count"
+        )
+    if preset not in PRESETS:
+        raise SimulateInputError(
+            f"unknown preset {preset!r}; choose from {', '.join(PRESETS)}", code="unknown_preset"
+        )
+    if audio_format not in FORMATS:
+        raise SimulateInputError(
+            f"unknown format {audio_format!r}; choose gsm or wav", code="unknown_format"
+        )
+    if not 0.0 <= stereo_fraction <= 1.0:
+        raise SimulateInputError(
+            f"--stereo-fraction must be in [0, 1], got {stereo_fraction}",
+            code="bad_stereo_fraction",
+        )
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise SimulateInputError(
+            f"output folder {out} exists and is not empty; choose a new folder or remove it",
+            code="output_not_empty",
+        )
+
+
+def generate_corpus(
+    out: Path,
+    *,
+    calls: int,
+    seed: int,
+    preset: str = "default",
+    audio_format: str = "gsm",
+    stereo_fraction: float = 0.0,
+    languages: tuple[str, ...] | None = None,
+    progress: bool = False,
+    engines: tuple[str, ...] | None = None,
+    workers: int | None = None,
+) -> CorpusSummary:
+    """Write a synthetic call-center corpus to ``out``; same seed and options, same files."""
+    out = Path(out)
+    check_options(out, calls, preset, audio_format, stereo_fraction)
+    langs = check_languages(languages)
+    voices = catalog(langs, engines)
+    plans = draw_plan(
+        calls=calls,
+        seed=seed,
+        preset=preset,
+        voices=voices,
+        languages=langs,
+        stereo_fraction=stereo_fraction,
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.parent / f".{out.name}.partial-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    (tmp / "audio").mkdir(parents=True)
+    (tmp / "truth").mkdir()
+    summary = CorpusSummary(out=out)
+    start = time.perf_counter()
+    try:
+        results = _render_all(plans, tmp, audio_format, progress, workers)
+        rows = [r for r, _ in results]
+        _write_tables(tmp, rows)
+        for _, truth in results:
+            summary.add_call(truth)
+        (tmp / "corpus.json").write_text(
+            json.dumps(
+                {
+                    "generator": GENERATOR_VERSION,
+                    "seed": seed,
+                    "preset": preset,
+                    "calls": calls,
+                    "audio_format": audio_format,
+                    "stereo_fraction": stereo_fraction,
+                    "languages": list(langs),
+                    "engines": list(engines or ()),
+                },
+                indent=1,
+            )
+        )
+        check_options(out, calls, preset, audio_format, stereo_fraction)  # still free?
+        if out.exists():
+            out.rmdir()
+        tmp.rename(out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    summary.wall_s = time.perf_counter() - start
+    return summary
+
+
+def _render_all(
+    plans: list[CallPlan], tmp: Path, audio_format: str, progress: bool, workers: int | None
+) -> list[tuple[dict, dict]]:
+    from tqdm import tqdm
+
+    n_workers = workers or min(2, os.cpu_count() or 1, len(plans))
+    bar = tqdm(total=len(plans), unit="call", disable=not progress, desc="simulate")
+    results: list[tuple[dict, dict]] = []
+    try:
+        if n_workers <= 1:
+            for plan in plans:
+                results.append(_render_one(plan, str(tmp), audio_format))
+                bar.update(1)
+        else:
+            ctx = multiprocessing.get_context("spawn")  # safe even when TensorFlow is loaded
+            with ProcessPoolExecutor(n_workers, mp_context=ctx) as pool:
+                futures = [pool.submit(_render_one, p, str(tmp), audio_format) for p in plans]
+                for fut in futures:
+                    results.append(fut.result())
+                    bar.update(1)
+    finally:
+        bar.close()
+    return results

@@ -1,0 +1,118 @@
+"""Offline speech synthesis: espeak-ng and Festival, resampled to 8 kHz, silence trimmed.
+
+Utterances are cached per process (agents say the same scripted lines in many calls). Leading and
+trailing silence is trimmed so that ground-truth segments start and end where speech does.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import os
+import struct
+import subprocess
+import tempfile
+
+import numpy as np
+from scipy.signal import lfilter, resample_poly
+
+from callroles.simulate.errors import SynthesisError
+from callroles.simulate.voices import Voice, festival_scheme_voice
+
+SR = 8000
+FRAME = 80  # 10 ms at 8 kHz
+TRIM_DB = 40.0  # a frame is speech when within 40 dB of the utterance's loudest frame
+TIMEOUT_S = 60
+
+
+def _run(cmd: list[str], data: bytes | None = None) -> bytes:
+    try:
+        proc = subprocess.run(cmd, input=data, capture_output=True, timeout=TIMEOUT_S, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise SynthesisError(f"{cmd[0]} failed to run: {exc}") from exc
+    if proc.returncode != 0:
+        err = proc.stderr.decode(errors="replace").strip()[:300]
+        raise SynthesisError(f"{' '.join(cmd[:3])} ... exited {proc.returncode}: {err}")
+    return proc.stdout
+
+
+_SOX_OUT = ["-t", "raw", "-e", "floating-point", "-b", "32", "-c", "1", "-r", str(SR), "-"]
+
+
+def _espeak(voice: Voice, text: str) -> np.ndarray:
+    wav = _run(
+        [
+            "espeak-ng",
+            "-v",
+            f"{voice.language}+{voice.base}",
+            "-p",
+            str(voice.pitch),
+            "-s",
+            str(int(voice.speed)),
+            "--stdout",
+            text,
+        ]
+    )
+    return _wav_to_8k(wav)
+
+
+def _wav_to_8k(wav: bytes) -> np.ndarray:
+    """Parse espeak-ng's streamed WAV (16-bit mono, length fields unset) and resample to 8 kHz."""
+    if wav[:4] != b"RIFF" or wav[36:40] != b"data":
+        raise SynthesisError("espeak-ng wrote an unexpected WAV header")
+    rate = struct.unpack("<I", wav[24:28])[0]
+    pcm = np.frombuffer(wav[44 : 44 + (len(wav) - 44) // 2 * 2], dtype="<i2")
+    x = pcm.astype(np.float32) / 32768.0
+    g = math.gcd(SR, rate)
+    return resample_poly(x, SR // g, rate // g).astype(np.float32)
+
+
+def _festival(voice: Voice, text: str) -> np.ndarray:
+    with tempfile.TemporaryDirectory(prefix="callroles-tts-") as tmp:
+        txt = os.path.join(tmp, "in.txt")
+        wav = os.path.join(tmp, "out.wav")
+        with open(txt, "w", encoding="ascii", errors="ignore") as fh:
+            fh.write(text)
+        _run(["text2wave", "-eval", f"({festival_scheme_voice(voice.base)})", "-o", wav, txt])
+        effects = ["pitch", str(voice.pitch)] if voice.pitch else []
+        if voice.speed != 1.0:  # sox tempo keeps the pitch; Festival's stretch is ignored by HTS
+            effects += ["tempo", "-s", f"{1.0 / voice.speed:.4f}"]
+        raw = _run(["sox", wav, *_SOX_OUT, *effects])
+    return np.frombuffer(raw, dtype=np.float32)
+
+
+def frame_db(x: np.ndarray, frame: int = FRAME) -> np.ndarray:
+    """Level of each non-overlapping frame in dB (full scale 1.0)."""
+    n = len(x) // frame
+    if n == 0:
+        return np.full(1, -120.0)
+    power = np.mean(x[: n * frame].reshape(n, frame).astype(np.float64) ** 2, axis=1)
+    return 10.0 * np.log10(power + 1e-12)
+
+
+def trim(x: np.ndarray) -> np.ndarray:
+    """Cut leading and trailing frames more than TRIM_DB below the loudest frame."""
+    db = frame_db(x)
+    active = np.flatnonzero(db > db.max() - TRIM_DB)
+    if active.size == 0:
+        return x[:0]
+    return x[active[0] * FRAME : (active[-1] + 1) * FRAME]
+
+
+@functools.lru_cache(maxsize=4096)
+def _synth_cached(voice: Voice, text: str) -> np.ndarray:
+    x = _festival(voice, text) if voice.engine == "festival" else _espeak(voice, text)
+    if voice.tilt:
+        x = lfilter([1.0, -voice.tilt], [1.0], x).astype(np.float32)
+    x = trim(x)
+    peak = float(np.max(np.abs(x))) if x.size else 0.0
+    if peak <= 0.0:
+        raise SynthesisError(f"{voice.name} produced no audio for {text[:40]!r}")
+    out = (x * (0.5 / peak)).astype(np.float32)
+    out.setflags(write=False)
+    return out
+
+
+def synthesize(voice: Voice, text: str) -> np.ndarray:
+    """Speech of ``voice`` saying ``text``: float32 at 8 kHz, peak 0.5, silence trimmed."""
+    return _synth_cached(voice, text)
