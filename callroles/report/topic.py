@@ -140,32 +140,34 @@ class EventWatcher:
         self.topics = {topic_name(k, settings.topic_prefix): k for k in kinds}
         self._consumer: Any = None
 
-    async def start(self) -> None:
+    async def start(self, timeout_s: float = 30.0) -> None:
         """Pin every partition of the topics at its current end (topics must exist)."""
-        from aiokafka import AIOKafkaConsumer, TopicPartition
+        from aiokafka import AIOKafkaConsumer
 
         consumer = AIOKafkaConsumer(
-            **consumer_kwargs(self.settings), group_id=None, enable_auto_commit=False
+            *self.topics,
+            **consumer_kwargs(self.settings),
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="latest",
         )
         try:
             await consumer.start()
-            await consumer.topics()
         except Exception as exc:  # aiokafka raises many connection error types
             await consumer.stop()
             raise StackError(
                 f"cannot reach Kafka at {self.settings.bootstrap_servers}: {exc}"
             ) from exc
-        tps = []
-        for name in self.topics:
-            parts = consumer.partitions_for_topic(name) or set()
-            tps += [TopicPartition(name, p) for p in sorted(parts)]
-        if not tps:
-            await consumer.stop()
-            raise StackError(f"topics {sorted(self.topics)} do not exist; run `callroles topics`")
-        consumer.assign(tps)
-        await consumer.seek_to_end(*tps)
-        for tp in tps:
-            await consumer.position(tp)
+        deadline = time.monotonic() + timeout_s
+        while {tp.topic for tp in consumer.assignment()} != set(self.topics):
+            if time.monotonic() > deadline:
+                await consumer.stop()
+                raise StackError(
+                    f"topics {sorted(self.topics)} are not all there; run `callroles topics`"
+                )
+            await consumer.getmany(timeout_ms=200)  # anything before start() is not ours
+        for tp in consumer.assignment():
+            await consumer.position(tp)  # resolve "latest" now, before anything is submitted
         self._consumer = consumer
 
     async def collect(

@@ -1,12 +1,19 @@
-"""Result events and ground truth built for report tests (shapes from schemas/examples and
-docs/CONTRACTS.md), deterministic from a seed. Real results are used where the pipeline runs."""
+"""Fixtures for the report tests: result events and ground truth in the shapes of
+schemas/examples and docs/CONTRACTS.md, deterministic from a seed (real results are used where
+the pipeline runs: see test_demo.py)."""
 
 from __future__ import annotations
 
+import json
 import random
+from pathlib import Path
 from typing import Any
 
+import pytest
+
 from callroles.schemas import example, validate
+
+N_CALLS = 5
 
 
 def truth_doc(
@@ -115,3 +122,16 @@ def result_from_truth(truth: dict[str, Any], *, swap: bool = False) -> dict[str,
     )
     res["separation_strategy"] = "stereo" if truth["channels"] == 2 else "gender"
     return validate("call_result", res)
+
+
+@pytest.fixture(scope="session")
+def batch(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[dict[str, Any]], Path]:
+    """Five result events (one with swapped roles, one same-gender, one stereo) and truth/."""
+    truth_dir = tmp_path_factory.mktemp("truth")
+    results = []
+    for i in range(N_CALLS):
+        call_id = f"call{i + 1:05d}"
+        truth = truth_doc(call_id, seed=i, same_gender=(i == 3), channels=2 if i == 4 else 1)
+        (truth_dir / f"{call_id}.json").write_text(json.dumps(truth), "utf-8")
+        results.append(result_from_truth(truth, swap=(i == 3)))
+    return results, truth_dir
