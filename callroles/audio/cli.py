@@ -1,0 +1,47 @@
+"""``callroles segment FILE``: the front end's segmentation of one recording."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("segment", help="segment a recording: speech per speaker, music, noise")
+    p.add_argument("file", type=Path, help="recording (.gsm, .wav, .mp3, .flac, .ogg, ...)")
+    p.add_argument("--rttm", type=Path, metavar="OUT", help="also write the speech as RTTM")
+    p.add_argument("--csv", type=Path, metavar="OUT", help="also write all segments as CSV")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument("--layout", default="auto",
+                   choices=("auto", "mono", "stereo-agent-left", "stereo-agent-right"))
+    p.add_argument("--speakers", type=int, default=2, metavar="N",
+                   help="speakers in a mono same-gender call (1-4, default 2)")
+    p.set_defaults(func=_segment)
+
+
+def _segment(args: argparse.Namespace) -> int:
+    from callroles.audio.pipeline import FrontEnd
+
+    result = FrontEnd().process(args.file, layout=args.layout, n_speakers=args.speakers)
+    uri = args.file.stem
+    if args.rttm:
+        args.rttm.write_text(result.segmentation.to_rttm(uri))
+    if args.csv:
+        args.csv.write_text(result.segmentation.to_csv())
+    if args.json:
+        json.dump(result.to_dict(), sys.stdout, indent=2)
+        print()
+        return 0
+    facts = result.facts
+    print(f"{args.file.name}: {facts.codec} in {facts.container}, {facts.sample_rate} Hz, "
+          f"{facts.channels} ch, {facts.duration_s:.2f} s; strategy {result.strategy}")
+    for seg in result.segmentation.segments:
+        who = f"{seg.speaker} ({seg.gender})" if seg.speaker else ""
+        print(f"  {seg.start:9.2f} {seg.end:9.2f}  {seg.label:8s} {who}")
+    b = result.budget
+    talk = ", ".join(f"{k} {v:.1f} s" for k, v in b["speech_per_speaker_s"].items()) or "none"
+    print(f"speech per speaker: {talk}; silence {b['silence_s']:.1f} s, music "
+          f"{b['music_s']:.1f} s, noise {b['noise_s']:.1f} s, overlap {b['overlap_s']:.1f} s")
+    return 0

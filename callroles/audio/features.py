@@ -1,0 +1,101 @@
+"""The paper's features as one frozen object: log-amplitude mel spectrogram, 96 x 1000 per 10 s.
+
+The spec is saved in every model's metadata and compared (by fingerprint) when a model is
+loaded, so a model never scores features computed differently from the ones it learned on.
+Decisions the paper leaves open are explained in docs/frontend.md.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """Everything that determines a window's numbers. Change any field: new fingerprint."""
+
+    sample_rate: int = 8000
+    n_mels: int = 96
+    win_length: int = 200  # samples (25 ms), the paper's "window 200"
+    hop_length: int = 80  # samples (10 ms), the paper's "hop 80"
+    n_fft: int = 512  # window zero-padded to 512: 15.6 Hz bins, no empty mel filters
+    window: str = "hann"
+    center: bool = True  # frame t is centred on sample t * hop
+    pad_mode: str = "constant"  # zeros beyond the stream's ends when centring
+    fmin: float = 0.0
+    fmax: float = 4000.0  # Nyquist at 8 kHz
+    mel_scale: str = "slaney"  # librosa default (htk=False), area-normalised filters
+    power: float = 2.0  # power spectrogram, then 10*log10 (log-amplitude in dB)
+    log_floor: float = 1e-10  # amin: digital silence maps to -100 dB
+    normalisation: str = "none"  # absolute dB; no per-window or per-stream scaling
+    window_s: float = 10.0
+    hop_s: float = 1.0
+    frames_per_window: int = 1000
+    short_speaker: str = "repeat"  # < window_s of speech: tile the speech to fill one window
+    dtype: str = "float32"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FeatureSpec:
+        """Build from a saved dict; unknown keys are refused so that drift is noticed."""
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown feature spec fields: {sorted(unknown)}")
+        return cls(**data)
+
+    def fingerprint(self) -> str:
+        """Stable short hash of the spec (order-independent JSON)."""
+        blob = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    @property
+    def window_samples(self) -> int:
+        return int(round(self.window_s * self.sample_rate))
+
+    @property
+    def frames_per_hop(self) -> int:
+        return int(round(self.hop_s * self.sample_rate / self.hop_length))
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self.n_mels, self.frames_per_window)
+
+
+DEFAULT_SPEC = FeatureSpec()
+
+
+@functools.lru_cache(maxsize=8)
+def _mel_basis(spec: FeatureSpec) -> np.ndarray:
+    import librosa
+
+    basis = librosa.filters.mel(
+        sr=spec.sample_rate, n_fft=spec.n_fft, n_mels=spec.n_mels, fmin=spec.fmin,
+        fmax=spec.fmax, htk=spec.mel_scale == "htk", norm="slaney",
+    )
+    return np.asarray(basis, dtype=np.float32)
+
+
+def log_mel(signal: np.ndarray, spec: FeatureSpec = DEFAULT_SPEC) -> np.ndarray:
+    """Log-mel spectrogram (n_mels, frames) of a 1-D signal at ``spec.sample_rate``."""
+    import librosa
+
+    y = np.asarray(signal, dtype=np.float32)
+    if y.ndim != 1:
+        raise ValueError(f"log_mel wants a 1-D signal, got shape {y.shape}")
+    stft = librosa.stft(
+        y, n_fft=spec.n_fft, hop_length=spec.hop_length, win_length=spec.win_length,
+        window=spec.window, center=spec.center, pad_mode=spec.pad_mode,
+    )
+    power = np.abs(stft) ** spec.power
+    mel = _mel_basis(spec) @ power.astype(np.float32)
+    out = 10.0 * np.log10(np.maximum(mel, spec.log_floor))
+    return out.astype(spec.dtype, copy=False)

@@ -1,0 +1,185 @@
+"""The front end in one call: decode, segment, separate, window, features.
+
+``FrontEnd`` loads its models once (ina's CNNs in ONNX Runtime, the voice encoder lazily) and
+``process`` is a plain synchronous, CPU-bound function: streaming runs it in an executor,
+training and ``callroles analyze`` call it directly, so both see identical features.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from callroles.audio import separate
+from callroles.audio.decode import SAMPLE_RATE, AudioFacts, DecodedAudio, DecodeLimits, decode
+from callroles.audio.features import DEFAULT_SPEC, FeatureSpec
+from callroles.audio.segment import OnnxSegmenter
+from callroles.audio.segmentation import (
+    FRAME_S,
+    Segment,
+    Segmentation,
+    SpeakerTrack,
+    build,
+    raw_to_grid,
+)
+from callroles.audio.windows import stream_windows
+from callroles.errors import InputError
+from callroles.settings import Settings, get_settings
+
+LAYOUTS = ("auto", "mono", "stereo-agent-left", "stereo-agent-right")
+STRATEGIES = ("auto", "gender", "embedding")
+SAMPLES_PER_FRAME = int(SAMPLE_RATE * FRAME_S)
+
+
+@dataclass
+class SpeakerStream:
+    """One speaker's bundled speech as (N, 96, 1000) windows sliding by 1 s."""
+
+    speaker: str
+    gender: str | None
+    talk_time_s: float
+    windows: np.ndarray
+    window_starts_s: np.ndarray
+    padded: bool
+    segments: list[Segment]
+    channel: int = 0
+    source: str = ""
+    role_hint: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"speaker": self.speaker, "gender": self.gender, "talk_time_s": self.talk_time_s,
+                "n_windows": int(len(self.windows)), "padded": self.padded,
+                "channel": self.channel, "source": self.source, "role_hint": self.role_hint}
+
+
+@dataclass
+class FrontEndResult:
+    segmentation: Segmentation
+    speakers: list[SpeakerStream]
+    budget: dict[str, Any]
+    strategy: str
+    facts: AudioFacts
+    timings: dict[str, float] = field(default_factory=dict)
+    spec: FeatureSpec = DEFAULT_SPEC
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready summary (no window arrays)."""
+        return {"strategy": self.strategy, "facts": self.facts.to_dict(), "budget": self.budget,
+                "speakers": [s.to_dict() for s in self.speakers],
+                "segments": self.segmentation.to_dicts(), "timings": self.timings,
+                "feature_spec": self.spec.fingerprint()}
+
+
+def _same_channels(channels: np.ndarray) -> bool:
+    """A 'stereo' file whose two channels carry the same signal is mono in disguise."""
+    a, b = channels[0], channels[1]
+    scale = float(np.max(np.abs(channels))) or 1.0
+    return bool(np.max(np.abs(a - b)) <= 1e-3 * scale)
+
+
+class FrontEnd:
+    """Models loaded once per process; ``process`` may be called from several threads."""
+
+    def __init__(self, settings: Settings | None = None, *, spec: FeatureSpec = DEFAULT_SPEC,
+                 limits: DecodeLimits | None = None,
+                 segmenter: OnnxSegmenter | None = None) -> None:
+        self.settings = settings or get_settings()
+        self.spec = spec
+        self.limits = limits or DecodeLimits.from_settings(self.settings)
+        self.segmenter = segmenter or OnnxSegmenter(self.settings)
+        self._encoder: Any = None
+        self._lock = threading.Lock()
+        stream_windows(np.zeros(SAMPLE_RATE, np.float32), spec)  # pay librosa's JIT at load
+
+    @property
+    def encoder(self) -> Any:
+        with self._lock:
+            if self._encoder is None:
+                from callroles.audio.embeddings import VoiceEncoder
+
+                self._encoder = VoiceEncoder(self.settings)
+            return self._encoder
+
+    def process(self, source: Path | bytes | DecodedAudio, layout: str = "auto",
+                n_speakers: int = 2, strategy: str = "auto") -> FrontEndResult:
+        """Recording -> segmentation, per-speaker windows, time budget, strategy, timings.
+
+        ``strategy`` "auto" picks stereo, gender or embedding; "gender" or "embedding" force
+        one for a mono call (evaluation, or a caller who knows the genders).
+        """
+        if strategy not in STRATEGIES:
+            raise InputError(f"strategy must be one of {STRATEGIES}", code="invalid_strategy")
+        if layout not in LAYOUTS:
+            raise InputError(f"layout must be one of {LAYOUTS}, not {layout!r}",
+                             code="invalid_layout")
+        if not 1 <= n_speakers <= 4:
+            raise InputError("n_speakers must be between 1 and 4", code="invalid_n_speakers")
+        timings: dict[str, float] = {}
+        t0 = time.perf_counter()
+        audio = source if isinstance(source, DecodedAudio) else decode(source, self.limits)
+        timings["decode"] = time.perf_counter() - t0
+        stereo = (audio.channels.shape[0] == 2 and layout != "mono"
+                  and not _same_channels(audio.channels))
+        n_frames = int(audio.channels.shape[1] // SAMPLES_PER_FRAME)
+
+        t0 = time.perf_counter()
+        if stereo:
+            grids = [raw_to_grid(self.segmenter(w), n_frames) for w in audio.wide]
+        else:
+            grids = [raw_to_grid(self.segmenter(audio.wide.mean(axis=0)), n_frames)]
+        timings["segment"] = time.perf_counter() - t0
+
+        t0 = time.perf_counter()
+        tracks, strategy = self._separate(grids, audio, stereo, layout, n_speakers, strategy)
+        background = _background(grids)
+        segmentation, budget = build(tracks, background)
+        timings["separate"] = time.perf_counter() - t0
+
+        t0 = time.perf_counter()
+        signals = audio.channels if stereo else audio.channels.mean(axis=0, keepdims=True)
+        speakers = [self._stream(t, signals, segmentation) for t in tracks]
+        timings["features"] = time.perf_counter() - t0
+        timings["total"] = sum(timings.values())
+        timings = {k: round(v, 4) for k, v in timings.items()}
+        return FrontEndResult(segmentation, speakers, budget, strategy, audio.facts, timings,
+                              self.spec)
+
+    def _separate(self, grids: list[np.ndarray], audio: DecodedAudio, stereo: bool, layout: str,
+                  n_speakers: int, strategy: str) -> tuple[list[SpeakerTrack], str]:
+        if stereo:
+            return separate.by_channel(grids, layout), "stereo"
+        grid = grids[0]
+        if strategy == "gender" or (
+            strategy == "auto" and n_speakers == 2 and separate.opposite_genders(grid)
+        ):
+            return separate.by_gender(grid), "gender"
+        if not np.isin(grid, separate.SPEECH).any():
+            return [], "embedding"
+        wide = audio.wide.mean(axis=0)
+        return separate.by_embedding(grid, wide, self.encoder, n_speakers), "embedding"
+
+    def _stream(self, track: SpeakerTrack, signals: np.ndarray,
+                segmentation: Segmentation) -> SpeakerStream:
+        signal = signals[track.channel if len(signals) > 1 else 0]
+        mask = np.repeat(track.active, SAMPLES_PER_FRAME)
+        stream = signal[: len(mask)][mask[: len(signal)]]
+        win = stream_windows(stream, self.spec)
+        segs = [s for s in segmentation.speech if s.speaker == track.speaker]
+        return SpeakerStream(track.speaker, track.gender,
+                             round(float(track.active.sum()) * FRAME_S, 3), win.windows,
+                             win.starts_s, win.padded, segs, track.channel, track.source,
+                             track.role_hint)
+
+
+def _background(grids: list[np.ndarray]) -> np.ndarray:
+    """Per-frame non-speech label across channels: music over noise over silence."""
+    out = np.full(len(grids[0]), "silence", dtype=object)
+    for label in ("noise", "music"):
+        for g in grids:
+            out[g == label] = label
+    return out
