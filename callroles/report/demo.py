@@ -13,9 +13,11 @@ import contextlib
 import csv
 import importlib.util
 import json
+import logging
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -87,6 +89,22 @@ def worker_available() -> str | None:
     if _available("callroles.streaming.cli") and _available("callroles.streaming.app"):
         return None
     return "the `callroles worker` command is not installed yet (callroles.streaming.cli)"
+
+
+def model_missing(settings: Settings) -> str | None:
+    """None when the worker has a model to load, else why not (the default is built by export)."""
+    if settings.model_path is not None:
+        return None if Path(settings.model_path).is_file() else f"no model at {settings.model_path}"
+    if not _available("callroles.export.scorer"):
+        return "the scorer (callroles.export.scorer) is not installed yet"
+    from callroles.export.scorer import DEFAULT_MODEL
+
+    if not DEFAULT_MODEL.is_file():
+        return (
+            f"the default model {DEFAULT_MODEL} is not there yet "
+            "(callroles default-model rebuild builds it)"
+        )
+    return None
 
 
 def corpus_calls(corpus: Path) -> list[dict[str, str]]:
@@ -188,7 +206,7 @@ class Demo:
         return f"{len(self.files)} file(s): " + ", ".join(str(p) for p in self.files)
 
     def _start_worker(self) -> str:
-        why = worker_available()
+        why = worker_available() or model_missing(self.settings)
         if why:
             raise _Unavailable(why)
         self.out.mkdir(parents=True, exist_ok=True)
@@ -196,6 +214,10 @@ class Demo:
         env = dict(os.environ)
         for name, value in _settings_env(self.settings).items():
             env.setdefault(name, value)
+        if not self.settings.allowed_roots:  # the worker reads only what the demo submits
+            roots = [(self.out / "corpus").resolve()] + [f.resolve().parent for f in self.files]
+            env["CALLROLES_ALLOWED_ROOTS"] = json.dumps(sorted({str(r) for r in roots}))
+        env.setdefault("CALLROLES_WORKER_WEB_PORT", str(_free_port()))
         self._worker = subprocess.Popen(
             worker_command(), stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
         )
@@ -288,6 +310,7 @@ class Demo:
         """All steps in order; stops what it started whatever happens."""
         start = time.perf_counter()
         self.out.mkdir(parents=True, exist_ok=True)
+        logging.getLogger("aiokafka").setLevel(logging.WARNING)
         try:
             ok = self._step("start the local Kafka and Redis", self._start_stack)
             ok = ok and self._step("create the topics", self._topics)
@@ -378,6 +401,14 @@ def _settings_env(settings: Settings) -> dict[str, str]:
     if settings.kafka_bootstrap:
         env["CALLROLES_KAFKA_BOOTSTRAP"] = settings.kafka_bootstrap
     return env
+
+
+def _free_port() -> int:
+    """A free local port for the demo worker's web page (a user's worker may hold 6066)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
 
 
 def _tail(path: Path, lines: int = 30) -> str:

@@ -1,0 +1,57 @@
+"""``callroles demo`` end to end: real stack, real worker subprocess, real model, real calls."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from callroles.report.demo import model_missing, worker_available
+from callroles.schemas import validate
+from callroles.settings import Settings
+
+pytestmark = [pytest.mark.slow, pytest.mark.services]
+
+
+def test_demo_end_to_end(stack: Settings, tmp_path: Path) -> None:
+    why = worker_available() or model_missing(stack)
+    if why:
+        pytest.skip(why)
+    out = tmp_path / "demo"
+    env = dict(os.environ)
+    env.update(
+        CALLROLES_KAFKA_PORT=str(stack.kafka_port),
+        CALLROLES_KAFKA_CONTROLLER_PORT=str(stack.kafka_controller_port),
+        CALLROLES_REDIS_PORT=str(stack.redis_port),
+        CALLROLES_TOPIC_PREFIX=f"test-demo-{uuid.uuid4().hex[:8]}.",
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "callroles", "demo", "--out", str(out), "--no-progress"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    printed = proc.stdout
+    assert proc.returncode == 0, printed[-4000:] + proc.stderr[-4000:]
+
+    calls = [line.split(",")[0] for line in (out / "corpus" / "calls.csv").read_text().splitlines()]
+    calls = calls[1:]
+    assert len(calls) == 5
+    results = [validate("call_result", json.loads(x)) for x in (out / "results.jsonl").open()]
+    assert sorted(r["call_id"] for r in results) == sorted(calls)
+    for cid in calls:
+        assert f"call {cid} " in printed  # a table per call
+    assert any(r["separation_strategy"] == "stereo" for r in results)
+    page = (out / "index.html").read_text()
+    assert page.count('<tbody class="call"') == 5
+    # it stopped the worker it started
+    pid = int(re.search(r"worker stopped \(pid (\d+)", printed).group(1))  # type: ignore[union-attr]
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
