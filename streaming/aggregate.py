@@ -57,6 +57,17 @@ end
 return 0
 """
 
+# KEYS: lease key. ARGV: owner token, ttl. Takes a free lease, or re-takes our own (a restarted
+# worker with the same id resumes its call at once instead of waiting for the TTL).
+_ACQUIRE = """
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', tonumber(ARGV[2])) then return 1 end
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('EXPIRE', KEYS[1], tonumber(ARGV[2]))
+  return 1
+end
+return 0
+"""
+
 _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
@@ -137,6 +148,7 @@ class Aggregator:
         self._add = redis.register_script(_ADD_WINDOWS)
         self._claim = redis.register_script(_CLAIM)
         self._renew = redis.register_script(_RENEW)
+        self._acquire = redis.register_script(_ACQUIRE)
         self._release = redis.register_script(_RELEASE)
 
     def keys(self, call_id: str, model_version: str) -> Keys:
@@ -147,9 +159,12 @@ class Aggregator:
         return bool(await self.redis.exists(self.keys(call_id, model_version).done))
 
     async def acquire_lease(self, call_id: str, owner: str, ttl_s: int) -> bool:
-        """SET NX lease: one worker works on a call at a time; a dead worker's lease expires."""
+        """SET NX lease: one worker works on a call at a time; a dead worker's lease expires.
+
+        The owner may re-take its own lease (same worker id after a restart).
+        """
         key = self.keys(call_id, "-").lease
-        return bool(await self.redis.set(key, owner, nx=True, ex=ttl_s))
+        return bool(await self._acquire(keys=[key], args=[owner, ttl_s]))
 
     async def renew_lease(self, call_id: str, owner: str, ttl_s: int) -> bool:
         return bool(await self._renew(keys=[self.keys(call_id, "-").lease], args=[owner, ttl_s]))

@@ -68,6 +68,7 @@ class CallProcessor:
         self.worker = worker
         self.model_version = str(scorer.model_version)
         self.classes = [str(c) for c in scorer.classes]
+        self._in_flight: set[str] = set()  # calls this process works on now
 
     async def handle(self, raw: bytes | str | dict[str, Any]) -> str:
         """Process one message; returns done, duplicate, busy or error. Never raises."""
@@ -116,16 +117,20 @@ class CallProcessor:
                 log.info("call %s already has a result for model %s", call_id, self.model_version)
                 return "duplicate"
             ttl = self.settings.lease_ttl_s
-            if not await self.agg.acquire_lease(call_id, self.worker, ttl):
+            if call_id in self._in_flight or not await self.agg.acquire_lease(
+                call_id, self.worker, ttl
+            ):
                 metrics.DUPLICATES.labels("in_progress").inc()
                 log.info("call %s is being processed by another worker", call_id)
                 return "busy"
         except Exception as exc:
             return await self._fail(event, exc, attempt, "aggregate")
+        self._in_flight.add(call_id)
         renewer = asyncio.get_running_loop().create_task(self._renew(call_id))
         try:
             return await self._process(event, attempt)
         finally:
+            self._in_flight.discard(call_id)
             renewer.cancel()
             with contextlib.suppress(Exception):
                 await self.agg.release_lease(call_id, self.worker)

@@ -7,9 +7,9 @@ import uuid
 
 import numpy as np
 import pytest
-from callroles.streaming.aggregate import Aggregator, speaker_probabilities
 
 from callroles.settings import Settings
+from callroles.streaming.aggregate import Aggregator, speaker_probabilities
 
 pytestmark = pytest.mark.services
 
@@ -45,6 +45,7 @@ async def _scenario(settings: Settings) -> None:
         assert 0 < ttl <= 60
         # leases: one holder at a time, only the holder renews or releases
         assert await agg.acquire_lease("c1", "w1", 30)
+        assert await agg.acquire_lease("c1", "w1", 30)  # a restarted w1 resumes its own call
         assert not await agg.acquire_lease("c1", "w2", 30)
         assert not await agg.renew_lease("c1", "w2", 30)
         assert await agg.renew_lease("c1", "w1", 30)

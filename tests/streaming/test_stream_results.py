@@ -6,10 +6,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pytest
-from callroles.streaming.aggregate import means_from_sums, speaker_probabilities
-from callroles.streaming.results import build_result, conversation_figures, role_of
 
 from callroles import schemas
+from callroles.streaming.aggregate import means_from_sums, speaker_probabilities
+from callroles.streaming.results import build_result, conversation_figures, role_of
 
 
 @dataclass
