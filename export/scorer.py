@@ -1,0 +1,260 @@
+"""The scorer workers and ``callroles analyze`` use: class probabilities of log-mel windows.
+
+One ONNX Runtime session per model file per process (loading is cached), CUDA first where a GPU
+and its libraries are present, CPU otherwise. A model is trusted only after its graph checksum,
+its callroles metadata, its input/output shapes and its feature spec fingerprint all check out:
+scoring features computed differently from the training features gives confident nonsense.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from callroles.errors import ConfigError, InputError
+from callroles.export.errors import (
+    ModelCorruptError,
+    ModelForeignError,
+    ModelMissingError,
+    ModelSpecError,
+)
+from callroles.export.metadata import ModelMetadata, read_metadata
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODEL = Path(__file__).resolve().parent / "default_model" / "model.onnx"
+CPU = "CPUExecutionProvider"
+CUDA = "CUDAExecutionProvider"
+MAX_BATCH = 64  # bounds memory: the first conv block of 64 windows holds ~120 MB
+
+
+class WindowsError(InputError):
+    """Windows of the wrong shape or with NaN/inf values."""
+
+    code = "bad_windows"
+    stage = "score"
+
+
+def _cuda_usable() -> bool:
+    """A GPU driver is loadable (else trying CUDA only prints ONNX Runtime's load errors)."""
+    try:
+        ctypes.CDLL("libcuda.so.1")
+    except OSError:
+        return False
+    return True
+
+
+def providers_for(setting: str) -> list[str]:
+    """Execution providers to ask for, in order, for ``settings.execution_provider``."""
+    import onnxruntime as ort
+
+    available = ort.get_available_providers()
+    if setting == "cpu":
+        return [CPU]
+    if setting == "cuda":
+        if CUDA not in available:
+            raise ConfigError(
+                "execution_provider=cuda but this onnxruntime has no CUDA provider; install "
+                "callroles[gpu] or set CALLROLES_EXECUTION_PROVIDER=auto"
+            )
+        return [CUDA, CPU]
+    if setting == "auto":
+        return [CUDA, CPU] if CUDA in available and _cuda_usable() else [CPU]
+    raise ConfigError(f"execution_provider must be auto, cuda or cpu, not {setting!r}")
+
+
+def _spec_fingerprint(meta: ModelMetadata, source: str) -> str:
+    from callroles.audio.features import FeatureSpec
+
+    try:
+        return FeatureSpec.from_dict(meta.feature_spec).fingerprint()
+    except (ValueError, TypeError) as exc:
+        raise ModelSpecError(
+            f"{source} was exported with a feature spec this front end does not know ({exc}); "
+            "retrain the model with the current front end"
+        ) from exc
+
+
+def check_spec(meta: ModelMetadata, source: str) -> None:
+    """Refuse a model trained on features other than the front end's ``DEFAULT_SPEC``."""
+    from callroles.audio.features import DEFAULT_SPEC
+
+    theirs = _spec_fingerprint(meta, source)
+    if theirs != DEFAULT_SPEC.fingerprint():
+        ours = DEFAULT_SPEC.to_dict()
+        diff = {
+            k: (meta.feature_spec.get(k), ours.get(k))
+            for k in sorted(set(ours) | set(meta.feature_spec))
+            if meta.feature_spec.get(k) != ours.get(k)
+        }
+        shown = ", ".join(f"{k}: model {a!r} vs front end {b!r}" for k, (a, b) in diff.items())
+        raise ModelSpecError(
+            f"{source} was trained on features with spec {theirs}, but the front end computes "
+            f"{DEFAULT_SPEC.fingerprint()} ({shown}); its scores would be meaningless. Retrain "
+            "and re-export the model with this version of callroles"
+        )
+
+
+def _read(path: Path) -> tuple[bytes, ModelMetadata]:
+    import onnx
+    from google.protobuf.message import DecodeError
+
+    if not path.is_file():
+        hint = " or rebuild the default: callroles default-model rebuild"
+        raise ModelMissingError(
+            f"no model file at {path}; pass an exported .onnx (callroles export RUN --out FILE)"
+            + (hint if path == DEFAULT_MODEL else "")
+        )
+    data = path.read_bytes()
+    try:
+        proto = onnx.load_from_string(data)
+    except (DecodeError, ValueError, RuntimeError) as exc:
+        msg = f"{path} is not a readable ONNX file ({exc}); re-export it"
+        raise ModelCorruptError(msg) from exc
+    if not proto.graph.node:
+        raise ModelCorruptError(f"{path} holds no ONNX graph (empty or not an ONNX file)")
+    return data, read_metadata(proto, source=str(path))
+
+
+@dataclass
+class Scorer:
+    """An ONNX Runtime session plus the model's metadata; thread-safe ``score``."""
+
+    session: Any
+    metadata: ModelMetadata
+    path: Path
+    provider: str
+    max_batch: int = MAX_BATCH
+    input_name: str = "windows"
+    _cache: ClassVar[dict[tuple[str, str], Scorer]] = {}
+    _lock: ClassVar[threading.Lock] = threading.Lock()
+    window_shape: tuple[int, int] = field(default=(96, 1000))
+
+    @classmethod
+    def load(
+        cls, path: Path | str | None = None, *, execution_provider: str | None = None
+    ) -> Scorer:
+        """The scorer for ``path`` (None: the default model), created once per process."""
+        from callroles.settings import get_settings
+
+        setting = execution_provider or get_settings().execution_provider
+        resolved = Path(path).expanduser().resolve() if path is not None else DEFAULT_MODEL
+        key = (str(resolved), setting)
+        with cls._lock:
+            if key not in cls._cache:
+                cls._cache[key] = cls._create(resolved, setting)
+            return cls._cache[key]
+
+    @classmethod
+    def _create(cls, path: Path, setting: str) -> Scorer:
+        import onnxruntime as ort
+
+        data, meta = _read(path)
+        check_spec(meta, str(path))
+        options = ort.SessionOptions()
+        # EXTENDED fuses what matters here; ALL adds NCHWc reorders that cost more than they save
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+        wanted = providers_for(setting)
+        try:
+            session = ort.InferenceSession(data, options, providers=wanted)
+        except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph types
+            raise ModelCorruptError(f"ONNX Runtime cannot load {path}: {exc}") from exc
+        running = session.get_providers()[0]
+        if setting == "cuda" and running != CUDA:
+            raise ConfigError("execution_provider=cuda but CUDA could not start; see the log above")
+        scorer = cls(session=session, metadata=meta, path=path, provider=running)
+        scorer._check_io()
+        log.info(
+            "scorer: %s (%s %s, %d classes) on %s",
+            path.name,
+            meta.model_name,
+            meta.model_version,
+            meta.n_classes,
+            running,
+        )
+        return scorer
+
+    def _check_io(self) -> None:
+        from callroles.audio.features import DEFAULT_SPEC
+
+        inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
+        shape = tuple(inputs[0].shape[1:]) if len(inputs) == 1 else ()
+        out_shape = tuple(outputs[0].shape[1:]) if len(outputs) == 1 else ()
+        if shape != tuple(DEFAULT_SPEC.shape) or out_shape != (self.metadata.n_classes,):
+            raise ModelForeignError(
+                f"{self.path}: inputs {[(i.name, i.shape) for i in inputs]} and outputs "
+                f"{[(o.name, o.shape) for o in outputs]} are not (batch, {DEFAULT_SPEC.shape[0]}, "
+                f"{DEFAULT_SPEC.shape[1]}) -> (batch, {self.metadata.n_classes})"
+            )
+        self.input_name = inputs[0].name
+        self.window_shape = tuple(DEFAULT_SPEC.shape)  # type: ignore[assignment]
+
+    @classmethod
+    def clear_cache(cls) -> None:
+        """Forget loaded sessions (tests, or after replacing a model file in place)."""
+        with cls._lock:
+            cls._cache.clear()
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        return self.metadata.classes
+
+    @property
+    def n_classes(self) -> int:
+        return self.metadata.n_classes
+
+    @property
+    def model_name(self) -> str:
+        return self.metadata.model_name
+
+    @property
+    def model_version(self) -> str:
+        return self.metadata.model_version
+
+    def info(self) -> dict[str, Any]:
+        """What a result event says about the model."""
+        return {
+            "model_name": self.model_name,
+            "model_version": self.model_version,
+            "classes": list(self.classes),
+            "provider": self.provider,
+        }
+
+    def _validate(self, windows: np.ndarray) -> np.ndarray:
+        arr = np.asarray(windows)
+        if arr.ndim != 3 or tuple(arr.shape[1:]) != self.window_shape:
+            raise WindowsError(
+                f"windows must have shape (N, {self.window_shape[0]}, {self.window_shape[1]}), "
+                f"got {arr.shape}"
+            )
+        arr = np.ascontiguousarray(arr, dtype=np.float32)
+        if not np.isfinite(arr).all():
+            raise WindowsError("windows contain NaN or infinite values; check the front end")
+        return arr
+
+    def score(self, windows: np.ndarray) -> np.ndarray:
+        """Class probabilities, shape (N, n_classes), in ``classes`` order."""
+        arr = self._validate(windows)
+        if len(arr) == 0:
+            return np.zeros((0, self.n_classes), dtype=np.float32)
+        parts = [
+            self.session.run(None, {self.input_name: arr[i : i + self.max_batch]})[0]
+            for i in range(0, len(arr), self.max_batch)
+        ]
+        return np.concatenate(parts).astype(np.float32, copy=False)
+
+    def score_many(self, calls: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Score several calls' windows in shared batches; one result per call, in order."""
+        arrays = [self._validate(w) for w in calls]
+        if not arrays:
+            return []
+        probs = self.score(np.concatenate(arrays))
+        bounds = np.cumsum([len(a) for a in arrays])[:-1]
+        return list(np.split(probs, bounds))

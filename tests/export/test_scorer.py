@@ -1,0 +1,135 @@
+"""The scorer: batch shapes, session cache, and typed refusals of bad model files."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper
+
+from callroles.audio.features import DEFAULT_SPEC
+from callroles.errors import ConfigError
+from callroles.export.errors import (
+    ModelCorruptError,
+    ModelForeignError,
+    ModelMissingError,
+    ModelSpecError,
+)
+from callroles.export.metadata import read_metadata, write_metadata
+from callroles.export.onnx_export import run_onnx
+from callroles.export.scorer import Scorer, WindowsError, _cuda_usable
+
+
+@pytest.fixture()
+def scorer(exported: tuple[Path, Any]) -> Scorer:
+    return Scorer.load(exported[0], execution_provider="cpu")
+
+
+def test_scores_batches_with_the_right_shapes(
+    scorer: Scorer, exported: tuple[Path, Any], real_windows: np.ndarray
+) -> None:
+    assert scorer.classes == ("customer", "agent") and scorer.provider == "CPUExecutionProvider"
+    scorer.max_batch = 5  # several session runs for 16 windows
+    probs = scorer.score(real_windows)
+    assert probs.shape == (len(real_windows), 2) and probs.dtype == np.float32
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(
+        probs, run_onnx(onnx.load(str(exported[0])), real_windows), atol=1e-6
+    )
+    assert scorer.score(real_windows[:0]).shape == (0, 2)
+    scorer.max_batch = 64
+
+
+def test_score_many_splits_per_call(scorer: Scorer, real_windows: np.ndarray) -> None:
+    calls = [real_windows[:3], real_windows[3:4], real_windows[:0], real_windows[4:10]]
+    parts = scorer.score_many(calls)
+    assert [p.shape for p in parts] == [(3, 2), (1, 2), (0, 2), (6, 2)]
+    np.testing.assert_allclose(np.concatenate(parts), scorer.score(real_windows[:10]), atol=1e-6)
+
+
+def test_one_session_per_process(exported: tuple[Path, Any]) -> None:
+    a = Scorer.load(exported[0], execution_provider="cpu")
+    assert Scorer.load(str(exported[0]), execution_provider="cpu") is a
+
+
+def test_bad_windows_are_refused(scorer: Scorer, real_windows: np.ndarray) -> None:
+    with pytest.raises(WindowsError, match=r"\(N, 96, 1000\)"):
+        scorer.score(real_windows[:, :64])
+    bad = real_windows[:2].copy()
+    bad[0, 0, 0] = np.nan
+    with pytest.raises(WindowsError, match="NaN"):
+        scorer.score(bad)
+
+
+def _restamp(path: Path, out: Path, **changes: Any) -> Path:
+    proto = onnx.load(str(path))
+    meta = read_metadata(proto)
+    write_metadata(proto, dataclasses.replace(meta, **changes))
+    onnx.save(proto, str(out))
+    return out
+
+
+def test_refuses_another_feature_spec(exported: tuple[Path, Any], tmp_path: Path) -> None:
+    spec = {**DEFAULT_SPEC.to_dict(), "fmax": 3800.0}
+    other = _restamp(exported[0], tmp_path / "other_spec.onnx", feature_spec=spec)
+    with pytest.raises(ModelSpecError, match="fmax: model 3800.0 vs front end 4000.0") as info:
+        Scorer.load(other, execution_provider="cpu")
+    assert info.value.code == "model_feature_spec"
+    unknown = _restamp(exported[0], tmp_path / "unknown.onnx", feature_spec={"bins": 3})
+    with pytest.raises(ModelSpecError, match="does not know"):
+        Scorer.load(unknown, execution_provider="cpu")
+
+
+def test_refuses_missing_corrupt_and_tampered_files(
+    exported: tuple[Path, Any], tmp_path: Path
+) -> None:
+    with pytest.raises(ModelMissingError) as missing:
+        Scorer.load(tmp_path / "nope.onnx")
+    assert missing.value.code == "model_missing"
+    data = exported[0].read_bytes()
+    truncated = tmp_path / "truncated.onnx"
+    truncated.write_bytes(data[: len(data) // 2])
+    garbage = tmp_path / "garbage.onnx"
+    garbage.write_bytes(b"RIFF\x00\x00WAVEfmt not a model at all" * 10)
+    for bad in (truncated, garbage):
+        with pytest.raises(ModelCorruptError) as info:
+            Scorer.load(bad, execution_provider="cpu")
+        assert info.value.code == "model_corrupt"
+    proto = onnx.load(str(exported[0]))
+    weight = next(i for i in proto.graph.initializer if i.name.startswith("head/kernel"))
+    arr = onnx.numpy_helper.to_array(weight) * 2
+    weight.CopyFrom(onnx.numpy_helper.from_array(arr, weight.name))
+    tampered = tmp_path / "tampered.onnx"
+    onnx.save(proto, str(tampered))
+    with pytest.raises(ModelCorruptError, match="checksum"):
+        Scorer.load(tampered, execution_provider="cpu")
+
+
+def test_refuses_foreign_onnx(tmp_path: Path) -> None:
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 96, 1000])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 96, 1000])
+    graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "foreign", [x], [y])
+    foreign = tmp_path / "foreign.onnx"
+    onnx.save(helper.make_model(graph), str(foreign))
+    with pytest.raises(ModelForeignError, match="not one exported by callroles"):
+        Scorer.load(foreign, execution_provider="cpu")
+    # callroles metadata on a graph of the wrong shape: still foreign
+    proto = onnx.load(str(foreign))
+    from callroles.export.metadata import ModelMetadata
+
+    write_metadata(proto, ModelMetadata(DEFAULT_SPEC.to_dict(), ("customer", "agent"), "gru", 0))
+    onnx.save(proto, str(foreign))
+    with pytest.raises(ModelForeignError, match=r"\(batch, 2\)"):
+        Scorer.load(foreign, execution_provider="cpu")
+
+
+def test_execution_provider_setting(exported: tuple[Path, Any]) -> None:
+    with pytest.raises(ConfigError):
+        Scorer.load(exported[0], execution_provider="tpu")
+    if not _cuda_usable():
+        with pytest.raises(ConfigError, match="cuda"):
+            Scorer.load(exported[0], execution_provider="cuda")
