@@ -65,6 +65,12 @@ def windows_from_dataset(
     return windows, labels
 
 
+def dataset_dir(meta: dict[str, Any]) -> Path | None:
+    """The dataset tree a run was trained on, if it is still there."""
+    raw = meta.get("dataset") or (meta.get("data") or {}).get("dir")
+    return Path(raw) if raw and Path(raw).is_dir() else None
+
+
 def load_windows(source: Path) -> np.ndarray:
     """Windows from a ``.npy`` file (N, 96, 1000) or (96, 1000), or from an audio file."""
     if not source.exists():
@@ -110,7 +116,7 @@ def metadata_from_run(meta: dict[str, Any], model: Any, name: str) -> ModelMetad
         param_count=int(model.count_params()),
         model_name=str(meta.get("name") or name),
         data_summary=meta.get("data_summary") or meta.get("data") or {},
-        evaluation=meta.get("evaluation") or {},
+        evaluation={**(meta.get("evaluation") or {}), "training": meta.get("training") or {}},
     )
 
 
@@ -133,10 +139,11 @@ def export_run(
     name = meta.get("name") or model_path.parent.name
     metadata = metadata_from_run(meta, model, name)
     labels = None
+    data_dir = dataset_dir(meta)
     if windows is not None:
         parity = load_windows(windows)
-    elif meta.get("dataset") and Path(meta["dataset"]).is_dir():
-        parity, labels = windows_from_dataset(Path(meta["dataset"]), metadata.n_classes)
+    elif data_dir is not None:
+        parity, labels = windows_from_dataset(data_dir, metadata.n_classes)
     else:
         raise ExportError(
             "no real windows for the parity check: pass --windows FILE (.npy or audio), or keep "

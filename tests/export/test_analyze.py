@@ -1,0 +1,78 @@
+"""``callroles analyze`` on a real recording: front end, scorer, Eq. 4/5, result event.
+
+The model here is the untrained test export (no trained model in a fresh checkout), so the test
+checks the pipeline and the event, not which role wins.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from callroles.cli import main
+from callroles.errors import AudioError, InputError
+from callroles.schemas import validate
+
+
+@pytest.fixture(scope="module")
+def frontend() -> Any:
+    from callroles.audio.pipeline import FrontEnd
+
+    return FrontEnd()
+
+
+def test_analyze_two_readers(
+    reference_dir: Path, exported: tuple[Path, Any], frontend: Any, tmp_path: Path
+) -> None:
+    from callroles.export.analyze import analyze, format_text, write_plot
+    from callroles.export.scorer import Scorer
+
+    scorer = Scorer.load(exported[0], execution_provider="cpu")
+    analysis = analyze(reference_dir / "lamartine.wav", scorer=scorer, frontend=frontend)
+    result = validate("call_result", analysis.result)
+    assert result["call_id"] == "lamartine"
+    assert result["separation_strategy"] == "gender"
+    genders = sorted(s["gender"] for s in result["speakers"])
+    assert genders == ["female", "male"]
+    for spk in result["speakers"]:
+        probs = analysis.window_probs[spk["speaker"]]
+        assert probs.shape == (spk["windows"], 2) and spk["windows"] >= 1
+        mean = np.mean(probs, axis=0)
+        assert list(spk["probabilities"].values()) == pytest.approx(mean.tolist(), abs=1e-5)
+        assert spk["role"] == ("agent" if mean[1] > mean[0] else "customer")
+        assert 0 < spk["talk_time_s"] < 14.7
+    assert result["model"]["version"] == scorer.model_version
+    text = format_text(result)
+    assert "female" in text and "silence" in text
+    png = write_plot(result, tmp_path / "timeline.png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_cli_analyze_json_and_bad_input(
+    reference_dir: Path,
+    exported: tuple[Path, Any],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    rc = main(
+        ["analyze", str(reference_dir / "lamartine.wav"), "--json", "--model", str(exported[0])]
+    )
+    assert rc == 0
+    payload = json.loads(capsys.readouterr().out)
+    validate("call_result", payload)
+    assert {s["gender"] for s in payload["speakers"]} == {"female", "male"}
+
+    from callroles.export.analyze import analyze
+
+    with pytest.raises(InputError):
+        analyze(tmp_path / "absent.wav", model=exported[0])
+    not_audio = tmp_path / "notes.wav"
+    not_audio.write_text("this is not a recording\n" * 50)
+    with pytest.raises(AudioError):
+        analyze(not_audio, model=exported[0])
+    rc = main(["analyze", str(not_audio), "--model", str(exported[0])])
+    assert rc == 1 and "error [" in capsys.readouterr().err
