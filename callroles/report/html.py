@@ -53,6 +53,8 @@ def _strip_box(ax: Any, groups: Mapping[str, Sequence[float]], colours: Sequence
         xs = [i + 0.12 * ((j % 5) - 2) / 2 for j in range(len(values))]
         ax.scatter(xs, values, s=18, color=colour, alpha=0.8, zorder=3)
     ax.set_ylabel("talk time per call (s)")
+    top = max((v for values in data for v in values), default=0.0)
+    ax.set_ylim(0, max(1.0, top * 1.08))
     ax.grid(axis="y", color="#e0e0e0")
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
