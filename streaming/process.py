@@ -112,17 +112,8 @@ class CallProcessor:
         attempt = 1
         try:
             attempt = await self._attempt(call_id)
-            if await self.agg.already_done(call_id, self.model_version):
-                metrics.DUPLICATES.labels("done").inc()
-                log.info("call %s already has a result for model %s", call_id, self.model_version)
+            if not await self._take(call_id):
                 return "duplicate"
-            ttl = self.settings.lease_ttl_s
-            if call_id in self._in_flight or not await self.agg.acquire_lease(
-                call_id, self.worker, ttl
-            ):
-                metrics.DUPLICATES.labels("in_progress").inc()
-                log.info("call %s is being processed by another worker", call_id)
-                return "busy"
         except Exception as exc:
             return await self._fail(event, exc, attempt, "aggregate")
         self._in_flight.add(call_id)
@@ -135,6 +126,30 @@ class CallProcessor:
             with contextlib.suppress(Exception):
                 await self.agg.release_lease(call_id, self.worker)
 
+    async def _take(self, call_id: str) -> bool:
+        """Lease the call; False when it already has a result for this model version.
+
+        While another holder works on it (a duplicate event, a worker that lost the partition
+        in a rebalance, or a dead worker whose lease has not expired yet) wait, never skip:
+        skipping would commit the offset and could lose the call.
+        """
+        ttl = self.settings.lease_ttl_s
+        waited = False
+        while True:
+            if await self.agg.already_done(call_id, self.model_version):
+                metrics.DUPLICATES.labels("done").inc()
+                log.info("call %s already has a result for model %s", call_id, self.model_version)
+                return False
+            if call_id not in self._in_flight and await self.agg.acquire_lease(
+                call_id, self.worker, ttl
+            ):
+                return True
+            if not waited:
+                metrics.DUPLICATES.labels("in_progress").inc()
+                log.info("call %s is being processed by another worker: waiting", call_id)
+                waited = True
+            await asyncio.sleep(min(5.0, max(0.5, ttl / 4)))
+
     async def _renew(self, call_id: str) -> None:
         ttl = self.settings.lease_ttl_s
         while True:
@@ -144,6 +159,7 @@ class CallProcessor:
 
     async def _process(self, event: dict[str, Any], attempt: int) -> str:
         call_id = event["call_id"]
+        log.info("call %s started (attempt %d): %s", call_id, attempt, event["recording_uri"])
         loop = asyncio.get_running_loop()
         latencies: dict[str, float] = {}
         started = time.perf_counter()
