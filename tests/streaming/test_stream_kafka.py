@@ -85,3 +85,44 @@ def test_tail_rows() -> None:
     err = format_row("call_error", schemas.example("call_error"))
     assert "ERROR decode/audio_decode" in err
     json.dumps(result)
+
+
+def test_cli_topics_submit_watch(stack: Settings, tmp_path: Path) -> None:
+    """The commands as a user runs them: topics create, submit, watch --once."""
+    import os
+    import subprocess
+    import sys
+
+    settings = _isolated(stack)
+    env = {
+        **os.environ,
+        "CALLROLES_KAFKA_PORT": str(settings.kafka_port),
+        "CALLROLES_REDIS_PORT": str(settings.redis_port),
+        "CALLROLES_TOPIC_PREFIX": settings.topic_prefix,
+    }
+
+    def cli(*args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "callroles", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    out = cli("topics", "create", "--partitions", "2")
+    assert f"{settings.topic_prefix}callroles.call-finished.v1\tcreated" in out
+    rec = tmp_path / "c-7.gsm"
+    rec.write_bytes(b"\xd0" * 33)
+    assert cli("submit", str(rec), "--agent-id", "A9").startswith("c-7\tpartition=")
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "out-A017-905551112233-20261123-091402-1700000000.42.wav").write_bytes(b"RIFF")
+    out = cli("watch", str(inbox), "--pattern", "asterisk", "--interval", "0.2", "--once")
+    assert json.loads(out.splitlines()[0])["submitted"] == "1700000000.42"
+    got = asyncio.run(_read(settings, 2))
+    assert {e["call_id"] for e in got} == {"c-7", "1700000000.42"}
+    assert next(e for e in got if e["call_id"] == "c-7")["agent_id"] == "A9"
