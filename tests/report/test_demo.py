@@ -19,7 +19,7 @@ from callroles.settings import Settings
 pytestmark = [pytest.mark.slow, pytest.mark.services]
 
 
-def test_demo_end_to_end(stack: Settings, tmp_path: Path) -> None:
+def test_demo_end_to_end(stack: Settings, tmp_path: Path, reference_dir: Path) -> None:
     why = worker_available() or model_missing(stack)
     if why:
         pytest.skip(why)
@@ -32,7 +32,16 @@ def test_demo_end_to_end(stack: Settings, tmp_path: Path) -> None:
         CALLROLES_TOPIC_PREFIX=f"test-demo-{uuid.uuid4().hex[:8]}.",
     )
     proc = subprocess.run(
-        [sys.executable, "-m", "callroles", "demo", "--out", str(out), "--no-progress"],
+        [
+            sys.executable,
+            "-m",
+            "callroles",
+            "demo",
+            str(reference_dir / "lamartine.wav"),  # a user's own file (no truth)
+            "--out",
+            str(out),
+            "--no-progress",
+        ],
         env=env,
         capture_output=True,
         text=True,
@@ -45,12 +54,12 @@ def test_demo_end_to_end(stack: Settings, tmp_path: Path) -> None:
     calls = calls[1:]
     assert len(calls) == 5
     results = [validate("call_result", json.loads(x)) for x in (out / "results.jsonl").open()]
-    assert sorted(r["call_id"] for r in results) == sorted(calls)
+    assert sorted(r["call_id"] for r in results) == sorted([*calls, "lamartine"])
     for cid in calls:
         assert f"call {cid} " in printed  # a table per call
     assert any(r["separation_strategy"] == "stereo" for r in results)
     page = (out / "index.html").read_text()
-    assert page.count('<tbody class="call"') == 5
+    assert page.count('<tbody class="call"') == 6
     # it stopped the worker it started
     pid = int(re.search(r"worker stopped \(pid (\d+)", printed).group(1))  # type: ignore[union-attr]
     with pytest.raises(ProcessLookupError):
