@@ -53,3 +53,36 @@ def test_results_from_the_topic(stack: Settings, batch: tuple[list[dict], Path])
     seen = asyncio.run(watch())
     assert sorted(seen) == sorted(r["call_id"] for r in results[1:4])
     assert all(kind == "call_result" for kind, _ in seen.values())
+
+
+def test_report_command_reads_the_topic(
+    stack: Settings,
+    batch: tuple[list[dict], Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from callroles.cli import main
+    from callroles.settings import get_settings
+    from callroles.streaming.topics import create_topics_sync
+
+    results, _ = batch
+    prefix = f"test-report-cli-{uuid.uuid4().hex[:8]}."
+    for name, value in {
+        "CALLROLES_KAFKA_PORT": stack.kafka_port,
+        "CALLROLES_REDIS_PORT": stack.redis_port,
+        "CALLROLES_TOPIC_PREFIX": prefix,
+    }.items():
+        monkeypatch.setenv(name, str(value))
+    get_settings.cache_clear()
+    try:
+        settings = get_settings()
+        create_topics_sync(settings, partitions=1)
+        asyncio.run(_publish(settings, result_topic(settings), results))
+        out = tmp_path / "out"
+        assert main(["report", "--results", "topic", "--out", str(out), "--idle", "2"]) == 0
+    finally:
+        get_settings.cache_clear()
+    assert f"reading {prefix}callroles.call-result.v1" in capsys.readouterr().out
+    page = (out / "index.html").read_text()
+    assert page.count('<tbody class="call"') == len(results)
