@@ -114,15 +114,17 @@ def write_audio(path: Path, audio: np.ndarray) -> None:
     if path.suffix == ".gsm":
         if audio.ndim != 1:
             raise SynthesisError("GSM 6.10 files are mono; stereo calls are written as WAV")
-        raw = np.ascontiguousarray(audio, dtype=np.float32).tobytes()
+        # 16-bit input: sox has nothing to dither, so the output is the same on every run
+        pcm = np.round(np.clip(audio, -1.0, 32767 / 32768) * 32768).astype("<i2")
         cmd = [
             "sox",
+            "-D",
             "-t",
             "raw",
             "-e",
-            "floating-point",
+            "signed-integer",
             "-b",
-            "32",
+            "16",
             "-c",
             "1",
             "-r",
@@ -132,7 +134,7 @@ def write_audio(path: Path, audio: np.ndarray) -> None:
             "gsm",
             str(path),
         ]
-        proc = subprocess.run(cmd, input=raw, capture_output=True, check=False)
+        proc = subprocess.run(cmd, input=pcm.tobytes(), capture_output=True, check=False)
         if proc.returncode != 0:
             raise SynthesisError(f"sox could not write {path.name}: {proc.stderr.decode()[:300]}")
         return

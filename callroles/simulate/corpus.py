@@ -7,6 +7,7 @@ or interrupted run leaves nothing half-written under the requested name.
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import multiprocessing
 import os
@@ -41,6 +42,14 @@ _SQL_TABLE = (
     "  agent_gender TEXT NOT NULL,\n  customer_id TEXT NOT NULL,\n  language TEXT NOT NULL,\n"
     "  channels INTEGER NOT NULL\n);\n"
 )
+
+
+def generator_fingerprint() -> str:
+    """Version plus a hash of this package's code: caches of generated corpora key on it."""
+    digest = hashlib.sha1(GENERATOR_VERSION.encode())
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(path.read_bytes())
+    return f"{GENERATOR_VERSION}-{digest.hexdigest()[:10]}"
 
 
 def truth_of(plan: CallPlan, segments: list[dict], events: list[dict], duration_s: float) -> dict:

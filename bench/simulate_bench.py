@@ -1,0 +1,105 @@
+"""Benchmark of `callroles simulate`: generation speed and inaSpeechSegmenter gender agreement.
+
+Speed: audio-seconds generated per wall-second with the default preset on this machine (target
+>= 20x real time). Gender: share of ground-truth single-speaker speech time that
+inaSpeechSegmenter labels with the intended gender, per voice family (target >= 90%), measured on
+calls of the small preset, which covers every family. Writes bench/results/simulate.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "results" / "simulate.json"
+
+
+def _speed(calls: int, seed: int, workers: int) -> dict:
+    from callroles.simulate import generate_corpus
+
+    with tempfile.TemporaryDirectory(prefix="callroles-simbench-") as tmp:
+        load_before = os.getloadavg()[0]
+        summary = generate_corpus(Path(tmp) / "c", calls=calls, seed=seed, workers=workers)
+        return {
+            "preset": "default",
+            "calls": calls,
+            "seed": seed,
+            "workers": workers,
+            "audio_s": round(summary.audio_s, 1),
+            "wall_s": round(summary.wall_s, 1),
+            "speed_x_realtime": round(summary.speed, 1),
+            "load_average_1min_before": round(load_before, 2),
+            "summary": summary.to_dict(),
+        }
+
+
+def _gender(calls: int, seed: int) -> dict:
+    from callroles.simulate import generate_corpus
+    from callroles.simulate.gender_check import agreement, segmenter
+    from callroles.simulate.voices import catalog
+
+    families = {v.name: v.family for v in catalog()}
+    per_family: dict[str, list[float]] = {}
+    per_voice: dict[str, list[float]] = {}
+    with tempfile.TemporaryDirectory(prefix="callroles-simbench-") as tmp:
+        out = Path(tmp) / "c"
+        generate_corpus(out, calls=calls, seed=seed, preset="small")
+        seg = segmenter()
+        for truth_path in sorted((out / "truth").glob("*.json")):
+            truth = json.loads(truth_path.read_text())
+            audio = next((out / "audio").glob(truth_path.stem + ".*"))
+            if truth["channels"] == 2:  # inaSpeechSegmenter reads the first channel only
+                continue
+            for sid, (speech, right) in agreement(seg, audio, truth_path).items():
+                voice = truth["speakers"][sid]["voice"]
+                for table, key in ((per_family, families[voice]), (per_voice, voice)):
+                    acc = table.setdefault(key, [0.0, 0.0])
+                    acc[0] += speech
+                    acc[1] += right
+
+    def _fmt(table: dict[str, list[float]]) -> dict:
+        return {
+            k: {"speech_s": round(s, 1), "agreement": round(r / s, 4) if s else None}
+            for k, (s, r) in sorted(table.items())
+        }
+
+    total = sum(v[0] for v in per_family.values())
+    right = sum(v[1] for v in per_family.values())
+    return {
+        "data": f"synthetic: small preset, {calls} calls, seed {seed}, mono GSM files",
+        "overall_agreement": round(right / total, 4) if total else None,
+        "speech_s": round(total, 1),
+        "per_family": _fmt(per_family),
+        "per_voice": _fmt(per_voice),
+    }
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="callroles bench simulate")
+    parser.add_argument("--calls", type=int, default=12, help="calls for the speed run")
+    parser.add_argument("--gender-calls", type=int, default=10, help="small-preset calls, 0: skip")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args(argv)
+    result: dict = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    result["machine"] = {"cpus": os.cpu_count(), "python": platform.python_version()}
+    result["speed"] = _speed(args.calls, args.seed, args.workers)
+    print(json.dumps(result["speed"], indent=1))
+    if args.gender_calls > 0:
+        result["gender"] = _gender(args.gender_calls, args.seed)
+        print(json.dumps({k: v for k, v in result["gender"].items() if k != "per_voice"}, indent=1))
+    result["measured_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(result, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    raise SystemExit(main(sys.argv[1:]))
