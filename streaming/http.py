@@ -30,6 +30,7 @@ def build_http_app(settings: Settings, token: str | None = None) -> Any:
     from aiokafka import AIOKafkaProducer
 
     topic = topic_name("call_finished", settings.topic_prefix)
+    producer_key = web.AppKey("producer", AIOKafkaProducer)
 
     async def producer_ctx(app: web.Application) -> Any:
         producer = AIOKafkaProducer(**kafka_kwargs(settings), acks="all", enable_idempotence=True)
@@ -38,7 +39,7 @@ def build_http_app(settings: Settings, token: str | None = None) -> Any:
         except Exception as exc:
             await producer.stop()
             raise StackError(f"cannot reach Kafka at {settings.bootstrap_servers}: {exc}") from exc
-        app["producer"] = producer
+        app[producer_key] = producer
         yield
         await producer.stop()
 
@@ -65,7 +66,7 @@ def build_http_app(settings: Settings, token: str | None = None) -> Any:
         except CallrolesError as exc:
             return problem(400, exc.code, str(exc))
         try:
-            meta = await request.app["producer"].send_and_wait(
+            meta = await request.app[producer_key].send_and_wait(
                 topic, key=event["call_id"].encode(), value=json.dumps(event).encode()
             )
         except Exception as exc:
