@@ -38,9 +38,13 @@ def corpus(calls: int, seed: int, home: Path) -> Path:
     from callroles.simulate import generate_corpus
 
     out = home / "bench-cache" / f"stream-default-{calls}-seed{seed}"
-    if not (out / ".complete").exists():
-        generate_corpus(out, calls=calls, seed=seed, preset="default")
-        (out / ".complete").write_text("ok\n")
+    if not (out / "calls.csv").exists():
+        import shutil
+
+        partial = out.with_name(out.name + ".partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        generate_corpus(partial, calls=calls, seed=seed, preset="default")
+        partial.rename(out)  # whole or absent
     return out
 
 
@@ -49,6 +53,14 @@ def _recordings(folder: Path) -> list[tuple[Path, float]]:
 
     with (folder / "calls.csv").open() as f:
         return [(folder / r["file"], float(r["duration_s"])) for r in csv.DictReader(f)]
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 class Group:
@@ -69,7 +81,7 @@ class Group:
         self.logs = [logs / f"{settings.topic_prefix}w{i}.log" for i in range(n)]
         self.procs = [
             subprocess.Popen(
-                [sys.executable, "-m", "callroles", "worker", "--web-port", str(26266 + i)],
+                [sys.executable, "-m", "callroles", "worker", "--web-port", str(_free_port())],
                 env={**self.env, "CALLROLES_WORKER_ID": f"bench-w{i}"},
                 stdout=log.open("wb"),
                 stderr=subprocess.STDOUT,

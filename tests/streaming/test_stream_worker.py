@@ -121,18 +121,25 @@ def workers(
         group.stop()
 
 
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 class Workers:
     """``callroles worker`` subprocesses: ids w0, w1 on their own web ports, logs appended."""
 
-    PORTS = (26166, 26167)
-
     def __init__(self, env: dict[str, str], scratch: Path) -> None:
         self.env = env
-        self.logs = [scratch / f"worker{n}.log" for n in range(len(self.PORTS))]
-        self.procs: list[subprocess.Popen | None] = [None] * len(self.PORTS)
+        self.ports = (_free_port(), _free_port())
+        self.logs = [scratch / f"worker{n}.log" for n in range(len(self.ports))]
+        self.procs: list[subprocess.Popen | None] = [None] * len(self.ports)
 
     def start(self, n: int) -> None:
-        cmd = [sys.executable, "-m", "callroles", "worker", "--web-port", str(self.PORTS[n])]
+        cmd = [sys.executable, "-m", "callroles", "worker", "--web-port", str(self.ports[n])]
         self.procs[n] = subprocess.Popen(
             cmd,
             env={**self.env, "CALLROLES_WORKER_ID": f"w{n}"},
