@@ -102,3 +102,45 @@ def test_variants_report_accuracy_change(exported: tuple[Path, Any]) -> None:
         assert "accuracy_change" in variant and variant["windows"] == report.parity_windows
     assert report.variants["fp16"]["max_abs_diff_vs_fp32"] < 1e-2
     assert report.variants["int8"]["argmax_agreement_vs_fp32"] >= 0.75
+
+
+def test_cli_exports_a_run_folder(
+    tmp_path: Path, crnn_gru: Any, real_windows: np.ndarray, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A run folder as training leaves it; parity windows come from its dataset tree."""
+    import json
+
+    from callroles.audio.features import DEFAULT_SPEC
+    from callroles.cli import main
+
+    run = tmp_path / "runs" / "gru2"
+    run.mkdir(parents=True)
+    crnn_gru.save(run / "model.keras")
+    data = tmp_path / "dbas"
+    for i, (role, gender) in enumerate([("agent", "female"), ("customer", "male")]):
+        spk = data / "validation" / role / gender / f"S{i}"
+        spk.mkdir(parents=True)
+        for j in range(2):
+            np.save(spk / f"{j}.npy", real_windows[2 * i + j])
+    meta = {
+        "name": "gru2",
+        "classes": ["customer", "agent"],
+        "rnn": "gru",
+        "feature_spec": DEFAULT_SPEC.to_dict(),
+        "data": {"dir": str(data), "train": {"windows": 0}},
+        "evaluation": {"window_accuracy": 0.5},
+        "training": {"best_epoch": 1},
+    }
+    (run / "meta.json").write_text(json.dumps(meta))
+    out = tmp_path / "out" / "model.onnx"
+    assert main(["export", str(run), "--out", str(out)]) == 0
+    assert "parity max abs diff" in capsys.readouterr().out
+    exported = read_metadata(onnx.load(str(out)))
+    assert exported.model_name == "gru2" and exported.evaluation["window_accuracy"] == 0.5
+    assert exported.data_summary["dir"] == str(data)
+    report = json.loads(out.with_suffix(".report.json").read_text())
+    assert report["parity_windows"] == 4 and report["parity_max_abs_diff"] <= 1e-4
+    empty = tmp_path / "empty_run"
+    empty.mkdir()
+    assert main(["export", str(empty), "--out", str(out)]) == 1
+    assert "model_missing" in capsys.readouterr().err

@@ -1,0 +1,107 @@
+"""Rebuild the shipped default model from a seed: simulate -> DBAS dataset -> train -> export.
+
+Every step is the project's own public function with the seed passed down, so the same seed and
+recipe give the same corpus, the same dataset split and the same initialisation. The model is
+trained on *synthetic* calls (TTS voices over a simulated phone line); report.json says so, and
+what that means for real calls is in export/README.md.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from callroles.export.onnx_export import ExportReport
+from callroles.export.scorer import DEFAULT_MODEL
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """What the default model is trained on; change it and the model changes."""
+
+    calls: int = 60
+    preset: str = "default"
+    n_classes: int = 2
+    rnn: str = "gru"
+    epochs: int = 40
+    batch_size: int = 32
+    patience: int = 8
+    max_per_speaker: int | None = None
+
+
+RECIPE = Recipe()
+
+
+def ship(run_dir: Path, out_dir: Path, *, seed: int | None, recipe: dict[str, Any]) -> ExportReport:
+    """Export a trained run into ``out_dir`` (model.onnx + report.json)."""
+    from callroles.export.runs import export_run
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    report = export_run(run_dir, out_dir / "model.onnx")
+    (out_dir / "model.report.json").unlink(missing_ok=True)  # folded into report.json below
+    run_report_path = run_dir / "report.json"
+    evaluation = json.loads(run_report_path.read_text()) if run_report_path.is_file() else {}
+    shipped = {
+        "what": "callroles default model: the paper's CRNN trained on a SYNTHETIC corpus",
+        "caveat": (
+            "trained and evaluated on generated calls (TTS voices, simulated phone line); "
+            "accuracy on real call-center recordings is unknown and likely lower; retrain on "
+            "your own archive (callroles dataset build, train, export)"
+        ),
+        "seed": seed,
+        "recipe": recipe,
+        "run": run_dir.name,
+        "export": json.loads(report.to_json()),
+        "evaluation": evaluation,
+    }
+    (out_dir / "report.json").write_text(json.dumps(shipped, indent=2) + "\n")
+    return report
+
+
+def rebuild(
+    seed: int,
+    *,
+    work: Path | None = None,
+    out_dir: Path | None = None,
+    calls: int | None = None,
+    epochs: int | None = None,
+) -> ExportReport:
+    """The whole chain; resumable (the corpus and dataset phases reuse what they find)."""
+    import keras
+
+    from callroles.settings import get_settings
+    from callroles.simulate import generate_corpus
+    from callroles.training.dataset import BuildOptions, build_dataset
+    from callroles.training.train import TrainConfig, train
+
+    recipe = Recipe(**{**asdict(RECIPE), **({"calls": calls} if calls else {})})
+    recipe = Recipe(**{**asdict(recipe), **({"epochs": epochs} if epochs else {})})
+    work = work or get_settings().home / "default-model" / f"seed{seed}"
+    out_dir = out_dir or DEFAULT_MODEL.parent
+    corpus, data, run = work / "corpus", work / "dataset", work / "runs" / f"default-seed{seed}"
+    keras.config.disable_interactive_logging()
+    started = time.time()
+    if not (corpus / "calls.csv").is_file():
+        log.info("simulating %d calls (seed %d)", recipe.calls, seed)
+        generate_corpus(corpus, calls=recipe.calls, seed=seed, preset=recipe.preset, progress=True)
+    log.info("building the DBAS dataset")
+    build_dataset(corpus, corpus / "calls.csv", data, BuildOptions(seed=seed, progress=True))
+    config = TrainConfig(
+        n_classes=recipe.n_classes,
+        rnn=recipe.rnn,
+        epochs=recipe.epochs,
+        batch_size=recipe.batch_size,
+        patience=recipe.patience,
+        seed=seed,
+        max_per_speaker=recipe.max_per_speaker,
+    )
+    train(data, run, config)
+    report = ship(run, out_dir, seed=seed, recipe=asdict(recipe))
+    log.info("default model rebuilt in %.0f s: %s", time.time() - started, report.path)
+    return report
