@@ -14,10 +14,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--rttm", type=Path, metavar="OUT", help="also write the speech as RTTM")
     p.add_argument("--csv", type=Path, metavar="OUT", help="also write all segments as CSV")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    p.add_argument("--layout", default="auto",
-                   choices=("auto", "mono", "stereo-agent-left", "stereo-agent-right"))
-    p.add_argument("--speakers", type=int, default=2, metavar="N",
-                   help="speakers in a mono same-gender call (1-4, default 2)")
+    p.add_argument(
+        "--layout",
+        default="auto",
+        choices=("auto", "mono", "stereo-agent-left", "stereo-agent-right"),
+    )
+    p.add_argument(
+        "--speakers",
+        type=int,
+        default=2,
+        metavar="N",
+        help="speakers in a mono same-gender call (1-4, default 2)",
+    )
     p.set_defaults(func=_segment)
 
 
@@ -35,13 +43,17 @@ def _segment(args: argparse.Namespace) -> int:
         print()
         return 0
     facts = result.facts
-    print(f"{args.file.name}: {facts.codec} in {facts.container}, {facts.sample_rate} Hz, "
-          f"{facts.channels} ch, {facts.duration_s:.2f} s; strategy {result.strategy}")
+    print(
+        f"{args.file.name}: {facts.codec} in {facts.container}, {facts.sample_rate} Hz, "
+        f"{facts.channels} ch, {facts.duration_s:.2f} s; strategy {result.strategy}"
+    )
     for seg in result.segmentation.segments:
         who = f"{seg.speaker} ({seg.gender})" if seg.speaker else ""
         print(f"  {seg.start:9.2f} {seg.end:9.2f}  {seg.label:8s} {who}")
     b = result.budget
     talk = ", ".join(f"{k} {v:.1f} s" for k, v in b["speech_per_speaker_s"].items()) or "none"
-    print(f"speech per speaker: {talk}; silence {b['silence_s']:.1f} s, music "
-          f"{b['music_s']:.1f} s, noise {b['noise_s']:.1f} s, overlap {b['overlap_s']:.1f} s")
+    print(
+        f"speech per speaker: {talk}; silence {b['silence_s']:.1f} s, music "
+        f"{b['music_s']:.1f} s, noise {b['noise_s']:.1f} s, overlap {b['overlap_s']:.1f} s"
+    )
     return 0

@@ -48,8 +48,9 @@ class DecodeLimits:
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> DecodeLimits:
         s = settings or get_settings()
-        return cls(max_bytes=s.max_bytes, max_duration_s=s.max_duration_s,
-                   timeout_s=s.decode_timeout_s)
+        return cls(
+            max_bytes=s.max_bytes, max_duration_s=s.max_duration_s, timeout_s=s.decode_timeout_s
+        )
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,7 @@ class AudioFacts:
 
 @dataclass(frozen=True)
 class DecodedAudio:
-    """``channels``: (C, N) float32 at 8 kHz; ``wide``: (C, M) float32 at 16 kHz for the segmenter."""
+    """``channels``: (C, N) float32 at 8 kHz; ``wide``: (C, M) float32 at 16 kHz (segmenter)."""
 
     channels: np.ndarray
     wide: np.ndarray
@@ -115,8 +116,15 @@ def _run(cmd: list[str], timeout: float, stdin: bytes | None = None) -> subproce
 
 
 def _probe(path: Path, fmt: str | None, timeout: float) -> dict[str, Any]:
-    cmd = ["ffprobe", "-v", "error", "-of", "json", "-show_entries",
-           "stream=codec_type,codec_name,sample_rate,channels,duration:format=format_name,duration"]
+    cmd = [
+        "ffprobe",
+        "-v",
+        "error",
+        "-of",
+        "json",
+        "-show_entries",
+        "stream=codec_type,codec_name,sample_rate,channels,duration:format=format_name,duration",
+    ]
     if fmt:
         cmd += ["-f", fmt]
     proc = _run([*cmd, str(path)], timeout)
@@ -192,8 +200,21 @@ def decode(source: Path | bytes, limits: DecodeLimits | None = None) -> DecodedA
         cmd = ["ffmpeg", "-nostdin", "-v", "error"]
         if fmt:
             cmd += ["-f", fmt]
-        cmd += ["-i", str(path), "-map", "0:a:0", "-t", f"{limits.max_duration_s + 1:.3f}",
-                "-f", "f32le", "-acodec", "pcm_f32le", "-ar", str(SEGMENTER_RATE), "pipe:1"]
+        cmd += [
+            "-i",
+            str(path),
+            "-map",
+            "0:a:0",
+            "-t",
+            f"{limits.max_duration_s + 1:.3f}",
+            "-f",
+            "f32le",
+            "-acodec",
+            "pcm_f32le",
+            "-ar",
+            str(SEGMENTER_RATE),
+            "pipe:1",
+        ]
         proc = _run(cmd, limits.timeout_s)
     if proc.returncode != 0:
         msg = proc.stderr.decode(errors="replace").strip().splitlines()
@@ -220,7 +241,12 @@ def decode(source: Path | bytes, limits: DecodeLimits | None = None) -> DecodedA
     narrow = np.ascontiguousarray(
         soxr.resample(wide.T, SEGMENTER_RATE, SAMPLE_RATE, quality="HQ").T, dtype=np.float32
     )
-    facts = AudioFacts(container=container, codec=str(stream.get("codec_name", "unknown")),
-                       sample_rate=rate, channels=n_ch, duration_s=round(duration, 3),
-                       bytes=len(data))
+    facts = AudioFacts(
+        container=container,
+        codec=str(stream.get("codec_name", "unknown")),
+        sample_rate=rate,
+        channels=n_ch,
+        duration_s=round(duration, 3),
+        bytes=len(data),
+    )
     return DecodedAudio(channels=narrow, wide=wide, facts=facts)

@@ -52,5 +52,10 @@ def der(reference: Iterable[Turn], hypothesis: Iterable[Turn]) -> dict[str, floa
         matched = float(overlap[rows, cols].sum())
     conf = float(np.minimum(n_ref, n_hyp).sum()) - matched
     rate = (miss + fa + conf) / total if total else 0.0
-    return {"der": rate, "missed_s": miss * FRAME_S, "false_alarm_s": fa * FRAME_S,
-            "confusion_s": conf * FRAME_S, "reference_s": total * FRAME_S}
+    return {
+        "der": rate,
+        "missed_s": miss * FRAME_S,
+        "false_alarm_s": fa * FRAME_S,
+        "confusion_s": conf * FRAME_S,
+        "reference_s": total * FRAME_S,
+    }

@@ -27,8 +27,13 @@ from callroles.settings import Settings, get_settings
 WHEEL = "Resemblyzer==0.1.4"
 RATE = 16000
 PARTIAL_FRAMES = 160  # 1.6 s at 10 ms hop
-_DTYPES = {"FloatStorage": np.float32, "DoubleStorage": np.float64, "LongStorage": np.int64,
-           "IntStorage": np.int32, "HalfStorage": np.float16}
+_DTYPES = {
+    "FloatStorage": np.float32,
+    "DoubleStorage": np.float64,
+    "LongStorage": np.int64,
+    "IntStorage": np.int32,
+    "HalfStorage": np.float16,
+}
 
 
 def weights_path(settings: Settings | None = None) -> Path:
@@ -87,7 +92,7 @@ def read_legacy_torch(f: IO[bytes]) -> dict[str, np.ndarray]:
         st = storages[key]
         (numel,) = struct.unpack("<q", f.read(8))
         st.data = np.frombuffer(f.read(numel * st.dtype.itemsize), dtype=st.dtype)
-    state = obj["model_state"] if "model_state" in obj else obj
+    state = obj.get("model_state", obj)
     return {k: v.array() for k, v in state.items() if isinstance(v, _TensorRef)}
 
 
@@ -129,13 +134,17 @@ def _onnx_graph(w: dict[str, np.ndarray]) -> bytes:
     for k in range(3):
         wk = gates(w[f"lstm.weight_ih_l{k}"])[None].astype(np.float32)
         rk = gates(w[f"lstm.weight_hh_l{k}"])[None].astype(np.float32)
-        bk = np.concatenate([gates(w[f"lstm.bias_ih_l{k}"]),
-                             gates(w[f"lstm.bias_hh_l{k}"])])[None].astype(np.float32)
+        bk = np.concatenate([gates(w[f"lstm.bias_ih_l{k}"]), gates(w[f"lstm.bias_hh_l{k}"])])[
+            None
+        ].astype(np.float32)
         for name, arr in ((f"W{k}", wk), (f"R{k}", rk), (f"B{k}", bk)):
             inits.append(numpy_helper.from_array(arr, name))
         hidden = int(rk.shape[2])
-        nodes.append(helper.make_node("LSTM", [cur, f"W{k}", f"R{k}", f"B{k}"],
-                                      [f"y{k}", f"h{k}"], hidden_size=hidden))
+        nodes.append(
+            helper.make_node(
+                "LSTM", [cur, f"W{k}", f"R{k}", f"B{k}"], [f"y{k}", f"h{k}"], hidden_size=hidden
+            )
+        )
         inits.append(numpy_helper.from_array(np.array([1], np.int64), f"ax{k}"))
         nodes.append(helper.make_node("Squeeze", [f"y{k}", f"ax{k}"], [f"s{k}"]))
         cur = f"s{k}"
@@ -147,7 +156,8 @@ def _onnx_graph(w: dict[str, np.ndarray]) -> bytes:
     nodes.append(helper.make_node("Relu", ["lin"], ["relu"]))
     nodes.append(helper.make_node("LpNormalization", ["relu"], ["embedding"], axis=1, p=2))
     graph = helper.make_graph(
-        nodes, "ge2e",
+        nodes,
+        "ge2e",
         [helper.make_tensor_value_info("mels", TensorProto.FLOAT, ["batch", PARTIAL_FRAMES, 40])],
         [helper.make_tensor_value_info("embedding", TensorProto.FLOAT, ["batch", 256])],
         inits,
@@ -171,8 +181,9 @@ class VoiceEncoder:
             )
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads
-        self.session = ort.InferenceSession(_onnx_graph(dict(np.load(path))), opts,
-                                            providers=["CPUExecutionProvider"])
+        self.session = ort.InferenceSession(
+            _onnx_graph(dict(np.load(path))), opts, providers=["CPUExecutionProvider"]
+        )
 
     def __call__(self, mels: np.ndarray) -> np.ndarray:
         x = np.ascontiguousarray(mels, dtype=np.float32)

@@ -78,8 +78,13 @@ def _mel_basis(spec: FeatureSpec) -> np.ndarray:
     import librosa
 
     basis = librosa.filters.mel(
-        sr=spec.sample_rate, n_fft=spec.n_fft, n_mels=spec.n_mels, fmin=spec.fmin,
-        fmax=spec.fmax, htk=spec.mel_scale == "htk", norm="slaney",
+        sr=spec.sample_rate,
+        n_fft=spec.n_fft,
+        n_mels=spec.n_mels,
+        fmin=spec.fmin,
+        fmax=spec.fmax,
+        htk=spec.mel_scale == "htk",
+        norm="slaney",
     )
     return np.asarray(basis, dtype=np.float32)
 
@@ -92,8 +97,13 @@ def log_mel(signal: np.ndarray, spec: FeatureSpec = DEFAULT_SPEC) -> np.ndarray:
     if y.ndim != 1:
         raise ValueError(f"log_mel wants a 1-D signal, got shape {y.shape}")
     stft = librosa.stft(
-        y, n_fft=spec.n_fft, hop_length=spec.hop_length, win_length=spec.win_length,
-        window=spec.window, center=spec.center, pad_mode=spec.pad_mode,
+        y,
+        n_fft=spec.n_fft,
+        hop_length=spec.hop_length,
+        win_length=spec.win_length,
+        window=spec.window,
+        center=spec.center,
+        pad_mode=spec.pad_mode,  # type: ignore[arg-type]
     )
     power = np.abs(stft) ** spec.power
     mel = _mel_basis(spec) @ power.astype(np.float32)

@@ -43,13 +43,18 @@ def onnx_paths(settings: Settings | None = None) -> dict[str, Path]:
     if all(p.exists() for p in paths.values()):
         return paths
     out.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "3",
-           "KERAS_HOME": str(settings.keras_home)}
+    env = {
+        **os.environ,
+        "TF_USE_LEGACY_KERAS": "1",
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+        "KERAS_HOME": str(settings.keras_home),
+    }
     cmd = [sys.executable, "-m", "callroles.audio.ina_models", str(weights)]
     cmd += [f"{weights / MODELS[k]}={paths[k]}" for k in MODELS]
     try:
-        proc = subprocess.run(cmd, env=env, capture_output=True, text=True,
-                              timeout=CONVERT_TIMEOUT_S, check=False)
+        proc = subprocess.run(
+            cmd, env=env, capture_output=True, text=True, timeout=CONVERT_TIMEOUT_S, check=False
+        )
     except subprocess.TimeoutExpired as exc:
         raise SegmenterError("converting inaSpeechSegmenter's CNNs to ONNX timed out") from exc
     if proc.returncode != 0 or not all(p.exists() for p in paths.values()):
@@ -66,15 +71,20 @@ def _convert(pairs: list[str]) -> None:
     for pair in pairs:
         src, dst = pair.split("=", 1)
         model = tf_keras.models.load_model(src, compile=False)
-        spec = [tf2onnx.tf_loader.tf.TensorSpec((None, *model.input_shape[1:]), "float32",
-                                                name="patches")]
+        spec = [
+            tf2onnx.tf_loader.tf.TensorSpec(
+                (None, *model.input_shape[1:]), "float32", name="patches"
+            )
+        ]
         part = Path(dst + ".part")
         tf2onnx.convert.from_keras(model, input_signature=spec, opset=17, output_path=str(part))
         import onnxruntime as ort
 
         sess = ort.InferenceSession(str(part), providers=["CPUExecutionProvider"])
         x = np.random.default_rng(0).standard_normal((64, *model.input_shape[1:])).astype("f4")
-        diff = np.abs(sess.run(None, {sess.get_inputs()[0].name: x})[0] - model.predict(x, verbose=0))
+        diff = np.abs(
+            sess.run(None, {sess.get_inputs()[0].name: x})[0] - model.predict(x, verbose=0)
+        )
         if float(diff.max()) > 1e-4:
             raise SystemExit(f"{src}: ONNX differs from Keras by {diff.max():.2e}")
         part.rename(dst)

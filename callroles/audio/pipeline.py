@@ -52,9 +52,16 @@ class SpeakerStream:
     role_hint: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"speaker": self.speaker, "gender": self.gender, "talk_time_s": self.talk_time_s,
-                "n_windows": int(len(self.windows)), "padded": self.padded,
-                "channel": self.channel, "source": self.source, "role_hint": self.role_hint}
+        return {
+            "speaker": self.speaker,
+            "gender": self.gender,
+            "talk_time_s": self.talk_time_s,
+            "n_windows": int(len(self.windows)),
+            "padded": self.padded,
+            "channel": self.channel,
+            "source": self.source,
+            "role_hint": self.role_hint,
+        }
 
 
 @dataclass
@@ -69,10 +76,15 @@ class FrontEndResult:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready summary (no window arrays)."""
-        return {"strategy": self.strategy, "facts": self.facts.to_dict(), "budget": self.budget,
-                "speakers": [s.to_dict() for s in self.speakers],
-                "segments": self.segmentation.to_dicts(), "timings": self.timings,
-                "feature_spec": self.spec.fingerprint()}
+        return {
+            "strategy": self.strategy,
+            "facts": self.facts.to_dict(),
+            "budget": self.budget,
+            "speakers": [s.to_dict() for s in self.speakers],
+            "segments": self.segmentation.to_dicts(),
+            "timings": self.timings,
+            "feature_spec": self.spec.fingerprint(),
+        }
 
 
 def _same_channels(channels: np.ndarray) -> bool:
@@ -85,9 +97,14 @@ def _same_channels(channels: np.ndarray) -> bool:
 class FrontEnd:
     """Models loaded once per process; ``process`` may be called from several threads."""
 
-    def __init__(self, settings: Settings | None = None, *, spec: FeatureSpec = DEFAULT_SPEC,
-                 limits: DecodeLimits | None = None,
-                 segmenter: OnnxSegmenter | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        spec: FeatureSpec = DEFAULT_SPEC,
+        limits: DecodeLimits | None = None,
+        segmenter: OnnxSegmenter | None = None,
+    ) -> None:
         self.settings = settings or get_settings()
         self.spec = spec
         self.limits = limits or DecodeLimits.from_settings(self.settings)
@@ -105,8 +122,13 @@ class FrontEnd:
                 self._encoder = VoiceEncoder(self.settings)
             return self._encoder
 
-    def process(self, source: Path | bytes | DecodedAudio, layout: str = "auto",
-                n_speakers: int = 2, strategy: str = "auto") -> FrontEndResult:
+    def process(
+        self,
+        source: Path | bytes | DecodedAudio,
+        layout: str = "auto",
+        n_speakers: int = 2,
+        strategy: str = "auto",
+    ) -> FrontEndResult:
         """Recording -> segmentation, per-speaker windows, time budget, strategy, timings.
 
         ``strategy`` "auto" picks stereo, gender or embedding; "gender" or "embedding" force
@@ -115,16 +137,18 @@ class FrontEnd:
         if strategy not in STRATEGIES:
             raise InputError(f"strategy must be one of {STRATEGIES}", code="invalid_strategy")
         if layout not in LAYOUTS:
-            raise InputError(f"layout must be one of {LAYOUTS}, not {layout!r}",
-                             code="invalid_layout")
+            raise InputError(
+                f"layout must be one of {LAYOUTS}, not {layout!r}", code="invalid_layout"
+            )
         if not 1 <= n_speakers <= 4:
             raise InputError("n_speakers must be between 1 and 4", code="invalid_n_speakers")
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
         audio = source if isinstance(source, DecodedAudio) else decode(source, self.limits)
         timings["decode"] = time.perf_counter() - t0
-        stereo = (audio.channels.shape[0] == 2 and layout != "mono"
-                  and not _same_channels(audio.channels))
+        stereo = (
+            audio.channels.shape[0] == 2 and layout != "mono" and not _same_channels(audio.channels)
+        )
         n_frames = int(audio.channels.shape[1] // SAMPLES_PER_FRAME)
 
         t0 = time.perf_counter()
@@ -146,11 +170,19 @@ class FrontEnd:
         timings["features"] = time.perf_counter() - t0
         timings["total"] = sum(timings.values())
         timings = {k: round(v, 4) for k, v in timings.items()}
-        return FrontEndResult(segmentation, speakers, budget, strategy, audio.facts, timings,
-                              self.spec)
+        return FrontEndResult(
+            segmentation, speakers, budget, strategy, audio.facts, timings, self.spec
+        )
 
-    def _separate(self, grids: list[np.ndarray], audio: DecodedAudio, stereo: bool, layout: str,
-                  n_speakers: int, strategy: str) -> tuple[list[SpeakerTrack], str]:
+    def _separate(
+        self,
+        grids: list[np.ndarray],
+        audio: DecodedAudio,
+        stereo: bool,
+        layout: str,
+        n_speakers: int,
+        strategy: str,
+    ) -> tuple[list[SpeakerTrack], str]:
         if stereo:
             return separate.by_channel(grids, layout), "stereo"
         grid = grids[0]
@@ -163,17 +195,26 @@ class FrontEnd:
         wide = audio.wide.mean(axis=0)
         return separate.by_embedding(grid, wide, self.encoder, n_speakers), "embedding"
 
-    def _stream(self, track: SpeakerTrack, signals: np.ndarray,
-                segmentation: Segmentation) -> SpeakerStream:
+    def _stream(
+        self, track: SpeakerTrack, signals: np.ndarray, segmentation: Segmentation
+    ) -> SpeakerStream:
         signal = signals[track.channel if len(signals) > 1 else 0]
         mask = np.repeat(track.active, SAMPLES_PER_FRAME)
         stream = signal[: len(mask)][mask[: len(signal)]]
         win = stream_windows(stream, self.spec)
         segs = [s for s in segmentation.speech if s.speaker == track.speaker]
-        return SpeakerStream(track.speaker, track.gender,
-                             round(float(track.active.sum()) * FRAME_S, 3), win.windows,
-                             win.starts_s, win.padded, segs, track.channel, track.source,
-                             track.role_hint)
+        return SpeakerStream(
+            track.speaker,
+            track.gender,
+            round(float(track.active.sum()) * FRAME_S, 3),
+            win.windows,
+            win.starts_s,
+            win.padded,
+            segs,
+            track.channel,
+            track.source,
+            track.role_hint,
+        )
 
 
 def _background(grids: list[np.ndarray]) -> np.ndarray:

@@ -50,7 +50,7 @@ _VUTILS = _ina_module("viterbi_utils")
 
 def ina_features(wide: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
     """ina's (mspec, loge, difflen) of a 16 kHz mono signal, quantised to 16 bit as ffmpeg does."""
-    sig = (np.clip(np.rint(np.asarray(wide, np.float32) * 32768.0), -32768, 32767) / 32768.0)
+    sig = np.clip(np.rint(np.asarray(wide, np.float32) * 32768.0), -32768, 32767) / 32768.0
     with warnings.catch_warnings(), np.errstate(divide="ignore", invalid="ignore"):
         warnings.simplefilter("ignore", RuntimeWarning)
         _, loge, _, mspec = _SIDEKIT.mfcc(sig.astype(np.float32), get_mspec=True)
@@ -118,8 +118,15 @@ GENDER = _Stage("speech", ("female", "male"), 24, 80)
 Predict = Callable[[np.ndarray], np.ndarray]
 
 
-def _run_stage(stage: _Stage, predict: Predict, mspec: np.ndarray, lseg: list, difflen: int,
-               stride: int, batch: int) -> list:
+def _run_stage(
+    stage: _Stage,
+    predict: Predict,
+    mspec: np.ndarray,
+    lseg: list,
+    difflen: int,
+    stride: int,
+    batch: int,
+) -> list:
     patches = _Patches(mspec, stage.nmel, difflen)
     todo = [(s, e) for lab, s, e in lseg if lab == stage.inlabel]
     picks = [np.unique(np.r_[np.arange(s, e, stride), e - 1]) for s, e in todo]
@@ -147,8 +154,15 @@ def _run_stage(stage: _Stage, predict: Predict, mspec: np.ndarray, lseg: list, d
     return out
 
 
-def segment_with(vad: Predict, gender: Predict, wide: np.ndarray, *, gender_stride: int = 1,
-                 vad_stride: int = 1, batch: int = 1024) -> list[RawSeg]:
+def segment_with(
+    vad: Predict,
+    gender: Predict,
+    wide: np.ndarray,
+    *,
+    gender_stride: int = 1,
+    vad_stride: int = 1,
+    batch: int = 1024,
+) -> list[RawSeg]:
     """Segment a 16 kHz mono signal with the given CNN callables (ina's procedure)."""
     mspec, loge, difflen = ina_features(wide)
     lseg: list = _energy_segments(loge)
@@ -160,8 +174,15 @@ def segment_with(vad: Predict, gender: Predict, wide: np.ndarray, *, gender_stri
 class OnnxSegmenter:
     """ina's 'smn' + gender segmenter on ONNX Runtime; one per process (thread-safe runs)."""
 
-    def __init__(self, settings: Settings | None = None, *, gender_stride: int = 4,
-                 vad_stride: int = 2, threads: int = 0, batch: int = 256) -> None:
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        gender_stride: int = 4,
+        vad_stride: int = 2,
+        threads: int = 0,
+        batch: int = 256,
+    ) -> None:
         import onnxruntime as ort
 
         from callroles.audio.ina_models import onnx_paths
@@ -171,8 +192,9 @@ class OnnxSegmenter:
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
         providers = ["CPUExecutionProvider"]
-        self.sessions = {k: ort.InferenceSession(str(p), opts, providers=providers)
-                         for k, p in paths.items()}
+        self.sessions = {
+            k: ort.InferenceSession(str(p), opts, providers=providers) for k, p in paths.items()
+        }
         self.gender_stride = gender_stride
         self.vad_stride = vad_stride
         self.batch = batch
@@ -182,13 +204,20 @@ class OnnxSegmenter:
         sess = self.sessions[key]
         inp = sess.get_inputs()[0]
         rank = len(inp.shape)
-        return lambda x: np.asarray(sess.run(None, {inp.name: x.reshape(*x.shape[:3], *[1] * (rank - 3))})[0])
+        return lambda x: np.asarray(
+            sess.run(None, {inp.name: x.reshape(*x.shape[:3], *[1] * (rank - 3))})[0]
+        )
 
     def __call__(self, wide: np.ndarray) -> list[RawSeg]:
         with self._lock:
-            return segment_with(self._predictor("vad"), self._predictor("gender"), wide,
-                                gender_stride=self.gender_stride, vad_stride=self.vad_stride,
-                                batch=self.batch)
+            return segment_with(
+                self._predictor("vad"),
+                self._predictor("gender"),
+                wide,
+                gender_stride=self.gender_stride,
+                vad_stride=self.vad_stride,
+                batch=self.batch,
+            )
 
 
 def plain_segmenter(settings: Settings | None = None) -> Any:

@@ -71,8 +71,16 @@ class Segmentation:
         writer = csv.writer(buf, lineterminator="\n")
         writer.writerow(["start", "end", "label", "speaker", "gender", "channel"])
         for s in self.segments:
-            writer.writerow([f"{s.start:.3f}", f"{s.end:.3f}", s.label, s.speaker or "",
-                             s.gender or "", s.channel])
+            writer.writerow(
+                [
+                    f"{s.start:.3f}",
+                    f"{s.end:.3f}",
+                    s.label,
+                    s.speaker or "",
+                    s.gender or "",
+                    s.channel,
+                ]
+            )
         return buf.getvalue()
 
     def to_dicts(self) -> list[dict]:
@@ -101,8 +109,16 @@ def build(tracks: list[SpeakerTrack], background: np.ndarray) -> tuple[Segmentat
     segments: list[Segment] = []
     for t in tracks:
         for a, b in runs(t.active):
-            segments.append(Segment(round(a * FRAME_S, 3), round(b * FRAME_S, 3), "speech",
-                                    t.speaker, t.gender, t.channel))
+            segments.append(
+                Segment(
+                    round(a * FRAME_S, 3),
+                    round(b * FRAME_S, 3),
+                    "speech",
+                    t.speaker,
+                    t.gender,
+                    t.channel,
+                )
+            )
     count = np.sum([t.active for t in tracks], axis=0) if tracks else np.zeros(n, int)
     for label in NONSPEECH:
         for a, b in runs((count == 0) & (background == label)):
@@ -111,11 +127,13 @@ def build(tracks: list[SpeakerTrack], background: np.ndarray) -> tuple[Segmentat
     budget = {
         "duration_s": round(n * FRAME_S, 3),
         "speech_s": round(float(np.sum(count > 0)) * FRAME_S, 3),
-        "speech_per_speaker_s": {t.speaker: round(float(t.active.sum()) * FRAME_S, 3)
-                                 for t in tracks},
+        "speech_per_speaker_s": {
+            t.speaker: round(float(t.active.sum()) * FRAME_S, 3) for t in tracks
+        },
         "overlap_s": round(float(np.sum(count > 1)) * FRAME_S, 3),
     }
     for label in NONSPEECH:
-        budget[f"{label}_s"] = round(float(np.sum((count == 0) & (background == label))) *
-                                     FRAME_S, 3)
+        budget[f"{label}_s"] = round(
+            float(np.sum((count == 0) & (background == label))) * FRAME_S, 3
+        )
     return Segmentation(duration_s=round(n * FRAME_S, 3), segments=segments), budget

@@ -31,8 +31,10 @@ def name_tracks(tracks: list[SpeakerTrack]) -> list[SpeakerTrack]:
     """Drop silent tracks and name the rest S1, S2, ... in order of first speech."""
     live = [t for t in tracks if t.active.any()]
     live.sort(key=lambda t: int(np.argmax(t.active)))
-    return [SpeakerTrack(f"S{i + 1}", t.gender, t.channel, t.active, t.source, t.role_hint)
-            for i, t in enumerate(live)]
+    return [
+        SpeakerTrack(f"S{i + 1}", t.gender, t.channel, t.active, t.source, t.role_hint)
+        for i, t in enumerate(live)
+    ]
 
 
 def by_channel(grids: list[np.ndarray], layout: str) -> list[SpeakerTrack]:
@@ -45,8 +47,9 @@ def by_channel(grids: list[np.ndarray], layout: str) -> list[SpeakerTrack]:
     tracks = []
     for ch, grid in enumerate(grids):
         active = np.isin(grid, SPEECH)
-        tracks.append(SpeakerTrack("", _gender_of(grid, active), ch, active, f"channel {ch}",
-                                   hints.get(ch)))
+        tracks.append(
+            SpeakerTrack("", _gender_of(grid, active), ch, active, f"channel {ch}", hints.get(ch))
+        )
     return name_tracks(tracks)
 
 
@@ -106,8 +109,9 @@ def partial_starts(speech: np.ndarray) -> np.ndarray:
     return keep * FRAME_S
 
 
-def by_embedding(grid: np.ndarray, wide: np.ndarray, encoder, n_speakers: int = 2,
-                 batch: int = 64) -> list[SpeakerTrack]:
+def by_embedding(
+    grid: np.ndarray, wide: np.ndarray, encoder, n_speakers: int = 2, batch: int = 64
+) -> list[SpeakerTrack]:
     """Cluster voice embeddings of speech partials into ``n_speakers`` speakers."""
     from callroles.audio.embeddings import partial_mels
 
@@ -127,8 +131,11 @@ def by_embedding(grid: np.ndarray, wide: np.ndarray, encoder, n_speakers: int = 
     if covered.any():  # uncovered speech frames take the nearest covered frame's label
         idx = np.flatnonzero(covered)
         pos = np.clip(np.searchsorted(idx, np.arange(len(grid))), 1, len(idx) - 1)
-        nearer = np.where(np.abs(idx[pos - 1] - np.arange(len(grid))) <=
-                          np.abs(idx[pos] - np.arange(len(grid))), idx[pos - 1], idx[pos])
+        nearer = np.where(
+            np.abs(idx[pos - 1] - np.arange(len(grid))) <= np.abs(idx[pos] - np.arange(len(grid))),
+            idx[pos - 1],
+            idx[pos],
+        )
         if len(idx) == 1:
             nearer = np.full(len(grid), idx[0])
         frame_label = np.where(covered, frame_label, frame_label[nearer])

@@ -1,0 +1,40 @@
+"""Front-end fixtures: one FrontEnd per test session (models load once), audio made with sox."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def frontend():
+    from callroles.audio.pipeline import FrontEnd
+
+    return FrontEnd()
+
+
+def run(*cmd: str) -> None:
+    subprocess.run(cmd, check=True, capture_output=True, timeout=120)
+
+
+@pytest.fixture(scope="session")
+def sh():
+    """Run a command (sox, ffmpeg, espeak-ng), failing the test if it fails."""
+    return run
+
+
+@pytest.fixture(scope="session")
+def speech_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """About 4 s of espeak-ng speech (22.05 kHz WAV): the source every format test encodes."""
+    out = tmp_path_factory.mktemp("speech") / "speech.wav"
+    run(
+        "espeak-ng",
+        "-v",
+        "en+m3",
+        "-w",
+        str(out),
+        "Hello, this is the agent speaking. How can I help you with your account today?",
+    )
+    return out
