@@ -140,8 +140,17 @@ def build_app(settings: Settings, runtime: Runtime) -> Any:
     @app.agent(finished, concurrency=max(1, settings.worker_concurrency))
     async def calls(stream: Any) -> None:
         async for value in stream:
-            processor = await runtime.processor(results, errors)
-            await processor.handle(value)
+            # handle() turns every problem with the call into an event; what still raises is
+            # the infrastructure (Kafka refusing our output, Redis down). Retry the same event
+            # rather than let the offset move past it: processing is idempotent.
+            while True:
+                try:
+                    processor = await runtime.processor(results, errors)
+                    await processor.handle(value)
+                    break
+                except Exception:
+                    log.exception("event not finished (Kafka or Redis unavailable?); retry in 5 s")
+                    await asyncio.sleep(5.0)
 
     @app.page("/metrics")
     async def metrics_page(web: Any, request: Any) -> Any:

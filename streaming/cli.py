@@ -16,6 +16,11 @@ from callroles.settings import get_settings
 log = logging.getLogger(__name__)
 
 
+def _quiet() -> None:
+    """Client commands print their own lines; aiokafka's INFO chatter would drown them."""
+    logging.getLogger("aiokafka").setLevel(logging.WARNING)
+
+
 def _worker(args: argparse.Namespace) -> int:
     from .app import run_worker
 
@@ -31,6 +36,7 @@ def _worker(args: argparse.Namespace) -> int:
 
 
 def _submit(args: argparse.Namespace) -> int:
+    _quiet()
     from .submit import event_for_file, publish
 
     settings = get_settings()
@@ -53,6 +59,7 @@ def _submit(args: argparse.Namespace) -> int:
 
 
 def _tail(args: argparse.Namespace) -> int:
+    _quiet()
     from .tail import tail
 
     asyncio.run(
@@ -68,6 +75,7 @@ def _tail(args: argparse.Namespace) -> int:
 
 
 def _topics(args: argparse.Namespace) -> int:
+    _quiet()
     from .topics import create_topics
 
     created = asyncio.run(create_topics(get_settings(), args.partitions))
@@ -84,6 +92,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _watch(args: argparse.Namespace) -> int:
+    _quiet()
     from .submit import publish
     from .watch import ASTERISK_PATTERN, FolderWatcher
 

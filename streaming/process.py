@@ -215,7 +215,7 @@ class CallProcessor:
             await self.agg.mark_sent(call_id, self.model_version)
         except Exception as exc:
             return await self._fail(event, exc, attempt, stage)
-        for name, secs in latencies.items():
+        for name, secs in result["latency_s"].items():  # ours and the front end's stages
             metrics.STAGE_SECONDS.labels(name).observe(secs)
         metrics.CALLS_DONE.inc()
         log.info(
