@@ -23,6 +23,7 @@ def _dataset_build(args: argparse.Namespace) -> int:
             max_duration_s=args.max_duration,
             limit=args.limit,
             progress=not args.no_progress,
+            work=Path(args.work) if args.work else None,
         ),
     )
     print(result.format())
@@ -107,6 +108,11 @@ def register(sub: Any) -> None:
     b.add_argument("--max-duration", type=float, default=600.0)
     b.add_argument("--limit", type=int, default=None, help="use the first N calls only")
     b.add_argument("--no-progress", action="store_true")
+    b.add_argument(
+        "--work",
+        default=None,
+        help="per-call cache folder (default <out>/.work); share it between builds",
+    )
     b.set_defaults(func=_dataset_build)
 
     t = sub.add_parser("train", help="train the paper's CRNN on a dataset tree")

@@ -10,12 +10,13 @@ hard-link utterances into ``<train|validation>/<role>/<gender>/<speaker>/<n>.npy
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
 import shutil
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +54,7 @@ class BuildOptions:
     max_duration_s: float = 600.0
     limit: int | None = None
     progress: bool = True
+    work: Path | None = None  # phase-1 cache; share it between builds of subsets of one archive
 
 
 @dataclass
@@ -71,6 +73,15 @@ class BuildResult:
 def safe_name(text: str) -> str:
     """A speaker or call id as a folder name (ids may hold '+', '/', spaces)."""
     return re.sub(r"[^A-Za-z0-9+._-]", "_", text) or "_"
+
+
+def call_key(row: CallRow, opts: BuildOptions) -> str:
+    """Cache folder of a call: its id plus a hash of what decides its outcome, so an edited
+    table row is processed again while untouched calls are reused. The duration range enters
+    only when the table has no duration (then the decoded duration decides, after the cache)."""
+    rng = None if row.duration_s is not None else [opts.min_duration_s, opts.max_duration_s]
+    blob = json.dumps([asdict(row), rng], sort_keys=True)
+    return f"{safe_name(row.call_id)}-{hashlib.sha256(blob.encode()).hexdigest()[:10]}"
 
 
 def precheck(row: CallRow, archive: Path, opts: BuildOptions) -> str | None:
@@ -111,15 +122,17 @@ def process_call(row: CallRow, archive: Path, work: Path, opts: BuildOptions) ->
     """Phase 1 for one call; writes its utterances and ``done.json`` (the resume marker)."""
     from callroles.audio.separate import GENDER_MIN_S, GENDER_MIN_SHARE
 
-    cdir = work / safe_name(row.call_id)
+    outcome: dict[str, Any] = {"call_id": row.call_id, "status": "skipped", "speakers": []}
+    reason = precheck(row, archive, opts)  # cheap table checks: never cached
+    if reason is not None:
+        return {**outcome, "reason": reason}
+    cdir = work / call_key(row, opts)
     done = cdir / "done.json"
     if done.is_file():
         result: dict[str, Any] = json.loads(done.read_text())
         return result
     shutil.rmtree(cdir, ignore_errors=True)
     cdir.mkdir(parents=True)
-    outcome: dict[str, Any] = {"call_id": row.call_id, "status": "skipped", "speakers": []}
-    reason = precheck(row, archive, opts)
     if reason is None:
         try:
             res = _frontend().process(archive / row.file, layout="mono", strategy="gender")
@@ -220,9 +233,10 @@ def build_dataset(
     rows = read_calls(calls, opts.table)
     _check_rows(rows, str(calls))
     rows = rows[: opts.limit] if opts.limit else rows
-    work = Path(out) / WORK
+    work = opts.work or Path(out) / WORK
     work.mkdir(parents=True, exist_ok=True)
     outcomes = _run_phase1(rows, Path(archive), work, opts)
+    keys = {r.call_id: call_key(r, opts) for r in rows}
     skipped = {o["call_id"]: o["reason"] for o in outcomes if o["status"] != "kept"}
     kept = [o for o in outcomes if o["status"] == "kept"]
     if not kept:
@@ -239,7 +253,7 @@ def build_dataset(
             + "; ".join(f"{k}: {v}" for k, v in dropped.items())
         )
     split = split_speakers(speakers, opts.validation_fraction, opts.seed)
-    _write_tree(Path(out), work, kept, speakers, split)
+    _write_tree(Path(out), work, kept, speakers, split, keys)
     stats = table_stats(speakers, split)
     result = BuildResult(Path(out), len(rows), len(kept), skipped, dropped, stats)
     report = {
@@ -248,7 +262,7 @@ def build_dataset(
         "skipped": skipped,
         "dropped_speakers": dropped,
         "stats": stats,
-        "options": {k: v for k, v in opts.__dict__.items()},
+        "options": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(opts).items()},
     }
     (Path(out) / "dbas_report.json").write_text(json.dumps(report, indent=2) + "\n")
     return result
@@ -289,13 +303,14 @@ def _write_tree(
     kept: list[dict[str, Any]],
     speakers: dict[str, SpeakerInfo],
     split: dict[str, str],
+    keys: dict[str, str],
 ) -> None:
     """Hard-link (or copy) every kept utterance into the tree; numbering follows call order."""
     for name in ("train", "validation"):
         shutil.rmtree(out / name, ignore_errors=True)
     counters: Counter[str] = Counter()
     for o in kept:
-        cdir = work / safe_name(o["call_id"])
+        cdir = work / keys[o["call_id"]]
         for s in o["speakers"]:
             si = speakers.get(s["speaker"])
             if si is None:
