@@ -1,0 +1,81 @@
+"""Every kind of bad input, through the plain functions the worker runs (no Kafka, no Redis):
+``ingest.parse_event`` -> ``fetch.fetch`` -> ``FrontEnd.process``. Each must end in its typed
+error code or a valid front-end result; nothing else may escape.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import corpus
+import numpy as np
+import pytest
+
+from callroles.errors import CallrolesError
+from callroles.settings import Settings
+
+FrontEndT = Any
+
+
+@pytest.fixture(scope="session")
+def frontend(limited_settings: Settings) -> FrontEndT:
+    from callroles.audio.pipeline import FrontEnd
+
+    return FrontEnd(limited_settings)
+
+
+def outcome(item: corpus.BadInput, settings: Settings, frontend: FrontEndT) -> tuple[str, Any]:
+    """(code or "result", the front-end result or the exception) for one input."""
+    from callroles.streaming.fetch import fetch
+    from callroles.streaming.ingest import parse_event
+
+    try:
+        event = parse_event(item.message)
+        source = asyncio.run(fetch(event["recording_uri"], settings))
+        return corpus.RESULT, frontend.process(source, layout=event["layout"])
+    except CallrolesError as exc:
+        return exc.code, exc
+
+
+def _kinds() -> list[Any]:
+    return [
+        pytest.param(k, marks=pytest.mark.xfail(strict=True, reason=corpus.KNOWN_DEFECTS[k]))
+        if k in corpus.KNOWN_DEFECTS
+        else k
+        for k in corpus.ALL_KINDS
+    ]
+
+
+@pytest.mark.parametrize("kind", _kinds())
+def test_bad_input_gives_typed_outcome(
+    kind: str,
+    bad_inputs: list[corpus.BadInput],
+    limited_settings: Settings,
+    frontend: FrontEndT,
+) -> None:
+    item = next(i for i in bad_inputs if i.kind == kind)
+    code, value = outcome(item, limited_settings, frontend)
+    shown = str(value)[:300] if code != corpus.RESULT else f"{len(value.speakers)} speakers"
+    assert code in item.expect, f"{kind}: got {code} ({shown}), expected {sorted(item.expect)}"
+    if code == corpus.RESULT:
+        assert value.facts.duration_s > 0
+        for speaker in value.speakers:
+            assert speaker.windows.shape[1:] == (96, 1000)
+            assert np.isfinite(speaker.windows).all()
+    else:
+        assert str(value), "an error without a message is not actionable"
+
+
+def test_silence_has_no_speaker(
+    bad_inputs: list[corpus.BadInput], limited_settings: Settings, frontend: FrontEndT
+) -> None:
+    item = next(i for i in bad_inputs if i.kind == "silence_only")
+    code, value = outcome(item, limited_settings, frontend)
+    assert code == corpus.RESULT
+    assert all(len(s.windows) == 0 for s in value.speakers) or not value.speakers
+
+
+def test_corpus_covers_the_issue(bad_inputs: list[corpus.BadInput]) -> None:
+    assert len({i.kind for i in bad_inputs}) >= 20
+    assert {i.kind for i in bad_inputs} == set(corpus.ALL_KINDS)
