@@ -53,8 +53,12 @@ def _gender(calls: int, seed: int) -> dict:
         for truth_path in sorted((out / "truth").glob("*.json")):
             truth = json.loads(truth_path.read_text())
             audio = next((out / "audio").glob(truth_path.stem + ".*"))
-            if truth["channels"] == 2:  # inaSpeechSegmenter reads the first channel only
-                continue
+            if truth["channels"] == 2:  # inaSpeechSegmenter reads one channel: downmix
+                import soundfile as sf
+
+                stereo, sr = sf.read(str(audio), dtype="float32")
+                audio = Path(tmp) / f"{truth_path.stem}-mono.wav"
+                sf.write(str(audio), stereo.mean(axis=1), sr)
             for sid, (speech, right) in agreement(seg, audio, truth_path).items():
                 voice = truth["speakers"][sid]["voice"]
                 for table, key in ((per_family, families[voice]), (per_voice, voice)):
@@ -71,7 +75,8 @@ def _gender(calls: int, seed: int) -> dict:
     total = sum(v[0] for v in per_family.values())
     right = sum(v[1] for v in per_family.values())
     return {
-        "data": f"synthetic: small preset, {calls} calls, seed {seed}, mono GSM files",
+        "data": f"synthetic: small preset, {calls} calls, seed {seed}, GSM files"
+        " (the stereo call downmixed)",
         "overall_agreement": round(right / total, 4) if total else None,
         "speech_s": round(total, 1),
         "per_family": _fmt(per_family),
@@ -79,11 +84,75 @@ def _gender(calls: int, seed: int) -> dict:
     }
 
 
+def _probe(seed: int) -> dict:
+    """Every voice identity alone: ~20 s of its speech through a headset or the phone line, GSM."""
+    import subprocess
+
+    import numpy as np
+    import soundfile as sf
+
+    from callroles.simulate import channel, scripts
+    from callroles.simulate.dialogue import utterance_regions
+    from callroles.simulate.gender_check import segmenter
+    from callroles.simulate.tts import SR, synthesize
+    from callroles.simulate.voices import catalog
+
+    rng = np.random.default_rng(seed)
+    parts, spans, t = [], [], 0
+    for v in catalog():
+        lines = scripts.LINES[v.language]
+        texts = [
+            scripts.fill(x, v.language, rng, company="X", name="Y")
+            for x in lines.customer_turns[:4] + lines.agent_turns[:2]
+        ]
+        pause = np.zeros(int(0.3 * SR), np.float32)
+        speech = np.concatenate([a for x in texts for a in (synthesize(v, x), pause)])
+        line = bool(rng.random() < 0.5)
+        y = channel.phone_line(speech, rng, -6, -50) if line else channel.headset(speech, rng, -3)
+        t += int(1.5 * SR)
+        parts += [np.zeros(int(1.5 * SR), np.float32), y]
+        spans.append((v, [(t + a, t + b) for a, b in utterance_regions(speech)], line))
+        t += len(y)
+    with tempfile.TemporaryDirectory(prefix="callroles-simprobe-") as tmp:
+        wav, gsm = Path(tmp) / "all.wav", Path(tmp) / "all.gsm"
+        sf.write(str(wav), np.concatenate(parts), SR)
+        subprocess.run(["sox", "-D", str(wav), str(gsm)], check=True)
+        subprocess.run(["sox", str(gsm), str(wav)], check=True)
+        labels = np.full(t // 80 + 1, "", dtype=object)
+        for label, a, b in segmenter()(str(wav)):
+            labels[int(a * 100) : int(b * 100)] = label
+    per_voice: dict[str, dict] = {}
+    per_family: dict[str, list[float]] = {}
+    for v, regs, line in spans:
+        frames = np.concatenate([labels[a // 80 : b // 80] for a, b in regs])
+        ok, tot = float((frames == v.gender).sum()) / 100, len(frames) / 100
+        per_voice[v.name] = {
+            "path": "phone line" if line else "headset",
+            "speech_s": tot,
+            "agreement": round(ok / tot, 4),
+        }
+        acc = per_family.setdefault(v.family, [0.0, 0.0])
+        acc[0], acc[1] = acc[0] + tot, acc[1] + ok
+    return {
+        "data": "synthetic: every voice identity alone, ~20 s each, GSM round trip",
+        "per_family": {
+            f: {"speech_s": round(a, 1), "agreement": round(b / a, 4)}
+            for f, (a, b) in sorted(per_family.items())
+        },
+        "per_voice": per_voice,
+    }
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="callroles bench simulate")
     parser.add_argument("--calls", type=int, default=12, help="calls for the speed run")
-    parser.add_argument("--gender-calls", type=int, default=10, help="small-preset calls, 0: skip")
+    parser.add_argument("--gender-calls", type=int, default=5, help="small-preset calls, 0: skip")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--probe",
+        action="store_true",
+        help="also label every voice identity alone (about 25 min on 2 cores)",
+    )
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args(argv)
     result: dict = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
@@ -93,6 +162,8 @@ def main(argv: list[str]) -> int:
     if args.gender_calls > 0:
         result["gender"] = _gender(args.gender_calls, args.seed)
         print(json.dumps({k: v for k, v in result["gender"].items() if k != "per_voice"}, indent=1))
+    if args.probe:
+        result["gender_voice_probe"] = _probe(0)
     result["measured_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=1) + "\n")

@@ -52,3 +52,38 @@ def stack() -> Iterator[Settings]:
         stack_mod.stop_kafka(settings)
     if not before["redis"]["answers"]:
         stack_mod.stop_redis(settings)
+
+
+# ---- simulate (owner: simulate helper) -------------------------------------------------------
+SMALL_CORPUS_SEED = 1234
+
+
+@pytest.fixture(scope="session")
+def small_corpus() -> Path:
+    """A corpus of the "small" preset (layout in docs/CONTRACTS.md), generated once and cached.
+
+    Cached under ``settings.home / "test-cache"`` keyed by seed and the generator's code
+    fingerprint; a ``.complete`` marker says it is whole. A file lock lets parallel sessions share.
+    """
+    import fcntl
+
+    from callroles.settings import get_settings
+    from callroles.simulate import generate_corpus, generator_fingerprint
+
+    cache = get_settings().home / "test-cache"
+    cache.mkdir(parents=True, exist_ok=True)
+    out = cache / f"small-corpus-seed{SMALL_CORPUS_SEED}-{generator_fingerprint()}"
+    marker = out / ".complete"
+    with (cache / "small-corpus.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not marker.exists():
+            import shutil
+
+            for stale in cache.glob("small-corpus-seed*"):  # older generator versions
+                shutil.rmtree(stale, ignore_errors=True)
+            generate_corpus(out, calls=5, seed=SMALL_CORPUS_SEED, preset="small")
+            marker.write_text("ok\n")
+    return out
+
+
+# ---- end simulate ----------------------------------------------------------------------------

@@ -42,7 +42,7 @@ class SmallCall:
 SMALL = (
     SmallCall("tr", ("female", "espeak"), ("male", "espeak"), 1, 64.0, True, 0),
     SmallCall("de", ("male", "espeak"), ("female", "espeak"), 1, 38.0, False, 1),
-    SmallCall("en", ("female", "festival"), ("male", "festival"), 1, 62.0, False, 2),
+    SmallCall("en", ("female", "festival"), ("male", "festival"), 1, 40.0, False, 2),
     SmallCall("tr", ("female", "espeak"), ("female", "espeak"), 1, 40.0, False, 0),
     SmallCall("en", ("male", "espeak"), ("female", "espeak"), 2, 45.0, False, 3),
 )

@@ -139,9 +139,9 @@ def test_wav_format_option(tmp_path: Path) -> None:
 
 def test_stereo_fraction_default_preset(tmp_path: Path) -> None:
     summary = generate_corpus(
-        tmp_path / "d", calls=2, seed=9, stereo_fraction=1.0, languages=("tr",), engines=("espeak",)
+        tmp_path / "d", calls=1, seed=9, stereo_fraction=1.0, languages=("tr",), engines=("espeak",)
     )
-    assert summary.stereo_calls == 2
+    assert summary.stereo_calls == 1
     rows = _rows(tmp_path / "d")
     assert all(r["file"].endswith(".wav") and r["channels"] == "2" for r in rows)
     assert all(_ffprobe(tmp_path / "d" / r["file"])["channels"] == 2 for r in rows)
