@@ -35,8 +35,12 @@ def analyze(
     strategy: str = "auto",
     frontend: Any = None,
     scorer: Any = None,
+    fast: bool = False,
 ) -> Analysis:
-    """Decode, segment, separate, window, score, aggregate (Eq. 4 and 5), build the result."""
+    """Decode, segment, separate, window, score, aggregate (Eq. 4 and 5), build the result.
+
+    ``fast`` runs the conv trunk once per speaker stream (``Scorer.score_speaker``).
+    """
     from callroles.audio.pipeline import FrontEnd
     from callroles.export.scorer import Scorer
     from callroles.streaming.aggregate import speaker_probabilities
@@ -45,11 +49,13 @@ def analyze(
     if not Path(source).is_file():
         raise InputError(f"no such recording: {source}", code="input_missing")
     started = time.perf_counter()
-    scorer = scorer or Scorer.load(model)  # before the front end: a bad model fails fast
+    # load before the front end runs: a bad model fails fast
+    scorer = scorer or Scorer.load(model, stream_trunk=fast)
     frontend = frontend or FrontEnd()
     front = frontend.process(Path(source), layout=layout, n_speakers=n_speakers, strategy=strategy)
     t0 = time.perf_counter()
-    window_probs = {s.speaker: scorer.score(s.windows) for s in front.speakers}
+    score = scorer.score_speaker if fast else scorer.score
+    window_probs = {s.speaker: score(s.windows) for s in front.speakers}
     score_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     means = {

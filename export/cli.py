@@ -41,6 +41,11 @@ def register(sub: Any) -> None:
         choices=("auto", "mono", "stereo-agent-left", "stereo-agent-right"),
     )
     a.add_argument("--speakers", type=int, default=2, help="expected speakers (mono calls)")
+    a.add_argument(
+        "--fast",
+        action="store_true",
+        help="run the conv trunk once per speaker stream (approximate, several times faster)",
+    )
     a.set_defaults(func=_analyze)
 
     d = sub.add_parser("default-model", help="the model shipped with callroles")
@@ -83,7 +88,9 @@ def _export(args: argparse.Namespace) -> int:
 def _analyze(args: argparse.Namespace) -> int:
     from callroles.export.analyze import analyze, format_text, write_plot
 
-    analysis = analyze(args.file, model=args.model, layout=args.layout, n_speakers=args.speakers)
+    analysis = analyze(
+        args.file, model=args.model, layout=args.layout, n_speakers=args.speakers, fast=args.fast
+    )
     if args.plot:
         write_plot(analysis.result, args.plot)
     if args.json:

@@ -36,6 +36,7 @@ class ModelMetadata:
     rnn_export: str = "native"
     callroles_version: str = __version__
     graph_sha256: str = ""
+    stream: dict[str, Any] = field(default_factory=dict)  # trunk-once graph: stride, steps, parent
 
     @property
     def n_classes(self) -> int:
@@ -61,6 +62,7 @@ class ModelMetadata:
             PREFIX + "rnn_export": self.rnn_export,
             PREFIX + "callroles_version": self.callroles_version,
             PREFIX + "graph_sha256": self.graph_sha256,
+            PREFIX + "stream": json.dumps(self.stream, sort_keys=True),
         }
 
     @classmethod
@@ -85,6 +87,7 @@ class ModelMetadata:
                 rnn_export=props.get(PREFIX + "rnn_export", "unknown"),
                 callroles_version=props.get(PREFIX + "callroles_version", "unknown"),
                 graph_sha256=props[PREFIX + "graph_sha256"],
+                stream=json.loads(props.get(PREFIX + "stream", "{}")),
             )
         except (KeyError, ValueError, TypeError) as exc:
             raise ModelCorruptError(

@@ -186,8 +186,10 @@ def export_model(
     variants: tuple[str, ...] = (),
     rnn_export: str = "native",
     tol: float = PARITY_TOL,
+    stream: bool = True,
 ) -> ExportReport:
-    """Convert, check parity on ``windows``, stamp metadata, write ``out`` (+ variants)."""
+    """Convert, check parity on ``windows``, stamp metadata, write ``out`` (+ variants, and the
+    trunk-once graph ``<stem>.stream.onnx`` used by ``Scorer.score_speaker``)."""
     from callroles.export.variants import make_variant
 
     started = time.perf_counter()
@@ -209,4 +211,8 @@ def export_model(
     )
     for kind in variants:
         report.variants[kind] = make_variant(proto, kind, out, windows, labels)
+    if stream:
+        from callroles.export.stream_trunk import write_stream_model
+
+        report.variants["stream"] = write_stream_model(model, out, stamped, windows)
     return report

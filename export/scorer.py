@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from callroles.errors import ConfigError, InputError
+from callroles.errors import ConfigError, InputError, ModelError
 from callroles.export.errors import (
     ModelCorruptError,
     ModelForeignError,
@@ -133,27 +133,37 @@ class Scorer:
     provider: str
     max_batch: int = MAX_BATCH
     input_name: str = "windows"
-    _cache: ClassVar[dict[tuple[str, str], Scorer]] = {}
+    _cache: ClassVar[dict[tuple[str, str, bool], Scorer]] = {}
     _lock: ClassVar[threading.Lock] = threading.Lock()
     window_shape: tuple[int, int] = field(default=(96, 1000))
+    stream_session: Any = None  # trunk-once graph (model.stream.onnx), when asked for
+    stream_info: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def load(
-        cls, path: Path | str | None = None, *, execution_provider: str | None = None
+        cls,
+        path: Path | str | None = None,
+        *,
+        execution_provider: str | None = None,
+        stream_trunk: bool = False,
     ) -> Scorer:
-        """The scorer for ``path`` (None: the default model), created once per process."""
+        """The scorer for ``path`` (None: the default model), created once per process.
+
+        ``stream_trunk`` also loads ``<stem>.stream.onnx`` so that ``score_speaker`` runs the
+        conv trunk once per stream (faster, approximate: see export/README.md).
+        """
         from callroles.settings import get_settings
 
         setting = execution_provider or get_settings().execution_provider
         resolved = Path(path).expanduser().resolve() if path is not None else DEFAULT_MODEL
-        key = (str(resolved), setting)
+        key = (str(resolved), setting, stream_trunk)
         with cls._lock:
             if key not in cls._cache:
-                cls._cache[key] = cls._create(resolved, setting)
+                cls._cache[key] = cls._create(resolved, setting, stream_trunk)
             return cls._cache[key]
 
     @classmethod
-    def _create(cls, path: Path, setting: str) -> Scorer:
+    def _create(cls, path: Path, setting: str, stream_trunk: bool = False) -> Scorer:
         import onnxruntime as ort
 
         data, meta = _read(path)
@@ -171,6 +181,8 @@ class Scorer:
             raise ConfigError("execution_provider=cuda but CUDA could not start; see the log above")
         scorer = cls(session=session, metadata=meta, path=path, provider=running)
         scorer._check_io()
+        if stream_trunk:
+            scorer._load_stream(options, wanted)
         log.info(
             "scorer: %s (%s %s, %d classes) on %s",
             path.name,
@@ -195,6 +207,21 @@ class Scorer:
             )
         self.input_name = inputs[0].name
         self.window_shape = tuple(DEFAULT_SPEC.shape)  # type: ignore[assignment]
+
+    def _load_stream(self, options: Any, providers: list[str]) -> None:
+        import onnxruntime as ort
+
+        from callroles.export.stream_trunk import stream_path
+
+        path = stream_path(self.path)
+        data, meta = _read(path)
+        check_spec(meta, str(path))
+        if meta.stream.get("parent") != self.metadata.graph_sha256:
+            raise ModelCorruptError(
+                f"{path} belongs to another export than {self.path.name}; re-export the model"
+            )
+        self.stream_session = ort.InferenceSession(data, options, providers=providers)
+        self.stream_info = dict(meta.stream)
 
     @classmethod
     def clear_cache(cls) -> None:
@@ -249,6 +276,35 @@ class Scorer:
             for i in range(0, len(arr), self.max_batch)
         ]
         return np.concatenate(parts).astype(np.float32, copy=False)
+
+    def score_stream(self, logmel: np.ndarray, n_windows: int) -> np.ndarray:
+        """Probabilities of the ``n_windows`` windows 1 s apart over one (n_mels, frames) stream,
+        with the conv trunk run once (needs ``load(..., stream_trunk=True)``)."""
+        from callroles.export.stream_trunk import window_offsets
+
+        if self.stream_session is None:
+            raise ModelError("this scorer was loaded without stream_trunk=True")
+        stride, steps = self.stream_info["frames_per_step"], self.stream_info["steps"]
+        frames = self.window_shape[1]
+        if logmel.shape[1] < frames + 100 * (n_windows - 1):
+            raise WindowsError(
+                f"a stream of {logmel.shape[1]} frames has fewer than {n_windows} windows"
+            )
+        offsets = window_offsets(n_windows, stride, steps, logmel.shape[1] // stride)
+        feed = {"stream": np.ascontiguousarray(logmel[None], dtype=np.float32), "offsets": offsets}
+        return np.asarray(self.stream_session.run(None, feed)[0], dtype=np.float32)
+
+    def score_speaker(self, windows: np.ndarray) -> np.ndarray:
+        """One speaker's windows: trunk-once when loaded and the windows are consecutive 1 s
+        slices of one stream (the front end's), else exactly as ``score``."""
+        from callroles.export.stream_trunk import join_windows
+
+        arr = self._validate(windows)
+        if self.stream_session is not None and len(arr) > 0:
+            stream = join_windows(arr)
+            if stream is not None:
+                return self.score_stream(stream, len(arr))
+        return self.score(arr)
 
     def score_many(self, calls: Sequence[np.ndarray]) -> list[np.ndarray]:
         """Score several calls' windows in shared batches; one result per call, in order."""

@@ -10,13 +10,16 @@ far the probabilities move; it is not used by the scorer unless the figures just
 
 from __future__ import annotations
 
+import dataclasses
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import onnx
 from onnx import helper
 
+from callroles.export.metadata import ModelMetadata, write_metadata
 from callroles.export.rnn_onnx import append_head, first_rnn_index
 
 TRUNK_KINDS = ("Conv2D", "BatchNormalization", "Activation", "MaxPooling2D", "Dropout")
@@ -42,21 +45,6 @@ def split_models(model: Any) -> tuple[Any, list[Any], int, int]:
     return keras.Model(inp, x, name="stream_trunk"), list(model.layers[start:]), stride, steps
 
 
-def head_onnx(layers: list[Any], feats: int, n_classes: int) -> onnx.ModelProto:
-    """The recurrent head alone, input ``sequence`` (batch, steps, feats), native GRU/LSTM."""
-    seq = helper.make_tensor_value_info(
-        "sequence", onnx.TensorProto.FLOAT, ["batch", "steps", feats]
-    )
-    out = helper.make_tensor_value_info(
-        "probabilities", onnx.TensorProto.FLOAT, ["batch", n_classes]
-    )
-    graph = helper.make_graph([], "head", [seq], [out])
-    append_head(graph, "sequence", layers, "probabilities")
-    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    onnx.checker.check_model(proto)
-    return proto
-
-
 def trunk_onnx(trunk: Any) -> onnx.ModelProto:
     import tensorflow as tf
     import tf2onnx
@@ -70,37 +58,74 @@ def trunk_onnx(trunk: Any) -> onnx.ModelProto:
     return proto
 
 
+def stream_onnx(model: Any) -> tuple[onnx.ModelProto, dict[str, int]]:
+    """One graph: ``stream`` (1, n_mels, frames) + ``offsets`` (N,) int64 -> (N, n_classes).
+
+    The trunk runs once over the stream; window ``k`` reads the ``steps`` trunk outputs starting
+    at ``offsets[k]`` (``round(k * frames_per_hop / frames_per_step)``), then the native head.
+    """
+    trunk, layers, stride, steps = split_models(model)
+    n_classes = int(model.outputs[0].shape[-1])
+    _, h, _, c = trunk.outputs[0].shape  # (batch, height, time, channels), NHWC
+    proto = trunk_onnx(trunk)
+    graph = proto.graph
+    fmap = graph.output[0].name
+    feats = int(h) * int(c)
+
+    def const(name: str, value: np.ndarray) -> str:
+        graph.initializer.append(onnx.numpy_helper.from_array(value, name))
+        return name
+
+    graph.input.append(helper.make_tensor_value_info("offsets", onnx.TensorProto.INT64, ["n"]))
+    nodes = [  # (1, h, T, c) -> (T, h*c); idx = offsets[:, None] + arange(steps)
+        helper.make_node("Transpose", [fmap], ["st/thc"], perm=[0, 2, 1, 3]),
+        helper.make_node(
+            "Reshape", ["st/thc", const("st/shape", np.array([-1, feats]))], ["st/seq"]
+        ),
+        helper.make_node("Unsqueeze", ["offsets", const("st/axis", np.array([1]))], ["st/off"]),
+        helper.make_node("Add", ["st/off", const("st/range", np.arange(steps)[None])], ["st/idx"]),
+        helper.make_node("Gather", ["st/seq", "st/idx"], ["st/windows"], axis=0),
+    ]
+    graph.node.extend(nodes)
+    del graph.output[:]
+    append_head(graph, "st/windows", layers, "probabilities")
+    graph.output.append(
+        helper.make_tensor_value_info("probabilities", onnx.TensorProto.FLOAT, ["n", n_classes])
+    )
+    onnx.checker.check_model(proto)
+    return proto, {"frames_per_step": stride, "steps": steps}
+
+
+def window_offsets(
+    n_windows: int, frames_per_step: int, steps: int, trunk_len: int, frames_per_hop: int = 100
+) -> np.ndarray:
+    """Start step of each window in the stream's trunk output (clipped to fit); nested valid
+    max pooling floors at each block, so ``trunk_len == frames // frames_per_step``."""
+    k = np.arange(n_windows)
+    return np.minimum(np.round(k * frames_per_hop / frames_per_step), trunk_len - steps).astype(
+        np.int64
+    )
+
+
 class StreamScorer:
-    """Trunk once per stream, then each window's steps through the head."""
+    """Trunk once per stream, then each window's steps through the head (one ONNX graph)."""
 
     def __init__(self, model: Any) -> None:
         import onnxruntime as ort
 
-        trunk, layers, self.stride, self.steps = split_models(model)
-        n_classes = int(model.outputs[0].shape[-1])
-        self.frames_per_hop = 100
-        out_shape = trunk.outputs[0].shape  # (batch, h, time, channels)
-        self.feats = int(out_shape[1]) * int(out_shape[3])
+        proto, info = stream_onnx(model)
+        self.stride, self.steps = info["frames_per_step"], info["steps"]
         so = ort.SessionOptions()
         so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
-        providers = ["CPUExecutionProvider"]
-        self.trunk = ort.InferenceSession(
-            trunk_onnx(trunk).SerializeToString(), so, providers=providers
+        self.session = ort.InferenceSession(
+            proto.SerializeToString(), so, providers=["CPUExecutionProvider"]
         )
-        head = head_onnx(layers, self.feats, n_classes).SerializeToString()
-        self.head = ort.InferenceSession(head, so, providers=providers)
 
     def score_stream(self, logmel: np.ndarray, n_windows: int) -> np.ndarray:
         """Probabilities of the ``n_windows`` windows 1 s apart over a (n_mels, frames) stream."""
-        fmap = self.trunk.run(None, {"stream": logmel[None].astype(np.float32)})[0][0]
-        h, t, c = fmap.shape
-        seq = fmap.transpose(1, 0, 2).reshape(t, h * c)
-        offsets = [
-            min(round(k * self.frames_per_hop / self.stride), t - self.steps)
-            for k in range(n_windows)
-        ]
-        batch = np.stack([seq[o : o + self.steps] for o in offsets])
-        return self.head.run(None, {"sequence": batch})[0]
+        offsets = window_offsets(n_windows, self.stride, self.steps, logmel.shape[1] // self.stride)
+        feed = {"stream": logmel[None].astype(np.float32), "offsets": offsets}
+        return self.session.run(None, feed)[0]
 
 
 def compare(model: Any, streams: list[np.ndarray], per_window: Any) -> dict[str, Any]:
@@ -139,3 +164,56 @@ def compare(model: Any, streams: list[np.ndarray], per_window: Any) -> dict[str,
         "trunk_once_s": round(t_stream, 3),
         "speedup": round(t_win / t_stream, 2) if t_stream else None,
     }
+
+
+def stream_path(model_path: Path) -> Path:
+    """Where the trunk-once graph of ``model.onnx`` lives: ``model.stream.onnx`` beside it."""
+    return model_path.with_name(f"{model_path.stem}.stream.onnx")
+
+
+def write_stream_model(
+    model: Any, out: Path, parent: ModelMetadata, windows: np.ndarray
+) -> dict[str, Any]:
+    """Write the trunk-once graph next to ``out``, stamped with its parent's version, and
+    report how far it moves from per-window scoring on ``windows`` (treated as one stream)."""
+    import onnxruntime as ort
+
+    from callroles.export.onnx_export import run_onnx
+
+    proto, info = stream_onnx(model)
+    meta = dataclasses.replace(
+        parent, variant="stream", stream={**info, "parent": parent.graph_sha256}
+    )
+    write_metadata(proto, meta)
+    path = stream_path(out)
+    onnx.save(proto, str(path))
+    result: dict[str, Any] = {"path": str(path), "size_bytes": path.stat().st_size, **info}
+    stream = join_windows(windows)
+    if stream is not None:
+        sess = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+        offsets = window_offsets(
+            len(windows),
+            info["frames_per_step"],
+            info["steps"],
+            stream.shape[1] // info["frames_per_step"],
+        )
+        got = sess.run(None, {"stream": stream[None], "offsets": offsets})[0]
+        ref = run_onnx(onnx.load(str(out)), windows)
+        result["max_abs_diff_vs_per_window"] = float(np.abs(ref - got).max())
+        result["argmax_agreement_vs_per_window"] = float(np.mean(ref.argmax(1) == got.argmax(1)))
+    return result
+
+
+def join_windows(windows: np.ndarray, frames_per_hop: int = 100) -> np.ndarray | None:
+    """The stream under windows that are consecutive 1 s slices of one spectrogram, else None.
+
+    Checked by content (each window's last 900 frames are the next one's first 900), so any
+    array works, not only the front end's zero-copy views.
+    """
+    w = np.asarray(windows, dtype=np.float32)
+    if w.ndim != 3 or len(w) == 0:
+        return None
+    if len(w) > 1 and not np.array_equal(w[1:, :, :-frames_per_hop], w[:-1, :, frames_per_hop:]):
+        return None
+    tail = w[1:, :, -frames_per_hop:].transpose(1, 0, 2).reshape(w.shape[1], -1)
+    return np.ascontiguousarray(np.concatenate([w[0], tail], axis=1))

@@ -12,7 +12,7 @@ import pytest
 from onnx import TensorProto, helper
 
 from callroles.audio.features import DEFAULT_SPEC
-from callroles.errors import ConfigError
+from callroles.errors import ConfigError, ModelError
 from callroles.export.errors import (
     ModelCorruptError,
     ModelForeignError,
@@ -133,3 +133,27 @@ def test_execution_provider_setting(exported: tuple[Path, Any]) -> None:
     if not _cuda_usable():
         with pytest.raises(ConfigError, match="cuda"):
             Scorer.load(exported[0], execution_provider="cuda")
+
+
+def test_trunk_once_scoring(exported: tuple[Path, Any], reference_dir: Path) -> None:
+    from callroles.audio.decode import decode
+    from callroles.audio.features import log_mel
+    from callroles.audio.windows import slice_windows
+
+    exact = Scorer.load(exported[0], execution_provider="cpu")
+    fast = Scorer.load(exported[0], execution_provider="cpu", stream_trunk=True)
+    assert fast is not exact and fast.stream_info["frames_per_step"] == 27
+    assert fast.stream_info["steps"] == 37
+    stream = log_mel(decode(reference_dir / "lamartine.wav").channels[0])
+    windows = slice_windows(stream)
+    # one window: the stream is the window, so trunk-once must equal per-window scoring
+    np.testing.assert_allclose(fast.score_speaker(windows[:1]), exact.score(windows[:1]), atol=1e-5)
+    many = fast.score_speaker(windows)
+    assert many.shape == (len(windows), 2)
+    covered = stream[:, : 1000 + 100 * (len(windows) - 1)]  # frames the windows span
+    np.testing.assert_allclose(many, fast.score_stream(covered, len(windows)), atol=1e-6)
+    # windows that are not consecutive slices of one stream are scored exactly
+    shuffled = np.ascontiguousarray(windows[::-1])
+    np.testing.assert_allclose(fast.score_speaker(shuffled), exact.score(shuffled), atol=1e-6)
+    with pytest.raises(ModelError, match="stream_trunk"):
+        exact.score_stream(stream, 2)
