@@ -32,7 +32,12 @@ def split_speakers(speakers: dict[str, SpeakerInfo], fraction: float, seed: int)
     for key in sorted(groups):
         names = groups[key]
         rng.shuffle(names)
-        n_val = max(1, round(fraction * len(names))) if len(names) >= 2 and fraction > 0 else 0
+        if fraction >= 1:  # a held-out archive: every speaker is for evaluation
+            n_val = len(names)
+        elif len(names) >= 2 and fraction > 0:
+            n_val = max(1, round(fraction * len(names)))
+        else:
+            n_val = 0
         for i, s in enumerate(names):
             split[s] = "validation" if i < n_val else "train"
     return split
