@@ -234,11 +234,14 @@ def _render_all(
                 bar.update(1)
         else:
             ctx = multiprocessing.get_context("spawn")  # safe even when TensorFlow is loaded
-            with ProcessPoolExecutor(n_workers, mp_context=ctx) as pool:
+            pool = ProcessPoolExecutor(n_workers, mp_context=ctx)
+            try:
                 futures = [pool.submit(_render_one, p, str(tmp), audio_format) for p in plans]
                 for fut in futures:
                     results.append(fut.result())
                     bar.update(1)
+            finally:  # on a failure, do not wait for the calls still queued
+                pool.shutdown(wait=True, cancel_futures=True)
     finally:
         bar.close()
     return results

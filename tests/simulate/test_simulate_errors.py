@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from callroles.cli import main
 from callroles.simulate import generate_corpus
 from callroles.simulate.errors import SimulateInputError, SynthesisError
 
 
-def _cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+def _cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "callroles", "simulate", *args],
         capture_output=True,
         text=True,
-        env=env,
         check=False,
     )
 
@@ -55,20 +54,28 @@ def test_non_empty_output_folder_refused(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("args", [("--calls", "0"), ("--languages", "tr,xx"), ("--voices", "x")])
-def test_cli_bad_input_exits_non_zero(tmp_path: Path, args: tuple[str, ...]) -> None:
-    proc = _cli(*args, "--out", str(tmp_path / "o"))
-    assert proc.returncode == 1
-    assert proc.stderr.startswith("callroles: error [")
-    assert "Traceback" not in proc.stderr
+def test_cli_bad_input_exits_non_zero(
+    tmp_path: Path, args: tuple[str, ...], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["simulate", *args, "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert err.startswith("callroles: error [")
+    assert "Traceback" not in err
     assert not (tmp_path / "o").exists()
 
 
-def test_engine_failure_leaves_nothing(tmp_path: Path) -> None:
-    """espeak-ng missing from PATH: a typed error, and no partial corpus left behind."""
-    env = {**os.environ, "PATH": str(Path(sys.executable).parent)}
-    proc = _cli("--small", "--calls", "1", "--workers", "1", "--out", str(tmp_path / "o"), env=env)
-    assert proc.returncode == 1, proc.stderr
-    assert "simulate_synthesis" in proc.stderr and "espeak-ng" in proc.stderr
+def test_engine_failure_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """espeak-ng missing from PATH (in the worker processes): a typed error, nothing left behind."""
+    monkeypatch.setenv("PATH", str(Path(sys.executable).parent))
+    code = main(
+        ["simulate", "--small", "--calls", "2", "--workers", "2", "--out", str(tmp_path / "o")]
+    )
+    err = capsys.readouterr().err
+    assert code == 1, err
+    assert "simulate_synthesis" in err and "espeak-ng" in err
     assert list(tmp_path.iterdir()) == []
 
 
