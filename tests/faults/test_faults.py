@@ -49,12 +49,26 @@ def _submit_calls(ctx: Ctx, tag: str, n: int = N_CALLS) -> set[str]:
     return ids
 
 
-def _check(row: harness.Tally, group: harness.Workers) -> None:
+def _f4(ids: set[str], got: list[tuple[str, dict]]) -> bool:
+    """True when every call without a result failed on a lost Redis connection (F4)."""
+    with_result = {e["call_id"] for k, e in got if k == "call_result"}
+    errors = [e for k, e in got if k == "call_error" and e["call_id"] not in with_result]
+    return bool(errors) and all(
+        e["code"] == "internal" and "ConnectionError" in e["message"] for e in errors
+    )
+
+
+def _check(row: harness.Tally, group: harness.Workers, ids: set[str], got: list) -> None:
     harness.record(row)
-    assert row.calls_missing == 0, row
+    assert row.calls_missing == 0, row  # every call answered by a result or an error
+    assert group.alive() == [True, True], "a worker went down"
+    if row.calls_without_result and _f4(ids, got):
+        pytest.xfail(
+            f"F4 (docs/reliability-findings.md): {row.calls_without_result} call(s) failed on a "
+            "stale Redis connection after the restart and got no result"
+        )
     assert row.calls_without_result == 0, row
     assert row.distinct_call_ids == row.calls_submitted, row
-    assert group.alive() == [True, True], "a worker went down"
 
 
 def test_kill9_one_of_two_workers(fault_workers: Ctx) -> None:
@@ -67,14 +81,11 @@ def test_kill9_one_of_two_workers(fault_workers: Ctx) -> None:
     group.start(1)
     group.wait_ready([1])
     got = harness.gather(settings, ids, GATHER_S)
-    _check(harness.tally("kill -9 one of two workers", ids, got, f"{N_CALLS} calls"), group)
+    _check(
+        harness.tally("kill -9 one of two workers", ids, got, f"{N_CALLS} calls"), group, ids, got
+    )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="F4: after a Redis restart a stale pooled connection fails a call for good "
-    "(error event 'internal', retryable, offset committed, no result)",
-)
 def test_redis_restart_mid_run(fault_workers: Ctx) -> None:
     """Restart Redis with calls in flight, then send a second batch: the pooled connections
     of both workers are stale after the restart, and every call must still get its result."""
@@ -89,7 +100,7 @@ def test_redis_restart_mid_run(fault_workers: Ctx) -> None:
     ids |= _submit_calls(fault_workers, "redis2", 4)
     got = harness.gather(settings, ids, GATHER_S)
     note = f"{N_CALLS} calls + 4 after the restart"
-    _check(harness.tally("restart Redis mid-run", ids, got, note), group)
+    _check(harness.tally("restart Redis mid-run", ids, got, note), group, ids, got)
 
 
 def test_kafka_restart_mid_run(fault_workers: Ctx) -> None:
@@ -101,7 +112,9 @@ def test_kafka_restart_mid_run(fault_workers: Ctx) -> None:
     time.sleep(3)
     stack_mod.start_kafka(settings)
     got = harness.gather(settings, ids, GATHER_S)
-    _check(harness.tally("restart Kafka broker mid-run", ids, got, f"{N_CALLS} calls"), group)
+    _check(
+        harness.tally("restart Kafka broker mid-run", ids, got, f"{N_CALLS} calls"), group, ids, got
+    )
 
 
 def test_slow_and_never_finishing_reads(fault_workers: Ctx, http_base: str) -> None:
