@@ -123,6 +123,17 @@ class Group:
                 p.kill()
 
 
+def _id_on_partition(base: str, partition: int, partitions: int) -> str:
+    """A call id that Kafka's default partitioner puts on ``partition`` (round-robin load)."""
+    from aiokafka.partitioner import murmur2
+
+    for n in range(10_000):
+        candidate = f"{base}-{n}"
+        if (murmur2(candidate.encode()) & 0x7FFFFFFF) % partitions == partition:
+            return candidate
+    return base
+
+
 async def _submit_and_wait(
     settings: Any, files: list[tuple[Path, float]], interval: float, timeout: float
 ) -> list[dict[str, Any]]:
@@ -130,7 +141,11 @@ async def _submit_and_wait(
     from callroles.streaming.tail import events
 
     tag = uuid.uuid4().hex[:6]
-    want = {f"{tag}-{i}": dur for i, (_, dur) in enumerate(files)}
+    ids = [
+        _id_on_partition(f"{tag}-{i}", i % settings.partitions, settings.partitions)
+        for i in range(len(files))
+    ]
+    want = dict(zip(ids, (dur for _, dur in files), strict=True))
     out: list[dict[str, Any]] = []
 
     async def consume() -> None:
@@ -143,7 +158,7 @@ async def _submit_and_wait(
     consumer = asyncio.create_task(consume())
     await asyncio.sleep(3)  # the consumer is assigned before the first event
     for i, (path, _dur) in enumerate(files):
-        await publish(settings, [event_for_file(path, {"call_id": f"{tag}-{i}"})])
+        await publish(settings, [event_for_file(path, {"call_id": ids[i]})])
         if interval and i < len(files) - 1:
             await asyncio.sleep(interval)
     with contextlib.suppress(TimeoutError):

@@ -348,6 +348,29 @@ def test_roles_match_truth_with_trained_model(run: Run, model_path: tuple[Path, 
     assert right >= 0.8 * len(run.ids), f"{right}/{len(run.ids)} agents found"
 
 
+def test_metrics_on_the_worker_web_port(workers, run: Run) -> None:
+    """Prometheus text on /metrics: calls done and failed by reason, stages, windows, lag."""
+    import urllib.request
+
+    _settings, _scratch, group = workers
+    text = ""
+    for port in group.ports:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as resp:
+            text += resp.read().decode()
+
+    def total(prefix: str) -> float:
+        return sum(float(x.rsplit(" ", 1)[1]) for x in text.splitlines() if x.startswith(prefix))
+
+    assert total("callroles_calls_done_total") == len(run.ids)
+    assert total('callroles_calls_failed_total{code="uri_not_allowed",stage="fetch"}') == 1
+    assert total('callroles_calls_failed_total{code="not_json"') == 1
+    assert total("callroles_windows_scored_total") == sum(
+        s["windows"] for r in run.results.values() for s in r["speakers"]
+    )
+    assert 'callroles_stage_seconds_count{stage="segment"}' in text
+    assert "callroles_consumer_lag{" in text
+
+
 def test_worker_killed_mid_call_still_completes_it_once(workers, run: Run) -> None:
     """SIGKILL the worker working on a call, start it again: the call completes, once."""
     from callroles.streaming.submit import event_for_file, publish
