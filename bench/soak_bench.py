@@ -4,8 +4,9 @@ Starts its own Kafka+Redis on 127.0.0.1 (ports 29392/29393/26679, so tests are n
 disturbed), one or more ``callroles worker`` processes, and submits short generated calls at a
 fixed rate for M minutes. Every ``--sample-s`` it records each worker's RSS (from /proc) and
 the lag (calls submitted but not yet answered by a result or error event). Then it drains and
-writes bench/results/soak.json with the samples, RSS growth (MB per hour, least squares over
-the second half of the run, after warm-up) and the verdict. Not part of CI.
+writes bench/results/soak.json with the samples and the verdict: the baseline RSS (lowest in
+each of six time buckets, so per-call peaks do not count) and its growth in MB per hour
+(least squares over the second half, after warm-up). Not part of CI.
 """
 
 from __future__ import annotations
@@ -97,13 +98,28 @@ def rss_mb(pid: int) -> float | None:
     return None
 
 
+def baseline(
+    samples: list[dict[str, Any]], key: str, buckets: int = 6
+) -> list[tuple[float, float]]:
+    """(mid time s, lowest RSS) per time bucket: RSS between calls, without per-call peaks."""
+    vals = [(s["t_s"], s[key]) for s in samples if s.get(key) is not None]
+    if len(vals) < buckets:
+        return []
+    span = vals[-1][0] - vals[0][0] or 1.0
+    out: dict[int, list[tuple[float, float]]] = {}
+    for t, v in vals:
+        out.setdefault(min(buckets - 1, int(buckets * (t - vals[0][0]) / span)), []).append((t, v))
+    return [(float(np.mean([t for t, _ in b])), min(v for _, v in b)) for b in out.values()]
+
+
 def growth_mb_per_h(samples: list[dict[str, Any]], key: str) -> float | None:
-    """Least-squares slope of ``key`` over the second half of the samples, in MB per hour."""
-    half = [s for s in samples[len(samples) // 2 :] if s.get(key) is not None]
+    """Slope (MB per hour, least squares) of the baseline RSS over the second half of the run."""
+    base = baseline(samples, key)
+    half = base[len(base) // 2 :]
     if len(half) < 3:
         return None
-    t = np.array([s["t_s"] for s in half]) / 3600.0
-    y = np.array([s[key] for s in half])
+    t = np.array([x for x, _ in half]) / 3600.0
+    y = np.array([v for _, v in half])
     return float(np.polyfit(t, y, 1)[0])
 
 
@@ -255,6 +271,14 @@ def main(argv: list[str] | None = None) -> int:
         **{k: v for k, v in run.items() if k != "samples"},
         "rss_mb_first": {f"w{n}": first.get(f"rss_mb_w{n}") for n in range(len(procs))},
         "rss_mb_last": {f"w{n}": last.get(f"rss_mb_w{n}") for n in range(len(procs))},
+        "rss_mb_peak": {
+            f"w{n}": max((s.get(f"rss_mb_w{n}") or 0 for s in run["samples"]), default=None)
+            for n in range(len(procs))
+        },
+        "rss_mb_baseline": {
+            f"w{n}": [round(v, 1) for _, v in baseline(run["samples"], f"rss_mb_w{n}")]
+            for n in range(len(procs))
+        },
         "rss_growth_mb_per_h_second_half": growth,
         "max_lag": max((s["lag"] for s in run["samples"]), default=None),
         "memory_grows": any(g is not None and g > GROWTH_LIMIT_MB_PER_H for g in growth.values()),
