@@ -206,7 +206,7 @@ def _start_kafka(s: SecureStack, base: Settings, timeout: float) -> None:
     config.write_text(_kafka_properties(s))
     config.chmod(0o600)
     cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
-    fmt = plain._java_cmd(
+    fmt = plain.java_cmd(
         libs, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config),
         "--standalone",
         "--add-scram", f"{SCRAM}=[name=admin,password={s.admin_password}]",
@@ -218,7 +218,7 @@ def _start_kafka(s: SecureStack, base: Settings, timeout: float) -> None:
         raise StackError(f"formatting the secure Kafka storage failed:\n{proc.stdout}{proc.stderr}")
     with s.kafka_log.open("ab") as out:
         broker = subprocess.Popen(
-            plain._java_cmd(libs, "kafka.Kafka", str(config)),
+            plain.java_cmd(libs, "kafka.Kafka", str(config)),
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

@@ -12,7 +12,6 @@ import base64
 import contextlib
 import logging
 import os
-import re
 import shutil
 import signal
 import socket
@@ -22,15 +21,16 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from callroles.deploy.install import (
+    ensure_kafka_jars,
+    ensure_redis_server,
+    java_cmd,
+    kafka_libs_dir,
+)
 from callroles.errors import StackError
 from callroles.settings import Settings
 
 log = logging.getLogger(__name__)
-
-DEPLOY_DIR = Path(__file__).resolve().parent
-KAFKA_POM = DEPLOY_DIR / "kafka" / "pom.xml"
-KAFKA_LOG4J = DEPLOY_DIR / "kafka" / "log4j2.xml"
-MIN_JAVA = 17
 
 
 @dataclass(frozen=True)
@@ -38,13 +38,10 @@ class StackPaths:
     """Where the stack keeps its jars, data, logs and pid files."""
 
     root: Path
-    kafka_version: str
+    kafka_libs: Path
     kafka_port: int
     redis_port: int
 
-    @property
-    def kafka_libs(self) -> Path:
-        return self.root / f"kafka-{self.kafka_version}" / "libs"
 
     @property
     def kafka_dir(self) -> Path:
@@ -82,7 +79,7 @@ class StackPaths:
 def stack_paths(settings: Settings) -> StackPaths:
     """One folder per port, so a test stack and a user's stack never share data."""
     return StackPaths(
-        settings.home / "stack", settings.kafka_version, settings.kafka_port, settings.redis_port
+        settings.home / "stack", kafka_libs_dir(settings), settings.kafka_port, settings.redis_port
     )
 
 
@@ -113,19 +110,6 @@ def _pid_alive(pid_file: Path) -> int | None:
         if state == "Z":
             return None
     return pid
-
-
-def java_major_version() -> int | None:
-    """Major version of the ``java`` on PATH, or None when there is none."""
-    java = shutil.which("java")
-    if java is None:
-        return None
-    out = subprocess.run([java, "-version"], capture_output=True, text=True, check=False)
-    match = re.search(r'version "(\d+)(?:\.(\d+))?', out.stderr + out.stdout)
-    if not match:
-        return None
-    major = int(match.group(1))
-    return int(match.group(2) or 0) if major == 1 else major
 
 
 def redis_ping(port: int) -> bool:
@@ -160,74 +144,6 @@ def kafka_ready(bootstrap: str, timeout: float = 5.0) -> bool:
     return asyncio.run(probe())
 
 
-# --------------------------------------------------------------------------- install
-
-
-def ensure_kafka_jars(settings: Settings) -> Path:
-    """Resolve the broker's class path from Maven Central once; later starts reuse it."""
-    paths = stack_paths(settings)
-    stamp = paths.kafka_libs / ".complete"
-    if stamp.exists():
-        return paths.kafka_libs
-    java = java_major_version()
-    if java is None:
-        raise StackError(
-            "Java is missing. Kafka needs Java 17 or newer: install it with "
-            "`apt-get install openjdk-17-jre-headless` (or any JDK 17+) and run again."
-        )
-    if java < MIN_JAVA:
-        raise StackError(f"Java {java} found, Kafka 4 needs Java {MIN_JAVA}+; install a newer JDK.")
-    mvn = shutil.which("mvn")
-    if mvn is None:
-        raise StackError("Maven is missing: install it with `apt-get install maven` and run again.")
-    tmp = paths.kafka_libs.with_name("libs.partial")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    cmd = [
-        mvn, "-q", "-B", "-f", str(KAFKA_POM),
-        *(["-s", str(settings.maven_settings)] if settings.maven_settings else []),
-        f"-Dkafka.version={settings.kafka_version}",
-        f"-Dscala.binary={settings.scala_version}",
-        "dependency:copy-dependencies",
-        f"-DoutputDirectory={tmp}", "-DincludeScope=runtime",
-    ]  # fmt: skip
-    log.info("fetching Kafka %s jars from Maven Central", settings.kafka_version)
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        shutil.rmtree(tmp, ignore_errors=True)
-        tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-8:])
-        raise StackError(
-            "could not fetch the Kafka broker from Maven Central (no network, or a proxy is "
-            "needed: set CALLROLES_MAVEN_SETTINGS to a settings.xml with it). Maven said:\n" + tail
-        )
-    shutil.rmtree(paths.kafka_libs, ignore_errors=True)
-    tmp.rename(paths.kafka_libs)
-    stamp.touch()
-    return paths.kafka_libs
-
-
-def ensure_redis_server() -> str:
-    """Path of redis-server, installing Debian's package when we are allowed to."""
-    found = shutil.which("redis-server")
-    if found:
-        return found
-    if os.geteuid() == 0 and shutil.which("apt-get"):
-        log.info("installing Debian's redis-server")
-        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-        subprocess.run(
-            ["apt-get", "install", "-y", "-qq", "redis-server"],
-            env=env,
-            check=False,
-            capture_output=True,
-        )
-        found = shutil.which("redis-server")
-        if found:
-            return found
-    raise StackError(
-        "redis-server is missing: install it with `sudo apt-get install redis-server`."
-    )
-
-
 # --------------------------------------------------------------------------- kafka
 
 
@@ -258,15 +174,6 @@ def _kafka_properties(settings: Settings, paths: StackPaths) -> str:
     ])  # fmt: skip
 
 
-def _java_cmd(libs: Path, main: str, *args: str, heap: str = "512m") -> list[str]:
-    java = shutil.which("java") or "java"
-    return [
-        java, f"-Xmx{heap}", "-Xms128m", "-XX:+UseG1GC", "-Djava.awt.headless=true",
-        f"-Dlog4j2.configurationFile={KAFKA_LOG4J}",
-        "-cp", f"{libs}/*", main, *args,
-    ]  # fmt: skip
-
-
 def start_kafka(settings: Settings, timeout: float = 90.0) -> str:
     paths = stack_paths(settings)
     if _pid_alive(paths.kafka_pid) and kafka_ready(settings.bootstrap_servers):
@@ -283,7 +190,7 @@ def start_kafka(settings: Settings, timeout: float = 90.0) -> str:
     if not (paths.kafka_data / "meta.properties").exists():
         shutil.rmtree(paths.kafka_data, ignore_errors=True)
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
-        fmt = _java_cmd(
+        fmt = java_cmd(
             libs,
             "kafka.tools.StorageTool",
             "format",
@@ -299,7 +206,7 @@ def start_kafka(settings: Settings, timeout: float = 90.0) -> str:
             raise StackError(f"formatting Kafka storage failed:\n{proc.stdout}{proc.stderr}")
     with paths.kafka_log.open("ab") as out:
         proc_ = subprocess.Popen(
-            _java_cmd(libs, "kafka.Kafka", str(paths.kafka_config)),
+            java_cmd(libs, "kafka.Kafka", str(paths.kafka_config)),
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
