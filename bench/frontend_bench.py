@@ -151,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
                 wide = decode(path).wide.mean(axis=0)
                 n = int(item["duration_s"] / 0.01)
                 agree.append(float(np.mean(_grid(raw, n) == _grid(fe.segmenter(wide), n))))
+                item["ina_frame_agreement"] = round(agree[-1], 4)
         result["ina"] = {
             "load_s": round(ina_load, 2),
             "wall_s": round(ina_s, 2),

@@ -181,6 +181,7 @@ class VoiceEncoder:
             )
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads
+        opts.enable_cpu_mem_arena = False
         self.session = ort.InferenceSession(
             _onnx_graph(dict(np.load(path))), opts, providers=["CPUExecutionProvider"]
         )

@@ -27,6 +27,8 @@ from callroles.settings import Settings
 PATCH = 68  # frames (10 ms) per CNN input
 STEP = 2  # patches every 2 frames: one decision per 20 ms
 FRAME_S = 0.02
+WIN, SHIFT = 400, 160  # sidekit's 25 ms window and 10 ms shift at 16 kHz
+CHUNK_FRAMES = 6000  # 60 s of features at a time
 RawSeg = tuple[str, float, float]
 
 
@@ -51,9 +53,23 @@ _VUTILS = _ina_module("viterbi_utils")
 def ina_features(wide: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
     """ina's (mspec, loge, difflen) of a 16 kHz mono signal, quantised to 16 bit as ffmpeg does."""
     sig = np.clip(np.rint(np.asarray(wide, np.float32) * 32768.0), -32768, 32767) / 32768.0
+    sig = sig.astype(np.float32)
+    # sidekit frames are independent (pre-emphasis is applied per frame), so chunks of whole
+    # frames give identical numbers while bounding memory (ina does it in one float64 block).
+    n_frames = (len(sig) - WIN) // SHIFT + 1
+    if n_frames < 1:
+        raise ValueError("signal shorter than one 25 ms frame")
+    loges, mspecs = [], []
     with warnings.catch_warnings(), np.errstate(divide="ignore", invalid="ignore"):
         warnings.simplefilter("ignore", RuntimeWarning)
-        _, loge, _, mspec = _SIDEKIT.mfcc(sig.astype(np.float32), get_mspec=True)
+        for a in range(0, n_frames, CHUNK_FRAMES):
+            b = min(n_frames, a + CHUNK_FRAMES)
+            _, loge_k, _, mspec_k = _SIDEKIT.mfcc(
+                sig[a * SHIFT : (b - 1) * SHIFT + WIN], get_mspec=True
+            )
+            loges.append(np.atleast_1d(loge_k))
+            mspecs.append(np.reshape(mspec_k, (-1, 24)))
+    loge, mspec = np.concatenate(loges), np.concatenate(mspecs)
     difflen = 0
     if len(loge) < PATCH:
         difflen = PATCH - len(loge)
@@ -164,6 +180,8 @@ def segment_with(
     batch: int = 1024,
 ) -> list[RawSeg]:
     """Segment a 16 kHz mono signal with the given CNN callables (ina's procedure)."""
+    if len(wide) < WIN:  # under 25 ms: nothing to analyse
+        return [("noEnergy", 0.0, len(wide) / 16000.0)]
     mspec, loge, difflen = ina_features(wide)
     lseg: list = _energy_segments(loge)
     lseg = _run_stage(VAD, vad, mspec, lseg, difflen, vad_stride, batch)
@@ -191,6 +209,7 @@ class OnnxSegmenter:
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
+        opts.enable_cpu_mem_arena = False  # the arena kept ~300 MB after one call
         providers = ["CPUExecutionProvider"]
         self.sessions = {
             k: ort.InferenceSession(str(p), opts, providers=providers) for k, p in paths.items()
