@@ -24,7 +24,7 @@ from callroles.settings import Settings
 pytestmark = [pytest.mark.services]
 
 N_CALLS = int(os.environ.get("CALLROLES_FAULT_CALLS", "10"))
-GATHER_S = 480.0
+GATHER_S = max(480.0, 20.0 * N_CALLS)
 
 Ctx = tuple[Settings, Path, harness.Workers]
 
