@@ -3,7 +3,8 @@
 Conversion needs TensorFlow with legacy Keras (``tf_keras``: tf2onnx cannot read these legacy
 files under Keras 3), so it runs once in a child process (``python -m
 callroles.audio.ina_models``) and the result is cached under ``settings.home/onnx/ina``. Workers
-then load two small ONNX files and never import TensorFlow. Nothing is downloaded.
+then load two small ONNX files and never import TensorFlow. Nothing is downloaded. The install
+step can run the conversion ahead of time: ``python -m callroles.audio.ina_models``.
 """
 
 from __future__ import annotations
@@ -92,4 +93,8 @@ def _convert(pairs: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    _convert(sys.argv[2:])
+    if len(sys.argv) > 2:  # child process started by onnx_paths()
+        _convert(sys.argv[2:])
+    else:  # install step: `python -m callroles.audio.ina_models`
+        for key, path in onnx_paths().items():
+            print(f"[setup] inaSpeechSegmenter {key} CNN as ONNX: {path}")

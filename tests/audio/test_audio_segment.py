@@ -39,3 +39,10 @@ def test_music_only_gives_no_speaker(reference_dir: Path, frontend, tmp_path: Pa
     result = frontend.process(music)
     assert result.speakers == []
     assert result.budget["music_s"] > 15.0
+
+
+def test_tiny_recording_gives_no_speaker(frontend, tmp_path: Path, sh) -> None:
+    tiny = tmp_path / "tiny.wav"  # 10 ms: shorter than one analysis frame
+    sh("sox", "-n", "-r", "8000", "-c", "1", str(tiny), "synth", "0.01", "sine", "300")
+    result = frontend.process(tiny)
+    assert result.speakers == [] and result.facts.duration_s == pytest.approx(0.01, abs=0.002)
