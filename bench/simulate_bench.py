@@ -145,7 +145,7 @@ def _probe(seed: int) -> dict:
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="callroles bench simulate")
-    parser.add_argument("--calls", type=int, default=12, help="calls for the speed run")
+    parser.add_argument("--calls", type=int, default=12, help="calls for the speed run, 0: skip")
     parser.add_argument("--gender-calls", type=int, default=5, help="small-preset calls, 0: skip")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument(
@@ -157,8 +157,9 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     result: dict = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     result["machine"] = {"cpus": os.cpu_count(), "python": platform.python_version()}
-    result["speed"] = _speed(args.calls, args.seed, args.workers)
-    print(json.dumps(result["speed"], indent=1))
+    if args.calls > 0:
+        result["speed"] = _speed(args.calls, args.seed, args.workers)
+        print(json.dumps(result["speed"], indent=1))
     if args.gender_calls > 0:
         result["gender"] = _gender(args.gender_calls, args.seed)
         print(json.dumps({k: v for k, v in result["gender"].items() if k != "per_voice"}, indent=1))

@@ -22,8 +22,9 @@ _ESPEAK_FEMALE = {f"f{i}": (60, 80) for i in range(1, 6)}
 _ESPEAK_SPEEDS = (150, 170)
 # Festival Debian voices (English only): name -> (gender, scheme voice, pitch shifts in cents)
 _FESTIVAL = {
-    "kal": ("male", "voice_kal_diphone", (0, -150, 120)),
-    "slt": ("female", "voice_cmu_us_slt_arctic_hts", (0, 150, -100)),
+    # shifts keep the genders apart: pitching kal up or slt down blurs them in dialogue
+    "kal": ("male", "voice_kal_diphone", (0, -150, -70)),
+    "slt": ("female", "voice_cmu_us_slt_arctic_hts", (0, 150, 250)),
 }
 _FESTIVAL_STRETCH = (1.0, 1.1, 0.92)
 
