@@ -76,6 +76,9 @@ def _export(args: argparse.Namespace) -> int:
         f"parity max abs diff {report.parity_max_abs_diff:.2g} on {report.parity_windows} windows"
     )
     for kind, v in report.variants.items():
+        if kind == "stream":
+            print(f"  trunk-once graph: {v['path']} ({v['frames_per_step']} frames per step)")
+            continue
         extra = f", accuracy change {v['accuracy_change']:+.4f}" if "accuracy_change" in v else ""
         print(
             f"  {kind}: {v['path']} ({v['size_bytes'] / 1024:.0f} KiB), max abs diff vs fp32 "
