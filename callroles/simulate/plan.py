@@ -42,7 +42,7 @@ class SmallCall:
 SMALL = (
     SmallCall("tr", ("female", "espeak"), ("male", "espeak"), 1, 64.0, True, 0),
     SmallCall("de", ("male", "espeak"), ("female", "espeak"), 1, 38.0, False, 1),
-    SmallCall("en", ("female", "festival"), ("male", "festival"), 1, 40.0, False, 2),
+    SmallCall("en", ("female", "espeak"), ("male", "festival"), 1, 40.0, False, 2),
     SmallCall("tr", ("female", "espeak"), ("female", "espeak"), 1, 40.0, False, 0),
     SmallCall("en", ("male", "espeak"), ("female", "espeak"), 2, 45.0, False, 3),
 )
@@ -147,14 +147,24 @@ def draw_plan(
             if key not in slots or slots[key].voice.language != lang:
                 engine = (
                     spec.agent[1]
-                    if any(v.engine == spec.agent[1] and v.language == lang for v in voices)
+                    if any(
+                        v.engine == spec.agent[1]
+                        and v.language == lang
+                        and v.gender == spec.agent[0]
+                        for v in voices
+                    )
                     else None
                 )
                 slots[key] = pool.new_agent(lang, spec.agent[0], engine)
             agent = slots[key]
             c_engine = (
                 spec.customer[1]
-                if any(v.engine == spec.customer[1] and v.language == lang for v in voices)
+                if any(
+                    v.engine == spec.customer[1]
+                    and v.language == lang
+                    and v.gender == spec.customer[0]
+                    for v in voices
+                )
                 else None
             )
             customer = pool.customer(lang, spec.customer[0], c_engine)
