@@ -11,7 +11,10 @@ import fnmatch
 import logging
 import os
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlsplit
+
+from yarl import URL
 
 from callroles.errors import InputError
 from callroles.settings import Settings
@@ -85,34 +88,63 @@ def host_allowed(host: str, allowed: tuple[str, ...]) -> bool:
     return any(fnmatch.fnmatchcase(host, pattern.lower()) for pattern in allowed)
 
 
-async def fetch_http(url: str, settings: Settings) -> bytes:
-    """Download at most ``max_bytes`` from an allowed host, with a timeout."""
-    import aiohttp
+MAX_REDIRECTS = 5
 
-    host = urlsplit(url).hostname or ""
+
+def _check_url(url: str, settings: Settings) -> None:
+    """An http(s) URL on an allowed host, else UriSchemeError / UriNotAllowedError."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        raise UriSchemeError(f"unsupported URI scheme {parts.scheme!r} in {url} (use http(s)://)")
+    host = parts.hostname or ""
     if not host_allowed(host, settings.allowed_hosts):
         raise UriNotAllowedError(
             f"host {host!r} is not in the allowed hosts; set CALLROLES_ALLOWED_HOSTS to admit it"
         )
+
+
+async def fetch_http(url: str, settings: Settings) -> bytes:
+    """Download at most ``max_bytes`` from an allowed host, with a timeout.
+
+    Redirects are followed by hand (at most MAX_REDIRECTS) so every hop is checked against
+    the allowed hosts: an allowed server must not be able to send the worker elsewhere.
+    """
+    import aiohttp
+
+    _check_url(url, settings)
     timeout = aiohttp.ClientTimeout(total=settings.fetch_timeout_s)
     try:
-        async with aiohttp.ClientSession(timeout=timeout) as session, session.get(url) as resp:
-            if resp.status == 404:
-                raise RecordingMissingError(f"no recording at {url} (HTTP 404)")
-            if resp.status >= 400:
-                raise FetchError(f"GET {url} answered HTTP {resp.status}")
-            chunks: list[bytes] = []
-            total = 0
-            async for chunk in resp.content.iter_chunked(1 << 16):
-                total += len(chunk)
-                if total > settings.max_bytes:
-                    raise RecordingTooLargeError(
-                        f"{url} is larger than max_bytes={settings.max_bytes}"
-                    )
-                chunks.append(chunk)
-            return b"".join(chunks)
-    except (aiohttp.ClientError, TimeoutError) as exc:
+        async with aiohttp.ClientSession(timeout=timeout) as session:
+            for _hop in range(MAX_REDIRECTS + 1):
+                async with session.get(url, allow_redirects=False) as resp:
+                    if resp.status in (301, 302, 303, 307, 308):
+                        location = resp.headers.get("Location")
+                        if not location:
+                            raise FetchError(
+                                f"GET {url} answered HTTP {resp.status} without a Location"
+                            )
+                        url = str(resp.url.join(URL(location)))
+                        _check_url(url, settings)
+                        continue
+                    return await _read_body(resp, url, settings)
+            raise FetchError(f"more than {MAX_REDIRECTS} redirects from {url}")
+    except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
         raise FetchError(f"GET {url} failed: {type(exc).__name__}: {exc}") from exc
+
+
+async def _read_body(resp: Any, url: str, settings: Settings) -> bytes:
+    if resp.status == 404:
+        raise RecordingMissingError(f"no recording at {url} (HTTP 404)")
+    if resp.status >= 400:
+        raise FetchError(f"GET {url} answered HTTP {resp.status}")
+    chunks: list[bytes] = []
+    total = 0
+    async for chunk in resp.content.iter_chunked(1 << 16):
+        total += len(chunk)
+        if total > settings.max_bytes:
+            raise RecordingTooLargeError(f"{url} is larger than max_bytes={settings.max_bytes}")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 async def fetch(uri: str, settings: Settings) -> Path | bytes:

@@ -219,6 +219,5 @@ EVENT_KINDS = (
 ALL_KINDS = (*AUDIO_EXPECT, *EVENT_KINDS)
 #: kinds that expose a known defect (docs/reliability-findings.md); tests mark them strict xfail
 KNOWN_DEFECTS = {
-    "redirect_out": "F1: fetch_http follows redirects to hosts not on the allow list",
     "huge_event": "F2: no size limit on call-finished events at ingest",
 }
