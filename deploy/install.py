@@ -6,11 +6,13 @@ once; starting and stopping must not.
 
 from __future__ import annotations
 
+import base64
 import logging
 import os
 import re
 import shutil
 import subprocess
+import uuid
 from pathlib import Path
 
 from callroles.errors import StackError
@@ -22,6 +24,15 @@ DEPLOY_DIR = Path(__file__).resolve().parent
 KAFKA_POM = DEPLOY_DIR / "kafka" / "pom.xml"
 KAFKA_LOG4J = DEPLOY_DIR / "kafka" / "log4j2.xml"
 MIN_JAVA = 17
+
+
+def kafka_cluster_id() -> str:
+    """A random KRaft cluster id. Kafka's argument parser reads one starting with '-' as an option,
+    so such ids (1 in 64 of base64url) are drawn again."""
+    while True:
+        cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        if not cid.startswith("-"):
+            return cid
 
 
 def kafka_libs_dir(settings: Settings) -> Path:

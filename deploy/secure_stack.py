@@ -14,7 +14,6 @@ clients and inter-broker traffic use SASL_SSL.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import os
 import secrets
@@ -22,13 +21,13 @@ import shutil
 import signal
 import subprocess
 import time
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydantic import SecretStr
 
 from callroles.deploy import stack as plain
+from callroles.deploy.install import kafka_cluster_id
 from callroles.errors import StackError
 from callroles.settings import Settings
 
@@ -205,7 +204,7 @@ def _start_kafka(s: SecureStack, base: Settings, timeout: float) -> None:
     config = s.root / "server.properties"
     config.write_text(_kafka_properties(s))
     config.chmod(0o600)
-    cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+    cluster_id = kafka_cluster_id()
     fmt = plain.java_cmd(
         libs, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config),
         "--standalone",

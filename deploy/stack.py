@@ -8,7 +8,6 @@ A start that fails never leaves a half-started broker behind.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import logging
 import os
@@ -17,7 +16,6 @@ import signal
 import socket
 import subprocess
 import time
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +23,7 @@ from callroles.deploy.install import (
     ensure_kafka_jars,
     ensure_redis_server,
     java_cmd,
+    kafka_cluster_id,
     kafka_libs_dir,
 )
 from callroles.errors import StackError
@@ -41,7 +40,6 @@ class StackPaths:
     kafka_libs: Path
     kafka_port: int
     redis_port: int
-
 
     @property
     def kafka_dir(self) -> Path:
@@ -189,7 +187,7 @@ def start_kafka(settings: Settings, timeout: float = 90.0) -> str:
     paths.kafka_config.write_text(_kafka_properties(settings, paths))
     if not (paths.kafka_data / "meta.properties").exists():
         shutil.rmtree(paths.kafka_data, ignore_errors=True)
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        cluster_id = kafka_cluster_id()
         fmt = java_cmd(
             libs,
             "kafka.tools.StorageTool",

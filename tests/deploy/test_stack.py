@@ -108,3 +108,13 @@ def test_no_network_to_maven_central_is_reported(tmp_path: Path) -> None:
     with pytest.raises(StackError, match="could not fetch the Kafka broker from Maven Central"):
         stack_mod.ensure_kafka_jars(settings)
     assert not stack_mod.stack_paths(settings).kafka_libs.exists()
+
+
+def test_cluster_ids_never_look_like_options() -> None:
+    # Kafka's StorageTool reads an id starting with '-' as an option and refuses to format.
+    from callroles.deploy.install import kafka_cluster_id
+
+    ids = {kafka_cluster_id() for _ in range(3000)}
+    assert len(ids) == 3000
+    assert not any(i.startswith("-") for i in ids)
+    assert all(len(i) == 22 for i in ids)
