@@ -39,6 +39,9 @@ class Trunk:
     pool: tuple[int, int] = (3, 3)
     dropout: float = 0.1
     batch_norm: bool = True
+    bn_momentum: float = 0.9  # Keras' 0.99 leaves inference statistics unconverged in short runs
+    input_offset: float = 40.0  # (dB + 40) / 20: a parameter-free scaling of absolute dB input
+    input_scale: float = 0.05
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -94,6 +97,9 @@ def build_crnn(
     n_mels, frames = _input_shape(spec if spec is not None else _default_spec())
     inputs = keras.Input(shape=(n_mels, frames), dtype="float32", name="logmel")
     x = layers.Reshape((n_mels, frames, 1), name="add_channel")(inputs)
+    x = layers.Rescaling(
+        trunk.input_scale, trunk.input_offset * trunk.input_scale, name="db_scale"
+    )(x)
     for i, f in enumerate(trunk.filters, start=1):
         x = layers.Conv2D(f, (3, 3), padding="same", name=f"conv{i}")(x)
         if trunk.batch_norm:
