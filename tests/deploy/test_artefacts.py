@@ -47,3 +47,13 @@ def test_configmap_values_build_valid_settings(monkeypatch) -> None:  # type: ig
     assert settings.kafka_security_protocol == "SASL_SSL"
     assert settings.allowed_roots == (Path("/recordings"),)
     assert "change-me" not in repr(settings)  # secrets never show in reprs or logs
+
+
+def test_keda_scales_on_the_real_topic_and_consumer_group() -> None:
+    from callroles.schemas import TOPICS
+
+    docs = list(yaml.safe_load_all((DEPLOY / "k8s" / "keda-scaledobject.yaml").read_text()))
+    trigger = docs[0]["spec"]["triggers"][0]["metadata"]
+    assert trigger["topic"] == TOPICS["call_finished"]
+    app_source = (DEPLOY.parent / "streaming" / "app.py").read_text()
+    assert f'f"{{settings.topic_prefix}}{trigger["consumerGroup"]}"' in app_source
