@@ -95,6 +95,7 @@ class Settings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int = 8086
     http_max_body_bytes: int = 64_000
+    max_event_bytes: int = 64_000  # a larger raw call-finished event is refused (event_too_large)
     http_token: SecretStr | None = None  # bearer token required by POST /calls when set
 
     @property

@@ -13,11 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from callroles.errors import CallrolesError, InputError
-from callroles.schemas import SCHEMA_VERSION, validate
+from callroles.schemas import SCHEMA_VERSION, SchemaError, validate
 
 from .results import utc_now
 
 MAX_INPUT_CHARS = 4000
+MAX_EVENT_BYTES = 64_000  # default of settings.max_event_bytes
+MAX_METADATA_BYTES = 16_000  # metadata is echoed into the result event: keep it small
 STAGES = (
     "ingest",
     "fetch",
@@ -36,26 +38,69 @@ STAGES = (
 _CALL_ID_OK = re.compile(r"[^A-Za-z0-9._:@+-]")
 
 
+_CALL_ID_IN_RAW = re.compile(rb'"call_id"\s*:\s*"([A-Za-z0-9._:@+-]{1,128})"')
+
+
 class NotJsonError(InputError):
     code = "not_json"
 
 
-def parse_event(raw: bytes | str | dict[str, Any]) -> dict[str, Any]:
-    """A validated call-finished event (layout defaults to ``auto``) or an InputError."""
+class EventTooLargeError(InputError):
+    code = "event_too_large"
+
+
+def _raw_size(raw: bytes | str) -> int:
+    return len(raw) if isinstance(raw, bytes) else len(raw.encode("utf-8", errors="replace"))
+
+
+def parse_event(
+    raw: bytes | str | dict[str, Any], *, max_bytes: int = MAX_EVENT_BYTES
+) -> dict[str, Any]:
+    """A validated call-finished event (layout defaults to ``auto``) or an InputError.
+
+    A raw message above ``max_bytes`` is refused before it is parsed (events carry a URI,
+    never audio: a big one is a mistake or an attack), and ``metadata``, which is echoed
+    into the result event, is bounded so a valid call always fits the result topic.
+    """
     if isinstance(raw, dict):
         payload: Any = raw
     else:
+        size = _raw_size(raw)
+        if size > max_bytes:
+            raise EventTooLargeError(
+                f"event has {size} bytes, above max_event_bytes={max_bytes}; events carry a "
+                "recording URI, not audio: move large data out of metadata"
+            )
         try:
             payload = json.loads(raw)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise NotJsonError(f"event is not JSON: {exc}") from exc
     event = validate("call_finished", payload)
+    metadata = event.get("metadata")
+    if metadata:
+        size = len(json.dumps(metadata, default=str).encode())
+        if size > MAX_METADATA_BYTES:
+            raise SchemaError(
+                f"invalid call_finished v{SCHEMA_VERSION} event: metadata: {size} bytes as JSON, "
+                f"above {MAX_METADATA_BYTES}"
+            )
     event.setdefault("layout", "auto")
     return event
 
 
+def _too_large(raw: Any) -> bool:
+    return isinstance(raw, bytes | str) and _raw_size(raw) > MAX_EVENT_BYTES
+
+
 def call_id_of(raw: Any) -> str | None:
-    """Best-effort call id of an event that may be invalid (for its error event)."""
+    """Best-effort call id of an event that may be invalid (for its error event).
+
+    An oversized raw message is searched, never parsed.
+    """
+    if _too_large(raw):
+        data = raw if isinstance(raw, bytes) else raw.encode("utf-8", errors="replace")
+        found = _CALL_ID_IN_RAW.search(data)
+        return found.group(1).decode() if found else None
     if isinstance(raw, bytes | str):
         try:
             raw = json.loads(raw)
@@ -70,6 +115,10 @@ def _input_for_error(raw: Any) -> dict[str, Any] | str | None:
     if isinstance(raw, dict):
         text = json.dumps(raw, default=str)
         return raw if len(text) <= MAX_INPUT_CHARS else text[:MAX_INPUT_CHARS]
+    if _too_large(raw):
+        head = raw[: MAX_INPUT_CHARS * 4]
+        text = head.decode("utf-8", errors="replace") if isinstance(head, bytes) else head
+        return text[:MAX_INPUT_CHARS]
     if isinstance(raw, bytes):
         raw = raw.decode("utf-8", errors="replace")
     if isinstance(raw, str):

@@ -105,7 +105,7 @@ class CallProcessor:
 
     async def _handle(self, raw: bytes | str | dict[str, Any]) -> str:
         try:
-            event = parse_event(raw)
+            event = parse_event(raw, max_bytes=self.settings.max_event_bytes)
         except CallrolesError as exc:
             return await self._fail(raw, exc, 1, "ingest")
         call_id = event["call_id"]

@@ -219,5 +219,4 @@ EVENT_KINDS = (
 ALL_KINDS = (*AUDIO_EXPECT, *EVENT_KINDS)
 #: kinds that expose a known defect (docs/reliability-findings.md); tests mark them strict xfail
 KNOWN_DEFECTS = {
-    "huge_event": "F2: no size limit on call-finished events at ingest",
 }

@@ -152,3 +152,23 @@ def test_watcher_waits_until_a_file_is_complete(tmp_path: Path) -> None:
     again = FolderWatcher(tmp_path, got.append)  # a restart remembers what was submitted
     again.scan()
     assert again.scan() == []
+
+
+def test_oversized_events_and_metadata_are_refused() -> None:
+    from callroles.streaming.ingest import EventTooLargeError
+
+    good = {"schema_version": 1, "call_id": "c-big", "recording_uri": "/r/c.gsm"}
+    huge = json.dumps({**good, "metadata": {"blob": "x" * 100_000}}).encode()
+    with pytest.raises(EventTooLargeError) as info:
+        parse_event(huge)
+    assert info.value.code == "event_too_large"
+    err = error_event(huge, info.value)
+    assert err["call_id"] == "c-big" and err["code"] == "event_too_large"
+    assert isinstance(err["input"], str) and len(err["input"]) <= 4000
+    with pytest.raises(EventTooLargeError):  # the limit is a setting (max_event_bytes)
+        parse_event(json.dumps(good), max_bytes=20)
+    with pytest.raises(schemas.SchemaError):  # but metadata itself is bounded (16 kB as JSON)
+        parse_event(json.dumps({**good, "metadata": {"blob": "x" * 20_000}}))
+    with pytest.raises(schemas.SchemaError):  # and in keys
+        parse_event({**good, "metadata": {f"k{i}": i for i in range(65)}})
+    assert parse_event(json.dumps({**good, "metadata": {"queue": "billing"}}))["call_id"] == "c-big"
