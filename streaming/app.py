@@ -177,6 +177,9 @@ def run_worker(settings: Settings, *, loglevel: str = "info") -> int:
     """Create topics if missing, load models, then run one worker until stopped."""
     import faust
 
+    from .redact import install
+
+    install()  # phone numbers out of every log line of this process (F3)
     warn_if_open(settings)
     created = asyncio.run(create_topics(settings))
     log.info("topics: %s", ", ".join(f"{t} ({s})" for t, s in created.items()))

@@ -21,6 +21,13 @@ def _quiet() -> None:
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
 
 
+def _redact_logs() -> None:
+    """Long-running commands log recording names: keep phone numbers out (see redact.py)."""
+    from .redact import install
+
+    install()
+
+
 def _worker(args: argparse.Namespace) -> int:
     from .app import run_worker
 
@@ -85,6 +92,7 @@ def _topics(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    _redact_logs()
     from .http import serve
 
     serve(get_settings(), host=args.host, port=args.port)
@@ -92,6 +100,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _watch(args: argparse.Namespace) -> int:
+    _redact_logs()
     _quiet()
     from .submit import publish
     from .watch import ASTERISK_PATTERN, FolderWatcher

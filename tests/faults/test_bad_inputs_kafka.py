@@ -96,7 +96,6 @@ def test_workers_stay_up(kafka_run: dict[str, Any]) -> None:
     assert kafka_run["group"].alive() == [True, True]
 
 
-@pytest.mark.xfail(strict=True, reason="F3: the worker logs recording URIs verbatim")
 def test_phone_numbers_not_in_worker_logs(kafka_run: dict[str, Any]) -> None:
     assert [k for k, _ in kafka_run["by_id"].get("bad-phone", [])] == ["call_result"]
     group = kafka_run["group"]
