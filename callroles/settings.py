@@ -95,6 +95,9 @@ class Settings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int = 8086
     http_max_body_bytes: int = 64_000
+    call_retries: int = 3  # in-process retries of a call after an infrastructure error
+    call_retry_backoff_s: float = 2.0  # doubled per retry, capped below
+    call_retry_backoff_cap_s: float = 30.0
     max_event_bytes: int = 64_000  # a larger raw call-finished event is refused (event_too_large)
     http_token: SecretStr | None = None  # bearer token required by POST /calls when set
 

@@ -86,10 +86,25 @@ def faust_credentials(settings: Settings) -> Any:
 
 
 def redis_client(settings: Settings) -> Any:
-    """An asyncio Redis client (strings decoded), with password and TLS from settings."""
-    import redis.asyncio as aioredis
+    """An asyncio Redis client (strings decoded), with password and TLS from settings.
 
-    kwargs: dict[str, Any] = {"decode_responses": True}
+    A Redis restart leaves every pooled connection stale: commands are retried on connection
+    errors with exponential backoff, and idle connections are health-checked before reuse,
+    so the first command after a restart reconnects instead of failing the call (F4).
+    """
+    import redis.asyncio as aioredis
+    from redis.asyncio.retry import Retry
+    from redis.backoff import ExponentialBackoff
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
+    kwargs: dict[str, Any] = {
+        "decode_responses": True,
+        "retry": Retry(ExponentialBackoff(cap=2.0, base=0.1), 5),
+        "retry_on_error": [RedisConnectionError, RedisTimeoutError, ConnectionError, TimeoutError],
+        "health_check_interval": 10,
+        "socket_keepalive": True,
+    }
     if settings.redis_password is not None:
         kwargs["password"] = settings.redis_password.get_secret_value()
     dsn = settings.redis_dsn

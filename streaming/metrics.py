@@ -13,6 +13,12 @@ CALLS_FAILED = Counter(
     ["stage", "code"],
     registry=REGISTRY,
 )
+CALL_RETRIES = Counter(
+    "callroles_call_retries_total",
+    "Calls tried again in-process after an infrastructure error, by stage",
+    ["stage"],
+    registry=REGISTRY,
+)
 DUPLICATES = Counter(
     "callroles_duplicates_total",
     "Events skipped because the call was already done or in progress elsewhere",

@@ -15,6 +15,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -39,6 +40,15 @@ class StageError(CallrolesError):
     """Wraps an unexpected exception with the stage it happened in."""
 
     code = "internal"
+
+
+@dataclass(frozen=True)
+class _Failure:
+    """How one try of a call failed: the exception, the attempt number, the stage."""
+
+    exc: BaseException
+    attempt: int
+    stage: str
 
 
 class CallProcessor:
@@ -108,6 +118,41 @@ class CallProcessor:
             event = parse_event(raw, max_bytes=self.settings.max_event_bytes)
         except CallrolesError as exc:
             return await self._fail(raw, exc, 1, "ingest")
+        # An infrastructure error (anything not a CallrolesError: Redis or Kafka lost, a
+        # stale connection) must not end the call: the whole call is retried here with
+        # backoff (idempotent: window markers and the claim), and only the last try's
+        # failure becomes an error event. Typed errors (bad input, bad audio) end it at once.
+        tries = 1 + max(0, self.settings.call_retries)
+        for n in range(1, tries + 1):
+            outcome = await self._try(event)
+            if isinstance(outcome, str):
+                return outcome
+            final = isinstance(outcome.exc, CallrolesError) and not isinstance(
+                outcome.exc,
+                StageError,  # windows lost in Redis: scoring again restores them
+            )
+            if final or n == tries:
+                return await self._fail(event, outcome.exc, outcome.attempt, outcome.stage)
+            delay = min(
+                self.settings.call_retry_backoff_cap_s,
+                self.settings.call_retry_backoff_s * 2 ** (n - 1),
+            )
+            metrics.CALL_RETRIES.labels(outcome.stage).inc()
+            log.warning(
+                "call %s: %s at %s (try %d of %d); retrying in %.1f s: %s",
+                event["call_id"],
+                type(outcome.exc).__name__,
+                outcome.stage,
+                n,
+                tries,
+                delay,
+                outcome.exc,
+            )
+            await asyncio.sleep(delay)
+        raise AssertionError("unreachable: the last try returns")
+
+    async def _try(self, event: dict[str, Any]) -> str | _Failure:
+        """One try of a call: lease, process, release; a failure is returned, not raised."""
         call_id = event["call_id"]
         attempt = 1
         try:
@@ -115,7 +160,7 @@ class CallProcessor:
             if not await self._take(call_id):
                 return "duplicate"
         except Exception as exc:
-            return await self._fail(event, exc, attempt, "aggregate")
+            return _Failure(exc, attempt, "aggregate")
         self._in_flight.add(call_id)
         renewer = asyncio.get_running_loop().create_task(self._renew(call_id))
         try:
@@ -157,7 +202,7 @@ class CallProcessor:
             with contextlib.suppress(Exception):
                 await self.agg.renew_lease(call_id, self.worker, ttl)
 
-    async def _process(self, event: dict[str, Any], attempt: int) -> str:
+    async def _process(self, event: dict[str, Any], attempt: int) -> str | _Failure:
         call_id = event["call_id"]
         log.info("call %s started (attempt %d): %s", call_id, attempt, event["recording_uri"])
         loop = asyncio.get_running_loop()
@@ -214,7 +259,7 @@ class CallProcessor:
                 raise
             await self.agg.mark_sent(call_id, self.model_version)
         except Exception as exc:
-            return await self._fail(event, exc, attempt, stage)
+            return _Failure(exc, attempt, stage)
         for name, secs in result["latency_s"].items():  # ours and the front end's stages
             metrics.STAGE_SECONDS.labels(name).observe(secs)
         metrics.CALLS_DONE.inc()
