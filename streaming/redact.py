@@ -45,7 +45,7 @@ def install() -> None:
             message = record.getMessage()
         except Exception:  # a bad format string: leave it to the handler to report
             return record
-        record.msg, record.args = redact(message), None
+        record.msg, record.args = redact(message), ()  # a tuple: formatters (mode's) expect one
         if record.exc_info and not record.exc_text:
             record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
         return record

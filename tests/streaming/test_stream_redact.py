@@ -31,6 +31,9 @@ def test_installed_factory_redacts_messages_args_and_tracebacks() -> None:
         R.install()
         R.install()  # idempotent
         logger.warning("call %s started: %s", "c-1", NAME)
+        record = logger.makeRecord(logger.name, logging.INFO, __file__, 1, "%s 100%%", ("x",), None)
+        assert record.getMessage() == "x 100%" and record.args == ()  # Faust's formatter
+        assert isinstance(record.args, tuple)  # re-formats args: they must stay a tuple
         try:
             raise FileNotFoundError(f"no recording at {NAME}")
         except FileNotFoundError:
