@@ -85,6 +85,34 @@ def faust_credentials(settings: Settings) -> Any:
     return None
 
 
+def _retry() -> Any:
+    """Exponential backoff (0.1 s doubling, capped at 2 s, 5 retries) on connection errors,
+    except a refused login (AuthenticationError is a ConnectionError in redis-py): retrying
+    a wrong password only delays the error."""
+    from redis.asyncio.retry import Retry
+    from redis.backoff import ExponentialBackoff
+    from redis.exceptions import AuthenticationError
+
+    class _Retry(Retry):
+        async def call_with_retry(  # type: ignore[override]
+            self,
+            do: Any,
+            fail: Any,
+            is_retryable: Any = None,
+            with_failure_count: bool = False,
+        ) -> Any:
+            def retryable(error: Exception) -> bool:
+                if isinstance(error, AuthenticationError):
+                    return False
+                return bool(is_retryable(error)) if is_retryable else True
+
+            return await super().call_with_retry(  # type: ignore[call-arg]  # stubs lag redis 8
+                do, fail, retryable, with_failure_count
+            )
+
+    return _Retry(ExponentialBackoff(cap=2.0, base=0.1), 5)
+
+
 def redis_client(settings: Settings) -> Any:
     """An asyncio Redis client (strings decoded), with password and TLS from settings.
 
@@ -93,14 +121,12 @@ def redis_client(settings: Settings) -> Any:
     so the first command after a restart reconnects instead of failing the call (F4).
     """
     import redis.asyncio as aioredis
-    from redis.asyncio.retry import Retry
-    from redis.backoff import ExponentialBackoff
     from redis.exceptions import ConnectionError as RedisConnectionError
     from redis.exceptions import TimeoutError as RedisTimeoutError
 
     kwargs: dict[str, Any] = {
         "decode_responses": True,
-        "retry": Retry(ExponentialBackoff(cap=2.0, base=0.1), 5),
+        "retry": _retry(),
         "retry_on_error": [RedisConnectionError, RedisTimeoutError, ConnectionError, TimeoutError],
         "health_check_interval": 10,
         "socket_keepalive": True,
