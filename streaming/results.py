@@ -102,6 +102,28 @@ def _model_info(scorer_info: Any) -> dict[str, Any]:
     }
 
 
+def _agent_probability(speaker: Mapping[str, Any], classes: Sequence[str]) -> float:
+    probs = speaker["probabilities"]
+    return float(sum(probs.get(c, 0.0) for c in classes if role_of(c) == "agent"))
+
+
+def _assign_pair(speakers: list[dict[str, Any]], classes: Sequence[str]) -> None:
+    """A two-party call has one agent and one customer: when Eq. 5 gives both speakers the same
+    role, the one with the higher agent probability is the agent and the other the customer.
+
+    Eq. 5 labels each speaker on its own; on an unfamiliar line or voice both can lean the same
+    way while their ranking is still right. ``label`` keeps the per-speaker argmax.
+    """
+    scored = [s for s in speakers if s["probabilities"]]
+    if len(speakers) != 2 or len(scored) != 2 or scored[0]["role"] != scored[1]["role"]:
+        return
+    agent, customer = sorted(scored, key=lambda s: _agent_probability(s, classes), reverse=True)
+    for spk, role in ((agent, "agent"), (customer, "customer")):
+        spk["role"] = role
+        conf = sum(p for c, p in spk["probabilities"].items() if role_of(c) == role)
+        spk["confidence"] = round(min(1.0, max(0.0, float(conf))), 6)
+
+
 def build_result(
     call_id: str,
     frontend_result: Any,
@@ -158,6 +180,8 @@ def build_result(
                 "segments": [[round(s, 3), round(e, 3)] for s, e in spans[spk]],
             }
         )
+
+    _assign_pair(speakers, classes)
 
     def best(role: str) -> str | None:
         cands = [s for s in speakers if s["role"] == role]

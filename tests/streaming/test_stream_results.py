@@ -106,3 +106,14 @@ def test_four_class_model_and_speaker_without_windows() -> None:
     assert s1["role"] == "unknown" and s1["probabilities"] == {}
     assert result["customer_speaker"] is None
     assert result["call"]["talk_to_listen_ratio"] is None
+
+
+def test_two_speakers_with_the_same_eq5_role_get_one_agent_and_one_customer() -> None:
+    scorer = {"classes": ["customer", "agent"], "model_name": "crnn", "model_version": "v1"}
+    probs = {"S0": np.array([0.16, 0.84]), "S1": np.array([0.01, 0.99])}
+    result = build_result("c-pair", _front(), probs, scorer, {})
+    roles = {s["speaker"]: (s["role"], s["label"], s["confidence"]) for s in result["speakers"]}
+    assert roles["S1"] == ("agent", "agent", pytest.approx(0.99))
+    assert roles["S0"] == ("customer", "agent", pytest.approx(0.16))  # label keeps Eq. 5
+    assert result["agent_speaker"] == "S1" and result["customer_speaker"] == "S0"
+    schemas.validate("call_result", result)

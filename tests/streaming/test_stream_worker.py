@@ -339,12 +339,13 @@ def test_roles_match_truth_with_trained_model(run: Run, model_path: tuple[Path, 
     right = 0
     for c, call_id in run.ids.items():
         r = run.results[call_id]
-        truth = {s["role"]: s["talk_time_s"] for s in run.truth[c]["speakers"].values()}
         mine = next((s for s in r["speakers"] if s["speaker"] == r["agent_speaker"]), None)
-        # the speaker called agent is the one whose talk time is the true agent's
-        right += mine is not None and abs(mine["talk_time_s"] - truth["agent"]) < abs(
-            mine["talk_time_s"] - truth["customer"]
-        )
+        # the speaker called agent is the true speaker its segments overlap most
+        overlap = {"agent": 0.0, "customer": 0.0}
+        for seg in run.truth[c]["segments"]:
+            for a, b in (mine or {}).get("segments", []):
+                overlap[seg["role"]] += max(0.0, min(b, seg["end"]) - max(a, seg["start"]))
+        right += mine is not None and overlap["agent"] > overlap["customer"]
     assert right >= 0.8 * len(run.ids), f"{right}/{len(run.ids)} agents found"
 
 
