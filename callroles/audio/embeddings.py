@@ -83,11 +83,11 @@ class _Unpickler(pickle.Unpickler):
 
 def read_legacy_torch(f: IO[bytes]) -> dict[str, np.ndarray]:
     """State dict of a legacy ``torch.save`` file as numpy arrays."""
-    for _ in range(3):  # magic number, protocol version, system info
-        pickle.load(f)  # noqa: S301 (plain ints/dicts)
     storages: dict[str, _Storage] = {}
+    for _ in range(3):  # magic number, protocol version, system info: plain ints and dicts
+        _Unpickler(f, storages).load()
     obj = _Unpickler(f, storages).load()
-    keys = pickle.load(f)  # noqa: S301
+    keys = _Unpickler(f, storages).load()
     for key in keys:
         st = storages[key]
         (numel,) = struct.unpack("<q", f.read(8))

@@ -92,10 +92,6 @@ def test_the_only_pickle_reader_is_restricted() -> None:
     assert finders and any(isinstance(n, ast.Raise) for n in ast.walk(finders[0]))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="F5: embeddings.read_legacy_torch reads the file header with plain pickle.load",
-)
 def test_weights_reader_uses_only_the_restricted_unpickler() -> None:
     assert _bad_calls(RESTRICTED_UNPICKLER) == []
 
