@@ -22,7 +22,10 @@ from onnx import helper
 from callroles.export.metadata import ModelMetadata, write_metadata
 from callroles.export.rnn_onnx import append_head, first_rnn_index
 
-TRUNK_KINDS = ("Conv2D", "BatchNormalization", "Activation", "MaxPooling2D", "Dropout")
+TRUNK_KINDS = ("Rescaling", "Conv2D", "BatchNormalization", "Activation", "MaxPooling2D", "Dropout")
+# Layers the stream graph replaces with its own input and reshape. Any other layer type in the
+# trunk is refused: skipping it silently would score something else than the model.
+REPLACED_KINDS = ("InputLayer", "Reshape")
 
 
 def split_models(model: Any) -> tuple[Any, list[Any], int, int]:
@@ -37,7 +40,10 @@ def split_models(model: Any) -> tuple[Any, list[Any], int, int]:
     x = keras.layers.Reshape((n_mels, -1, 1))(inp)
     stride = 1
     for layer in model.layers[:start]:
-        if type(layer).__name__ in TRUNK_KINDS:
+        kind = type(layer).__name__
+        if kind not in TRUNK_KINDS + REPLACED_KINDS:
+            raise ValueError(f"trunk-once scoring does not know layer {layer.name!r} ({kind})")
+        if kind in TRUNK_KINDS:
             x = layer(x)
             if type(layer).__name__ == "MaxPooling2D":
                 stride *= int(layer.strides[1])

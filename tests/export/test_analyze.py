@@ -43,8 +43,11 @@ def test_analyze_two_readers(
         assert probs.shape == (spk["windows"], 2) and spk["windows"] >= 1
         mean = np.mean(probs, axis=0)
         assert list(spk["probabilities"].values()) == pytest.approx(mean.tolist(), abs=1e-5)
-        assert spk["role"] == ("agent" if mean[1] > mean[0] else "customer")
+        assert spk["label"] == ("agent" if mean[1] > mean[0] else "customer")  # Eq. 5
         assert 0 < spk["talk_time_s"] < 14.7
+    # two parties: one agent (the higher agent probability) and one customer
+    by_agent_prob = sorted(result["speakers"], key=lambda s: s["probabilities"]["agent"])
+    assert [s["role"] for s in by_agent_prob] == ["customer", "agent"]
     assert result["model"]["version"] == scorer.model_version
     text = format_text(result)
     assert "female" in text and "silence" in text
