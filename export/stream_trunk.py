@@ -23,9 +23,9 @@ from callroles.export.metadata import ModelMetadata, write_metadata
 from callroles.export.rnn_onnx import append_head, first_rnn_index
 
 TRUNK_KINDS = ("Rescaling", "Conv2D", "BatchNormalization", "Activation", "MaxPooling2D", "Dropout")
-# Layers the stream graph replaces with its own input and reshape. Any other layer type in the
-# trunk is refused: skipping it silently would score something else than the model.
-REPLACED_KINDS = ("InputLayer", "Reshape")
+# Layers the stream graph replaces with its own input, reshapes and step slicing. Any other
+# layer type in the trunk is refused: skipping it silently would score another model.
+REPLACED_KINDS = ("InputLayer", "Reshape", "Permute")
 
 
 def split_models(model: Any) -> tuple[Any, list[Any], int, int]:
