@@ -237,32 +237,17 @@ def _start_kafka(s: SecureStack, base: Settings, timeout: float) -> None:
 
 def _kafka_answers(s: SecureStack, timeout: float = 5.0) -> bool:
     """True when the broker answers a metadata request over SASL_SSL as the client user."""
-    import asyncio
     import ssl
 
-    from aiokafka.admin import AIOKafkaAdminClient
-
-    async def probe() -> bool:
-        admin = AIOKafkaAdminClient(
-            bootstrap_servers=f"127.0.0.1:{s.kafka_port}",
-            security_protocol="SASL_SSL",
-            ssl_context=ssl.create_default_context(cafile=str(s.ca_file)),
-            sasl_mechanism=SCRAM,
-            sasl_plain_username=s.client_user,
-            sasl_plain_password=s.client_password,
-            request_timeout_ms=int(timeout * 1000),
-        )
-        try:
-            await asyncio.wait_for(admin.start(), timeout)
-            await asyncio.wait_for(admin.list_topics(), timeout)
-            return True
-        except Exception:  # any failure means "not ready yet"
-            return False
-        finally:
-            with contextlib.suppress(Exception):
-                await admin.close()
-
-    return asyncio.run(probe())
+    return plain.kafka_ready(
+        f"127.0.0.1:{s.kafka_port}",
+        timeout,
+        security_protocol="SASL_SSL",
+        ssl_context=ssl.create_default_context(cafile=str(s.ca_file)),
+        sasl_mechanism=SCRAM,
+        sasl_plain_username=s.client_user,
+        sasl_plain_password=s.client_password,
+    )
 
 
 # --------------------------------------------------------------------------- redis

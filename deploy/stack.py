@@ -18,6 +18,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from callroles.deploy.install import (
     ensure_kafka_jars,
@@ -119,15 +120,18 @@ def redis_ping(port: int) -> bool:
         return False
 
 
-def kafka_ready(bootstrap: str, timeout: float = 5.0) -> bool:
-    """True when the broker answers a metadata request (not just an open port)."""
+def kafka_ready(bootstrap: str, timeout: float = 5.0, **client: Any) -> bool:
+    """True when the broker answers a metadata request (not just an open port).
+
+    ``client`` goes to aiokafka's admin client (security protocol, SSL context, SASL ...).
+    """
     import asyncio
 
     from aiokafka.admin import AIOKafkaAdminClient
 
     async def probe() -> bool:
         admin = AIOKafkaAdminClient(
-            bootstrap_servers=bootstrap, request_timeout_ms=int(timeout * 1000)
+            bootstrap_servers=bootstrap, request_timeout_ms=int(timeout * 1000), **client
         )
         try:
             await asyncio.wait_for(admin.start(), timeout)
