@@ -218,5 +218,4 @@ EVENT_KINDS = (
 )  # fmt: skip
 ALL_KINDS = (*AUDIO_EXPECT, *EVENT_KINDS)
 #: kinds that expose a known defect (docs/reliability-findings.md); tests mark them strict xfail
-KNOWN_DEFECTS = {
-}
+KNOWN_DEFECTS = {}
