@@ -222,7 +222,7 @@ def start_kafka(settings: Settings, timeout: float = 90.0) -> str:
         if port_answers(settings.kafka_port) and kafka_ready(settings.bootstrap_servers):
             return f"kafka started on 127.0.0.1:{settings.kafka_port} (pid {proc_.pid})"
         time.sleep(1.0)
-    _terminate(proc_.pid)
+    terminate(proc_.pid)
     paths.kafka_pid.unlink(missing_ok=True)
     tail = "\n".join(paths.kafka_log.read_text(errors="replace").splitlines()[-15:])
     raise StackError(f"Kafka did not become ready within {timeout:.0f} s; its log ends:\n{tail}")
@@ -264,9 +264,11 @@ def start_redis(settings: Settings, timeout: float = 20.0) -> str:
 # --------------------------------------------------------------------------- lifecycle
 
 
-def _terminate(pid: int, grace: float = 20.0) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, signal.SIGTERM)
+def terminate(pid: int, grace: float = 20.0, *, group: bool = True) -> None:
+    """SIGTERM (the process group, or the process alone), wait, then SIGKILL."""
+    kill = os.killpg if group else os.kill
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + grace
     while time.monotonic() < deadline:
         try:
@@ -278,7 +280,7 @@ def _terminate(pid: int, grace: float = 20.0) -> None:
             return
         time.sleep(0.2)
     with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, signal.SIGKILL)
+        kill(pid, signal.SIGKILL)
 
 
 def stop_kafka(settings: Settings) -> str:
@@ -287,7 +289,7 @@ def stop_kafka(settings: Settings) -> str:
     paths.kafka_pid.unlink(missing_ok=True)
     if pid is None:
         return "kafka not running"
-    _terminate(pid)
+    terminate(pid)
     return f"kafka stopped (pid {pid})"
 
 
