@@ -104,8 +104,14 @@ def build_app(settings: Settings, runtime: Runtime) -> Any:
     names = all_topics(settings)
     brokers = [f"kafka://{b.strip()}" for b in settings.bootstrap_servers.split(",") if b.strip()]
     session = settings.broker_session_timeout_s
+    app_id = f"{settings.topic_prefix}callroles-worker"
+    datadir = settings.home / "faust" / app_id
+    datadir.mkdir(parents=True, exist_ok=True)
     app = faust.App(
-        f"{settings.topic_prefix}callroles-worker",
+        app_id,
+        # Faust keeps a data folder per app; by default in the current directory, which left
+        # "<prefix>callroles-worker-data/" folders in users' checkouts. It belongs with our data.
+        datadir=str(datadir),
         broker=brokers,
         broker_credentials=faust_credentials(settings),
         broker_client_id=settings.kafka_client_id,
