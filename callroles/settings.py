@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -62,6 +63,10 @@ class Settings(BaseSettings):
     # Model and scoring
     model_path: Path | None = None
     execution_provider: str = "auto"  # auto, cuda, cpu
+    # windows: every 10 s window scored on its own, batched across calls (exact, the paper's);
+    # trunk-once: the conv trunk runs once per speaker stream (export/README.md, several times
+    # faster, within 0.01 of the window probabilities)
+    scoring: Literal["windows", "trunk-once"] = "windows"
 
     # Input limits and where recordings may be read from
     allowed_roots: tuple[Path, ...] = ()

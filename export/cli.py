@@ -56,6 +56,7 @@ def register(sub: Any) -> None:
     r.add_argument("--seed", type=int, required=True)
     r.add_argument("--calls", type=int, default=None, help="calls to simulate (default: recipe)")
     r.add_argument("--epochs", type=int, default=None, help="training epochs (default: recipe)")
+    r.add_argument("--workers", type=int, default=None, help="DBAS processes (default: 2)")
     r.add_argument("--work", type=Path, help="working folder (default: <home>/default-model)")
     r.add_argument(
         "--out", type=Path, help="where to write model.onnx + report.json (default: the package)"
@@ -122,7 +123,12 @@ def _rebuild(args: argparse.Namespace) -> int:
     from callroles.export.rebuild import rebuild
 
     report = rebuild(
-        args.seed, work=args.work, out_dir=args.out, calls=args.calls, epochs=args.epochs
+        args.seed,
+        work=args.work,
+        out_dir=args.out,
+        calls=args.calls,
+        epochs=args.epochs,
+        workers=args.workers,
     )
     print(f"default model rebuilt: {report.path} (version {report.metadata['model_version']})")
     return 0

@@ -25,14 +25,14 @@ log = logging.getLogger(__name__)
 class Recipe:
     """What the default model is trained on; change it and the model changes."""
 
-    calls: int = 60
+    calls: int = 160
     preset: str = "default"
     n_classes: int = 2
     rnn: str = "gru"
-    epochs: int = 40
+    epochs: int = 15
     batch_size: int = 32
-    patience: int = 8
-    max_per_speaker: int | None = None
+    patience: int = 5
+    max_per_speaker: int | None = 12  # agents recur: cap their windows (CPU budget, balance)
 
 
 RECIPE = Recipe()
@@ -71,8 +71,11 @@ def rebuild(
     out_dir: Path | None = None,
     calls: int | None = None,
     epochs: int | None = None,
+    workers: int | None = None,
 ) -> ExportReport:
     """The whole chain; resumable (the corpus and dataset phases reuse what they find)."""
+    import os
+
     import keras
 
     from callroles.settings import get_settings
@@ -91,7 +94,12 @@ def rebuild(
         log.info("simulating %d calls (seed %d)", recipe.calls, seed)
         generate_corpus(corpus, calls=recipe.calls, seed=seed, preset=recipe.preset, progress=True)
     log.info("building the DBAS dataset")
-    build_dataset(corpus, corpus / "calls.csv", data, BuildOptions(seed=seed, progress=True))
+    build_dataset(
+        corpus,
+        corpus / "calls.csv",
+        data,
+        BuildOptions(seed=seed, progress=True, workers=workers or min(2, os.cpu_count() or 1)),
+    )
     config = TrainConfig(
         n_classes=recipe.n_classes,
         rnn=recipe.rnn,

@@ -37,7 +37,7 @@ def load_models(settings: Settings) -> tuple[Any, Any]:
     from callroles.audio.pipeline import FrontEnd
     from callroles.export.scorer import Scorer
 
-    scorer = Scorer.load(settings.model_path)
+    scorer = Scorer.load(settings.model_path, stream_trunk=settings.scoring == "trunk-once")
     frontend = FrontEnd()
     return frontend, scorer
 
@@ -73,6 +73,9 @@ class Runtime:
                     self.score_executor,
                     max_windows=self.settings.score_batch_windows,
                     max_wait_s=self.settings.score_batch_wait_ms / 1000.0,
+                    speaker_fn=(
+                        self.scorer.score_speaker if self.settings.scoring == "trunk-once" else None
+                    ),
                 )
 
                 async def send(topic: Any, key: str | None, value: dict[str, Any]) -> None:

@@ -28,8 +28,10 @@ class ScoreBatcher:
         *,
         max_windows: int = 64,
         max_wait_s: float = 0.03,
+        speaker_fn: ScoreFn | None = None,
     ) -> None:
         self.score_fn = score_fn
+        self.speaker_fn = speaker_fn  # trunk-once: one speaker's windows in one run
         self.executor = executor
         self.max_windows = max(1, max_windows)
         self.max_wait_s = max_wait_s
@@ -48,7 +50,17 @@ class ScoreBatcher:
             self._task = None
 
     async def score(self, windows: np.ndarray, tag: str = "") -> np.ndarray:
-        """Class probabilities of ``windows``, scored together with other calls' windows."""
+        """Class probabilities of ``windows``, scored together with other calls' windows
+        (or, with ``speaker_fn``, as one speaker stream with the conv trunk run once)."""
+        if self.speaker_fn is not None:
+            loop = asyncio.get_running_loop()
+            started = time.perf_counter()
+            probs = await loop.run_in_executor(self.executor, self.speaker_fn, windows)
+            took = time.perf_counter() - started
+            metrics.WINDOWS_SCORED.inc(len(windows))
+            if took > 0:
+                metrics.WINDOWS_PER_SECOND.set(len(windows) / took)
+            return probs
         self.start()
         assert self._queue is not None
         chunks = [

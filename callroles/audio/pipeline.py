@@ -27,6 +27,7 @@ from callroles.audio.segmentation import (
     build,
     raw_to_grid,
 )
+from callroles.audio.voicing import trim_tracks
 from callroles.audio.windows import stream_windows
 from callroles.errors import InputError
 from callroles.settings import Settings, get_settings
@@ -104,11 +105,13 @@ class FrontEnd:
         spec: FeatureSpec = DEFAULT_SPEC,
         limits: DecodeLimits | None = None,
         segmenter: OnnxSegmenter | None = None,
+        trim: bool = True,
     ) -> None:
         self.settings = settings or get_settings()
         self.spec = spec
         self.limits = limits or DecodeLimits.from_settings(self.settings)
         self.segmenter = segmenter or OnnxSegmenter(self.settings)
+        self.trim = trim  # talk time from voiced frames only (callroles.audio.voicing)
         self._encoder: Any = None
         self._lock = threading.Lock()
         stream_windows(np.zeros(SAMPLE_RATE, np.float32), spec)  # pay librosa's JIT at load
@@ -160,13 +163,15 @@ class FrontEnd:
 
         t0 = time.perf_counter()
         tracks, strategy = self._separate(grids, audio, stereo, layout, n_speakers, strategy)
-        background = _background(grids)
-        segmentation, budget = build(tracks, background)
+        signals = audio.channels if stereo else audio.channels.mean(axis=0, keepdims=True)
+        talk = trim_tracks(tracks, signals, grids, SAMPLES_PER_FRAME) if self.trim else tracks
+        segmentation, budget = build(talk, _background(grids))
         timings["separate"] = time.perf_counter() - t0
 
         t0 = time.perf_counter()
-        signals = audio.channels if stereo else audio.channels.mean(axis=0, keepdims=True)
-        speakers = [self._stream(t, signals, segmentation) for t in tracks]
+        speakers = [
+            self._stream(t, v, signals, segmentation) for t, v in zip(tracks, talk, strict=True)
+        ]
         timings["features"] = time.perf_counter() - t0
         timings["total"] = sum(timings.values())
         timings = {k: round(v, 4) for k, v in timings.items()}
@@ -196,8 +201,13 @@ class FrontEnd:
         return separate.by_embedding(grid, wide, self.encoder, n_speakers), "embedding"
 
     def _stream(
-        self, track: SpeakerTrack, signals: np.ndarray, segmentation: Segmentation
+        self,
+        track: SpeakerTrack,
+        talk: SpeakerTrack,
+        signals: np.ndarray,
+        segmentation: Segmentation,
     ) -> SpeakerStream:
+        """Windows from ina's runs (what the model was trained on); talk time from ``talk``."""
         signal = signals[track.channel if len(signals) > 1 else 0]
         mask = np.repeat(track.active, SAMPLES_PER_FRAME)
         stream = signal[: len(mask)][mask[: len(signal)]]
@@ -206,7 +216,7 @@ class FrontEnd:
         return SpeakerStream(
             track.speaker,
             track.gender,
-            round(float(track.active.sum()) * FRAME_S, 3),
+            round(float(talk.active.sum()) * FRAME_S, 3),
             win.windows,
             win.starts_s,
             win.padded,

@@ -71,3 +71,26 @@ def test_empty_input() -> None:
             await batcher.stop()
 
     asyncio.run(scenario())
+
+
+def test_trunk_once_speaker_scoring_matches_windows(small_corpus) -> None:
+    """scoring=trunk-once: a speaker's stream in one run, close to window-by-window scoring."""
+    from callroles.audio.pipeline import FrontEnd
+    from callroles.export.scorer import Scorer
+
+    scorer = Scorer.load(None, stream_trunk=True)  # the shipped default model
+    front = FrontEnd().process(next((small_corpus / "audio").glob("call00001.*")))
+    stream = max(front.speakers, key=lambda s: len(s.windows))
+    assert len(stream.windows) >= 5
+
+    async def scenario() -> np.ndarray:
+        with ThreadPoolExecutor(1) as pool:
+            batcher = ScoreBatcher(scorer.score, pool, speaker_fn=scorer.score_speaker)
+            return await batcher.score(stream.windows, "call00001")
+
+    fast = asyncio.run(scenario())
+    exact = scorer.score(stream.windows)
+    assert fast.shape == exact.shape
+    assert float(np.max(np.abs(fast - exact))) < 0.05
+    assert (fast.argmax(1) == exact.argmax(1)).mean() >= 0.9
+    assert abs(float(fast[:, 1].mean() - exact[:, 1].mean())) < 0.02  # the paper's Eq. 4

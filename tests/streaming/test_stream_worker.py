@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from callroles import schemas
@@ -317,7 +318,9 @@ def test_durations_match_truth(run: Run) -> None:
 @pytest.mark.xfail(
     strict=True,
     reason="front-end accuracy, not streaming: on the small synthetic corpus (seed 1234) per-"
-    "speaker talk times were off by -22% to +20% (7 of 10 speakers beyond 5%) on 2026-11-23. "
+    "speaker talk times were off by -22% to +20% (6 of 10 beyond 5%) from ina's runs, and by "
+    "-22.5% to +12.1% (4 of 10 beyond 5%, median 2.8%) after the voiced-frame trim "
+    "(docs/frontend.md, Talk time): mono backchannels and embedding swaps remain. "
     "Strict: once the front end gets within 5%, this XPASSes and the marker must go.",
 )
 def test_talk_times_within_5_percent_of_truth(run: Run) -> None:
@@ -331,6 +334,18 @@ def test_talk_times_within_5_percent_of_truth(run: Run) -> None:
             if abs(g - t) > 0.05 * t:
                 off.append(f"{c}: truth {t:.2f} s, result {g:.2f} s ({100 * (g - t) / t:+.1f}%)")
     assert not off, "talk times off by more than 5%:\n" + "\n".join(off)
+
+
+def test_talk_times_median_within_5_percent_of_truth(run: Run) -> None:
+    """What the front end does reach (synthetic calls): the median speaker within 5%, none
+    beyond 30% (the xfail above keeps the per-speaker target in sight)."""
+    errors = []
+    for c, call_id in run.ids.items():
+        true_times = sorted(s["talk_time_s"] for s in run.truth[c]["speakers"].values())
+        got_times = sorted(s["talk_time_s"] for s in run.results[call_id]["speakers"])
+        errors += [abs(g - t) / t for t, g in zip(true_times, got_times, strict=True)]
+    assert float(np.median(errors)) <= 0.05, sorted(errors)
+    assert max(errors) <= 0.30, sorted(errors)
 
 
 def test_roles_match_truth_with_trained_model(run: Run, model_path: tuple[Path, bool]) -> None:
