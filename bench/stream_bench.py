@@ -74,6 +74,7 @@ class Group:
             "CALLROLES_TOPIC_PREFIX": settings.topic_prefix,
             "CALLROLES_PARTITIONS": str(settings.partitions),
             "CALLROLES_ALLOWED_ROOTS": json.dumps([str(folder)]),
+            "CALLROLES_SCORING": settings.scoring,
         }
         if settings.model_path:
             self.env["CALLROLES_MODEL_PATH"] = str(settings.model_path)
@@ -208,12 +209,24 @@ def main(argv: list[str]) -> int:
     p.add_argument("--interval", type=float, default=30.0, help="seconds between steady calls")
     p.add_argument("--timeout", type=float, default=1800.0)
     p.add_argument("--out", type=Path, default=RESULTS)
+    p.add_argument("--corpus", type=Path, help="an existing simulate corpus (default: generate)")
+    p.add_argument("--min-duration", type=float, default=0.0, help="only calls at least this long")
+    p.add_argument("--max-duration", type=float, default=1e9, help="only calls at most this long")
+    p.add_argument(
+        "--scoring", choices=("windows", "trunk-once"), help="the workers' CALLROLES_SCORING"
+    )
     args = p.parse_args(argv)
 
     base = get_settings()
+    if args.scoring:
+        base = base.model_copy(update={"scoring": args.scoring})
     stack.start(base)
-    folder = corpus(args.calls, args.seed, base.home)
-    files = _recordings(folder)[: args.limit]
+    folder = args.corpus.resolve() if args.corpus else corpus(args.calls, args.seed, base.home)
+    files = [
+        (f, d)
+        for f, d in _recordings(folder)
+        if args.min_duration <= d <= args.max_duration and f.is_file()
+    ][: args.limit]
     report: dict[str, Any] = {
         "benchmark": "stream",
         "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -222,8 +235,10 @@ def main(argv: list[str]) -> int:
             "python": platform.python_version(),
             "load_avg_before": os.getloadavg(),
         },
-        "data": f"simulator default preset, seed {args.seed}, {len(files)} calls, "
+        "data": f"simulator default preset ({folder.name if args.corpus else f'seed {args.seed}'})"
+        f", {len(files)} calls of {args.min_duration:.0f}-{min(args.max_duration, 1e4):.0f} s, "
         f"{sum(d for _, d in files) / 60:.1f} min of audio (synthetic)",
+        "scoring": base.scoring,
         "runs": {},
     }
     for n in [int(x) for x in args.workers.split(",")]:
