@@ -63,10 +63,10 @@ class Settings(BaseSettings):
     # Model and scoring
     model_path: Path | None = None
     execution_provider: str = "auto"  # auto, cuda, cpu
-    # windows: every 10 s window scored on its own, batched across calls (exact, the paper's);
-    # trunk-once: the conv trunk runs once per speaker stream (export/README.md, several times
-    # faster, within 0.01 of the window probabilities)
-    scoring: Literal["windows", "trunk-once"] = "windows"
+    # trunk-once: the conv trunk runs once per speaker stream (export/README.md: 5x faster,
+    # same speaker labels as per-window scoring in bench/results/trunkonce.json); windows:
+    # every 10 s window scored on its own, batched across calls (exact, the paper's procedure)
+    scoring: Literal["windows", "trunk-once"] = "trunk-once"
 
     # Input limits and where recordings may be read from
     allowed_roots: tuple[Path, ...] = ()

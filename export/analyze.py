@@ -35,11 +35,12 @@ def analyze(
     strategy: str = "auto",
     frontend: Any = None,
     scorer: Any = None,
-    fast: bool = False,
+    fast: bool | None = None,
 ) -> Analysis:
     """Decode, segment, separate, window, score, aggregate (Eq. 4 and 5), build the result.
 
-    ``fast`` runs the conv trunk once per speaker stream (``Scorer.score_speaker``).
+    ``fast`` runs the conv trunk once per speaker stream (``Scorer.score_speaker``); None
+    follows the ``scoring`` setting, as the workers do.
     """
     from callroles.audio.pipeline import FrontEnd
     from callroles.export.scorer import Scorer
@@ -48,6 +49,10 @@ def analyze(
 
     if not Path(source).is_file():
         raise InputError(f"no such recording: {source}", code="input_missing")
+    if fast is None:
+        from callroles.settings import get_settings
+
+        fast = get_settings().scoring == "trunk-once"
     started = time.perf_counter()
     # load before the front end runs: a bad model fails fast
     scorer = scorer or Scorer.load(model, stream_trunk=fast)

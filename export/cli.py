@@ -41,10 +41,18 @@ def register(sub: Any) -> None:
         choices=("auto", "mono", "stereo-agent-left", "stereo-agent-right"),
     )
     a.add_argument("--speakers", type=int, default=2, help="expected speakers (mono calls)")
-    a.add_argument(
+    fast = a.add_mutually_exclusive_group()
+    fast.add_argument(
         "--fast",
         action="store_true",
-        help="run the conv trunk once per speaker stream (approximate, several times faster)",
+        default=None,
+        help="run the conv trunk once per speaker stream (the default: CALLROLES_SCORING)",
+    )
+    fast.add_argument(
+        "--exact",
+        dest="fast",
+        action="store_false",
+        help="score every 10 s window on its own (the paper's procedure, 5x slower)",
     )
     a.set_defaults(func=_analyze)
 

@@ -43,7 +43,7 @@ def ship(run_dir: Path, out_dir: Path, *, seed: int | None, recipe: dict[str, An
     from callroles.export.runs import export_run
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    report = export_run(run_dir, out_dir / "model.onnx")
+    report = export_run(run_dir, out_dir / "model.onnx", variants=("stream",))  # + trunk-once
     (out_dir / "model.report.json").unlink(missing_ok=True)  # folded into report.json below
     run_report_path = run_dir / "report.json"
     evaluation = json.loads(run_report_path.read_text()) if run_report_path.is_file() else {}

@@ -214,6 +214,11 @@ class Scorer:
         from callroles.export.stream_trunk import stream_path
 
         path = stream_path(self.path)
+        if not path.is_file():  # exported before trunk-once graphs, or copied without it
+            log.warning(
+                "%s has no trunk-once graph (%s): scoring windows one by one", self.path, path.name
+            )
+            return
         data, meta = _read(path)
         check_spec(meta, str(path))
         if meta.stream.get("parent") != self.metadata.graph_sha256:

@@ -157,3 +157,22 @@ def test_trunk_once_scoring(exported: tuple[Path, Any], reference_dir: Path) -> 
     np.testing.assert_allclose(fast.score_speaker(shuffled), exact.score(shuffled), atol=1e-6)
     with pytest.raises(ModelError, match="stream_trunk"):
         exact.score_stream(stream, 2)
+
+
+def test_model_without_trunk_once_graph_scores_windows(
+    exported: tuple[Path, Any], reference_dir: Path, tmp_path: Path
+) -> None:
+    """A model copied without its .stream.onnx still loads for scoring=trunk-once (the default):
+    it falls back to window-by-window scoring instead of refusing to start a worker."""
+    import shutil
+
+    from callroles.audio.decode import decode
+    from callroles.audio.features import log_mel
+    from callroles.audio.windows import slice_windows
+
+    alone = tmp_path / "alone.onnx"
+    shutil.copy(exported[0], alone)
+    scorer = Scorer.load(alone, execution_provider="cpu", stream_trunk=True)
+    assert scorer.stream_session is None
+    windows = slice_windows(log_mel(decode(reference_dir / "lamartine.wav").channels[0]))
+    np.testing.assert_allclose(scorer.score_speaker(windows), scorer.score(windows), atol=1e-6)
