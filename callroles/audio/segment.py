@@ -197,7 +197,7 @@ class OnnxSegmenter:
         settings: Settings | None = None,
         *,
         gender_stride: int = 4,
-        vad_stride: int = 2,
+        vad_stride: int = 4,  # docs/frontend.md: agreement with stride 1 0.9940 (stride 2: 0.9943)
         threads: int = 0,
         batch: int = 256,
     ) -> None:
