@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from callroles.audio.segmentation import FRAME_S, SpeakerTrack
+from callroles.audio.segmentation import FRAME_S, SpeakerTrack, runs
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ DEFAULT_VOICING = VoicingSpec()
 
 
 def frame_levels_db(signal: np.ndarray, samples_per_frame: int, n_frames: int) -> np.ndarray:
-    """Mean power per 10 ms frame in dB, padded with -inf dB up to ``n_frames``."""
+    """Mean power per 10 ms frame in dB, padded with -120 dB up to ``n_frames``."""
     n = min(n_frames, len(signal) // samples_per_frame)
     frames = signal[: n * samples_per_frame].reshape(n, samples_per_frame).astype(np.float64)
     level = 10.0 * np.log10(np.mean(frames**2, axis=1) + 1e-12)
@@ -52,13 +52,10 @@ def voiced_mask(
         floor = float(np.percentile(level_db, 2.0))
     threshold = max(floor + spec.above_floor_db, float(level_db.max()) - spec.below_peak_db)
     voiced = level_db > threshold
-    idx = np.flatnonzero(voiced)
-    if len(idx) > 1:
-        gaps = np.diff(idx)
-        bridge = int(round(spec.bridge_s / FRAME_S))
-        for a, g in zip(idx[:-1], gaps, strict=True):
-            if 1 < g <= bridge:
-                voiced[a : a + g] = True
+    bridge = int(round(spec.bridge_s / FRAME_S))
+    for a, b in runs(~voiced):  # pauses strictly inside speech, up to bridge_s long
+        if a > 0 and b < len(voiced) and b - a < bridge:
+            voiced[a:b] = True
     return voiced
 
 
