@@ -32,7 +32,8 @@ class Recipe:
     epochs: int = 15
     batch_size: int = 32
     patience: int = 5
-    max_per_speaker: int | None = 12  # agents recur: cap their windows (CPU budget, balance)
+    max_per_speaker: int | None = 12  # agents recur: cap their windows (training/README.md)
+    augment: bool = False  # opt-in; it gave no gain across languages (training/README.md)
 
 
 RECIPE = Recipe()
@@ -43,7 +44,7 @@ def ship(run_dir: Path, out_dir: Path, *, seed: int | None, recipe: dict[str, An
     from callroles.export.runs import export_run
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    report = export_run(run_dir, out_dir / "model.onnx", variants=("stream",))  # + trunk-once
+    report = export_run(run_dir, out_dir / "model.onnx")  # writes model.stream.onnx too
     (out_dir / "model.report.json").unlink(missing_ok=True)  # folded into report.json below
     run_report_path = run_dir / "report.json"
     evaluation = json.loads(run_report_path.read_text()) if run_report_path.is_file() else {}
@@ -80,6 +81,7 @@ def rebuild(
 
     from callroles.settings import get_settings
     from callroles.simulate import generate_corpus
+    from callroles.training.augment import Augment
     from callroles.training.dataset import BuildOptions, build_dataset
     from callroles.training.train import TrainConfig, train
 
@@ -108,6 +110,7 @@ def rebuild(
         patience=recipe.patience,
         seed=seed,
         max_per_speaker=recipe.max_per_speaker,
+        augment=Augment() if recipe.augment else None,
     )
     train(data, run, config)
     report = ship(run, out_dir, seed=seed, recipe=asdict(recipe))

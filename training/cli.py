@@ -31,6 +31,7 @@ def _dataset_build(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
+    from callroles.training.augment import Augment
     from callroles.training.train import DEBUG_CONFIG, TrainConfig, train
 
     base = DEBUG_CONFIG if args.debug else TrainConfig()
@@ -43,6 +44,7 @@ def _train(args: argparse.Namespace) -> int:
         patience=args.patience or base.patience,
         seed=args.seed,
         max_per_speaker=args.max_per_speaker,
+        augment=Augment() if args.augment else None,
     )
     name = args.name or f"{args.rnn}{args.classes}"
     run = train(Path(args.data), Path(args.runs) / name, cfg)
@@ -127,6 +129,11 @@ def register(sub: Any) -> None:
     t.add_argument("--patience", type=int, default=None)
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--max-per-speaker", type=int, default=None)
+    t.add_argument(
+        "--augment",
+        action="store_true",
+        help="perturb training windows (mel warp, gain, SpecAugment masks): fewer voices memorised",
+    )
     t.add_argument("--debug", action="store_true", help="tiny configuration: 2 epochs")
     t.set_defaults(func=_train)
 

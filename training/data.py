@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from callroles.errors import InputError
+from callroles.training.augment import Augment, augment_window
 from callroles.training.labels import GENDERS, ROLES, class_names, label_of
 
 SPLITS = ("train", "validation")
@@ -119,8 +120,13 @@ def make_dataset(
     shuffle: bool = False,
     seed: int = 0,
     shape: tuple[int, int] = (96, 1000),
+    augment: Augment | None = None,
 ) -> Any:
-    """A batched ``tf.data.Dataset`` of (window, label), shuffled per epoch when asked."""
+    """A batched ``tf.data.Dataset`` of (window, label), shuffled per epoch when asked.
+
+    With ``augment``, element ``i`` of an epoch is perturbed with a generator seeded by
+    ``(seed, i)``; the shuffle pairs a window with a different perturbation every epoch.
+    """
     import tensorflow as tf
 
     paths = [str(it.path) for it in items]
@@ -135,6 +141,18 @@ def make_dataset(
         return x, label
 
     ds = ds.map(_load, num_parallel_calls=2, deterministic=True)
+    if augment is not None:
+        aug = augment
+
+        def _perturb(x: np.ndarray, index: np.int64) -> np.ndarray:
+            return augment_window(x, np.random.default_rng([seed, int(index)]), aug)
+
+        def _augment(index: Any, xy: tuple[Any, Any]) -> tuple[Any, Any]:
+            x = tf.numpy_function(_perturb, [xy[0], index], tf.float32)
+            x.set_shape(shape)
+            return x, xy[1]
+
+        ds = ds.enumerate().map(_augment, num_parallel_calls=2, deterministic=True)
     return ds.batch(batch_size).prefetch(2)
 
 

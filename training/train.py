@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from callroles.training.augment import Augment
 from callroles.training.data import (
     Item,
     check_classes,
@@ -44,6 +45,7 @@ class TrainConfig:
     patience: int = 10
     seed: int = 0
     max_per_speaker: int | None = None  # cap windows per speaker (None: all, as the paper)
+    augment: Augment | None = None  # perturb training windows (None: as the paper, no change)
 
 
 DEBUG_CONFIG = TrainConfig(epochs=2, batch_size=8, patience=1)
@@ -105,7 +107,12 @@ def train(
         jit_compile=False,  # XLA compile time dominates short CPU runs
     )
     train_ds = make_dataset(
-        train_items, config.n_classes, batch_size=config.batch_size, shuffle=True, seed=config.seed
+        train_items,
+        config.n_classes,
+        batch_size=config.batch_size,
+        shuffle=True,
+        seed=config.seed,
+        augment=config.augment,
     )
     val_ds = make_dataset(val_items, config.n_classes, batch_size=config.batch_size)
     callbacks = [

@@ -81,3 +81,22 @@ def test_empty_class_refuses_to_train(dbas_small: Any, tmp_path: Path) -> None:
     shutil.rmtree(tree / "validation" / "agent")
     with pytest.raises(TrainingDataError, match="'validation' split has no windows of class"):
         train(tree, tmp_path / "run", DEBUG_CONFIG)
+
+
+def test_ship_writes_the_whole_default_model_folder(debug_run: Path, tmp_path: Path) -> None:
+    """What `default-model rebuild` ships: both graphs, labelled synthetic, recipe and figures."""
+    from dataclasses import asdict
+
+    from callroles.export.rebuild import RECIPE, ship
+    from callroles.export.scorer import Scorer
+
+    out = tmp_path / "default_model"
+    report = ship(debug_run, out, seed=3, recipe=asdict(RECIPE))
+    assert (out / "model.onnx").is_file() and (out / "model.stream.onnx").is_file()
+    assert "stream" in report.variants
+    shipped = json.loads((out / "report.json").read_text())
+    assert "SYNTHETIC" in shipped["what"] and shipped["seed"] == 3
+    assert shipped["recipe"]["max_per_speaker"] == RECIPE.max_per_speaker
+    assert shipped["evaluation"]["window"]["windows"] > 0
+    scorer = Scorer.load(out / "model.onnx", stream_trunk=True)
+    assert scorer.stream_session is not None  # the trunk-once graph loads next to the model
