@@ -132,7 +132,7 @@ def register(sub: Any) -> None:
     t.add_argument(
         "--augment",
         action="store_true",
-        help="perturb training windows (mel warp, gain, SpecAugment masks): fewer voices memorised",
+        help="perturb training windows (mel warp, gain, SpecAugment masks; training/README.md)",
     )
     t.add_argument("--debug", action="store_true", help="tiny configuration: 2 epochs")
     t.set_defaults(func=_train)
