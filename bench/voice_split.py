@@ -17,18 +17,20 @@ Writes ``bench/results/voice_split-<TRAIN_TREE folder name>.json``.
 from __future__ import annotations
 
 import json
-import re
 import sys
 from pathlib import Path
 from typing import Any
 
+from callroles.simulate.voices import catalog
+
+_CATALOG = {v.name: v for v in catalog()}
 GROUPS = ("same voice, same role", "same voice, other role only", "voice never heard")
 
 
-def voice_core(voice: str) -> str:
-    """The voice without its language: espeak variant, pitch and speed (festival as is)."""
-    m = re.match(r"espeak-\w+-(\w+-p\d+-s\d+)$", voice)
-    return m.group(1) if m else voice
+def voice_core(name: str) -> tuple[str, str, int, float]:
+    """The voice without its language: engine, base voice, pitch and speed (from the catalogue)."""
+    v = _CATALOG[name]
+    return (v.engine, v.base, v.pitch, v.speed)
 
 
 def voices_of(corpus: Path) -> dict[str, str]:
@@ -46,7 +48,7 @@ def breakdown(
     """Right/total speakers per group for one evaluation report (report.json or eval-*.json)."""
     voices = voices_of(corpus)
     train_voices = voices_of(train_corpus) if train_corpus else voices
-    heard: dict[str, set[str]] = {}
+    heard: dict[tuple[str, str, int, float], set[str]] = {}
     for spk_dir in (train_tree / "train").glob("*/*/*"):
         role = spk_dir.parent.parent.name
         heard.setdefault(voice_core(train_voices[spk_dir.name]), set()).add(role)
