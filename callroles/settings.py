@@ -67,6 +67,10 @@ class Settings(BaseSettings):
     # same speaker labels as per-window scoring in bench/results/trunkonce.json); windows:
     # every 10 s window scored on its own, batched across calls (exact, the paper's procedure)
     scoring: Literal["windows", "trunk-once"] = "trunk-once"
+    # talk time and turns: "activity", the trained speaker-count model (callroles.audio.activity;
+    # None: the shipped one); "energy", voiced frames of ina's runs (callroles.audio.voicing)
+    talk_time: Literal["activity", "energy"] = "activity"
+    activity_model_path: Path | None = None
 
     # Input limits and where recordings may be read from
     allowed_roots: tuple[Path, ...] = ()

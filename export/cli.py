@@ -119,9 +119,9 @@ def _show(_args: argparse.Namespace) -> int:
     import onnx
 
     from callroles.export.metadata import read_metadata
-    from callroles.export.scorer import DEFAULT_MODEL, _read
+    from callroles.export.scorer import DEFAULT_MODEL, read_model
 
-    _read(DEFAULT_MODEL)  # typed error when absent or damaged
+    read_model(DEFAULT_MODEL)  # typed error when absent or damaged
     meta = read_metadata(onnx.load(str(DEFAULT_MODEL)), source=str(DEFAULT_MODEL))
     print(json.dumps({**meta.__dict__, "model_version": meta.model_version}, indent=2))
     return 0

@@ -54,11 +54,12 @@ def _quiet_tf() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
-def _tf2onnx(model: Any, opset: int) -> onnx.ModelProto:
+def tf2onnx_graph(model: Any, opset: int, input_name: str = INPUT_NAME) -> onnx.ModelProto:
+    """tf2onnx's conversion of a Keras 3 model, any batch size, input called ``input_name``."""
     import tensorflow as tf
     import tf2onnx
 
-    spec = (tf.TensorSpec((None, *model.inputs[0].shape[1:]), tf.float32, name=INPUT_NAME),)
+    spec = (tf.TensorSpec((None, *model.inputs[0].shape[1:]), tf.float32, name=input_name),)
     try:
         proto, _ = tf2onnx.convert.from_keras(model, input_signature=spec, opset=opset)
     except Exception as exc:  # tf2onnx raises a zoo of types
@@ -106,7 +107,7 @@ def keras_to_onnx(
     _quiet_tf()
     n_classes = int(model.outputs[0].shape[-1])
     if rnn_export == "loop":
-        proto = _tf2onnx(model, opset)
+        proto = tf2onnx_graph(model, opset)
         old = proto.graph.output[0].name
         proto.graph.node.append(onnx.helper.make_node("Identity", [old], [OUTPUT_NAME]))
     elif rnn_export == "native":
@@ -115,7 +116,7 @@ def keras_to_onnx(
             raise ExportError(f"{model.name} has no GRU/LSTM layer; export with rnn_export='loop'")
         head = _head_layers(model, start)
         trunk = keras.Model(model.inputs, model.layers[start].input, name=f"{model.name}_trunk")
-        proto = _tf2onnx(trunk, opset)
+        proto = tf2onnx_graph(trunk, opset)
         append_head(proto.graph, proto.graph.output[0].name, head, OUTPUT_NAME)
     else:
         raise ExportError(f"rnn_export must be 'native' or 'loop', not {rnn_export!r}")

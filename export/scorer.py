@@ -102,7 +102,7 @@ def check_spec(meta: ModelMetadata, source: str) -> None:
         )
 
 
-def _read(path: Path) -> tuple[bytes, ModelMetadata]:
+def read_model(path: Path) -> tuple[bytes, ModelMetadata]:
     import onnx
     from google.protobuf.message import DecodeError
 
@@ -166,7 +166,7 @@ class Scorer:
     def _create(cls, path: Path, setting: str, stream_trunk: bool = False) -> Scorer:
         import onnxruntime as ort
 
-        data, meta = _read(path)
+        data, meta = read_model(path)
         check_spec(meta, str(path))
         options = ort.SessionOptions()
         # EXTENDED fuses what matters here; ALL adds NCHWc reorders that cost more than they save
@@ -219,7 +219,7 @@ class Scorer:
                 "%s has no trunk-once graph (%s): scoring windows one by one", self.path, path.name
             )
             return
-        data, meta = _read(path)
+        data, meta = read_model(path)
         check_spec(meta, str(path))
         if meta.stream.get("parent") != self.metadata.graph_sha256:
             raise ModelCorruptError(

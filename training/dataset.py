@@ -114,7 +114,8 @@ def _frontend() -> Any:
     if _FRONTEND is None:
         from callroles.audio.pipeline import FrontEnd
 
-        _FRONTEND = FrontEnd()
+        # DBAS needs ina's gender tracks only (the windows), not talk time: no activity model
+        _FRONTEND = FrontEnd(activity=False)
     return _FRONTEND
 
 

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from callroles.audio import separate
+from callroles.audio.activity import Activity, ActivityModel
 from callroles.audio.decode import SAMPLE_RATE, AudioFacts, DecodedAudio, DecodeLimits, decode
 from callroles.audio.features import DEFAULT_SPEC, FeatureSpec
 from callroles.audio.segment import OnnxSegmenter
@@ -27,6 +28,8 @@ from callroles.audio.segmentation import (
     build,
     raw_to_grid,
 )
+from callroles.audio.talk import DEFAULT_TALK, overlap_share, talk_tracks
+from callroles.audio.turns import align, by_turns, turn_owners
 from callroles.audio.voicing import trim_tracks
 from callroles.audio.windows import stream_windows
 from callroles.errors import InputError
@@ -106,15 +109,25 @@ class FrontEnd:
         limits: DecodeLimits | None = None,
         segmenter: OnnxSegmenter | None = None,
         trim: bool = True,
+        activity: ActivityModel | None | bool = True,
     ) -> None:
         self.settings = settings or get_settings()
         self.spec = spec
         self.limits = limits or DecodeLimits.from_settings(self.settings)
         self.segmenter = segmenter or OnnxSegmenter(self.settings)
         self.trim = trim  # talk time from voiced frames only (callroles.audio.voicing)
+        # mono talk time and same-voice turns from the speaker-count model, when there is one
+        self.activity = self._activity(activity)
         self._encoder: Any = None
         self._lock = threading.Lock()
         stream_windows(np.zeros(SAMPLE_RATE, np.float32), spec)  # pay librosa's JIT at load
+
+    def _activity(self, given: ActivityModel | None | bool) -> ActivityModel | None:
+        if isinstance(given, ActivityModel) or given is None:
+            return given
+        if not given or self.settings.talk_time != "activity" or not self.trim:
+            return None
+        return ActivityModel.load(self.settings.activity_model_path, "cpu")
 
     @property
     def encoder(self) -> Any:
@@ -161,11 +174,25 @@ class FrontEnd:
             grids = [raw_to_grid(self.segmenter(audio.wide.mean(axis=0)), n_frames)]
         timings["segment"] = time.perf_counter() - t0
 
-        t0 = time.perf_counter()
-        tracks, strategy = self._separate(grids, audio, stereo, layout, n_speakers, strategy)
         signals = audio.channels if stereo else audio.channels.mean(axis=0, keepdims=True)
-        talk = trim_tracks(tracks, signals, grids, SAMPLES_PER_FRAME) if self.trim else tracks
+        act = None
+        if self.activity is not None and not stereo:  # stereo: one voice per channel, energy
+            t0 = time.perf_counter()
+            act = self.activity(signals[0]).cut(n_frames)
+            timings["activity"] = time.perf_counter() - t0
+
+        t0 = time.perf_counter()
+        tracks, strategy, owner = self._separate(
+            grids, audio, stereo, layout, n_speakers, strategy, act
+        )
+        if act is not None:
+            talk = talk_tracks(tracks, act, owner)
+        elif self.trim:
+            talk = trim_tracks(tracks, signals, grids, SAMPLES_PER_FRAME)
+        else:
+            talk = tracks
         segmentation, budget = build(talk, _background(grids))
+        budget["talk_time_method"] = _method(act, self.trim)
         timings["separate"] = time.perf_counter() - t0
 
         t0 = time.perf_counter()
@@ -187,18 +214,28 @@ class FrontEnd:
         layout: str,
         n_speakers: int,
         strategy: str,
-    ) -> tuple[list[SpeakerTrack], str]:
+        act: Activity | None,
+    ) -> tuple[list[SpeakerTrack], str, np.ndarray | None]:
+        """Tracks, the strategy used and (same-voice calls) the frame owners for talk time."""
         if stereo:
-            return separate.by_channel(grids, layout), "stereo"
+            return separate.by_channel(grids, layout), "stereo", None
         grid = grids[0]
         if strategy == "gender" or (
             strategy == "auto" and n_speakers == 2 and separate.opposite_genders(grid)
         ):
-            return separate.by_gender(grid), "gender"
+            tracks = separate.by_gender(grid)  # the role model's windows, as in training
+            owners = None
+            if act is not None:  # talk: clustered turns beat ina's frame genders (frontend.md)
+                owners = turn_owners(len(grid), audio.wide.mean(axis=0), self.encoder, act)
+            return tracks, "gender", None if owners is None else align(owners, tracks)
         if not np.isin(grid, separate.SPEECH).any():
-            return [], "embedding"
+            return [], "embedding", None
         wide = audio.wide.mean(axis=0)
-        return separate.by_embedding(grid, wide, self.encoder, n_speakers), "embedding"
+        if act is not None and n_speakers > 1:
+            found = by_turns(grid, wide, self.encoder, act, n_speakers)
+            if found is not None:
+                return found[0], "embedding", found[1]
+        return separate.by_embedding(grid, wide, self.encoder, n_speakers), "embedding", None
 
     def _stream(
         self,
@@ -225,6 +262,16 @@ class FrontEnd:
             track.source,
             track.role_hint,
         )
+
+
+def _method(act: Activity | None, trim: bool) -> str:
+    """How talk time was measured, for the budget (and whoever audits a result)."""
+    if act is None:
+        return "energy" if trim else "ina"
+    share = overlap_share(act)
+    if share > DEFAULT_TALK.max_overlap_share:
+        return f"activity; overlap ignored (heard in {share:.0%} of speech, implausible)"
+    return "activity"
 
 
 def _background(grids: list[np.ndarray]) -> np.ndarray:

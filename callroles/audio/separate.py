@@ -22,7 +22,7 @@ GENDER_MIN_SHARE = 0.1  # minority gender needs this share of speech (and GENDER
 GENDER_MIN_S = 2.0
 
 
-def _gender_of(grid: np.ndarray, active: np.ndarray) -> str | None:
+def gender_of(grid: np.ndarray, active: np.ndarray) -> str | None:
     f, m = int(np.sum(grid[active] == "female")), int(np.sum(grid[active] == "male"))
     return None if f + m == 0 else ("female" if f >= m else "male")
 
@@ -48,7 +48,7 @@ def by_channel(grids: list[np.ndarray], layout: str) -> list[SpeakerTrack]:
     for ch, grid in enumerate(grids):
         active = np.isin(grid, SPEECH)
         tracks.append(
-            SpeakerTrack("", _gender_of(grid, active), ch, active, f"channel {ch}", hints.get(ch))
+            SpeakerTrack("", gender_of(grid, active), ch, active, f"channel {ch}", hints.get(ch))
         )
     return name_tracks(tracks)
 
@@ -118,7 +118,7 @@ def by_embedding(
     speech = np.isin(grid, SPEECH)
     starts = partial_starts(speech)
     if n_speakers <= 1 or len(starts) < 2:
-        return name_tracks([SpeakerTrack("", _gender_of(grid, speech), 0, speech, "cluster 1")])
+        return name_tracks([SpeakerTrack("", gender_of(grid, speech), 0, speech, "cluster 1")])
     mels = partial_mels(wide, starts)
     emb = np.concatenate([encoder(mels[i : i + batch]) for i in range(0, len(mels), batch)])
     labels = cluster(emb, n_speakers)
@@ -143,5 +143,5 @@ def by_embedding(
     tracks = []
     for k in range(n_speakers):
         active = speech & (frame_label == k)
-        tracks.append(SpeakerTrack("", _gender_of(grid, active), 0, active, f"cluster {k + 1}"))
+        tracks.append(SpeakerTrack("", gender_of(grid, active), 0, active, f"cluster {k + 1}"))
     return name_tracks(tracks)

@@ -1,0 +1,135 @@
+"""How many people speak in each 10 ms frame, and where the speaker changes: a small trained model.
+
+inaSpeechSegmenter gives each speech frame to one gender with a few hundred milliseconds of
+hangover, and on a mono call a backchannel spoken under the other party goes to the louder
+voice. Talk time within a few percent needs frame-precise boundaries and overlap, which energy
+thresholds could not give (docs/frontend.md, "Why tuning stops here"). This model, trained on
+generated calls whose truth is exact to the sample (``callroles.training.activity``), reads the
+call's log-mel frames and says per frame: nobody, one speaker or two, and how likely the speaker
+changes there. The separation strategies still say *who* speaks; this says *when* and *how many*.
+
+The model is an ONNX file whose metadata carries its feature spec (checked here at load time)
+and its class list, like the role model.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from callroles.audio.features import DEFAULT_SPEC, FeatureSpec, log_mel
+
+CLASSES = ("none", "one", "overlap")
+MODEL_NAME = "activity"
+# the role model's log-mel frames, each mel band minus its mean over the call (gain-free)
+ACTIVITY_SPEC = replace(DEFAULT_SPEC, normalisation="call-mean")
+CHUNK_FRAMES = 3000  # 30 s per ONNX run keeps memory flat on hour-long calls
+CONTEXT_FRAMES = 100  # beyond the model's receptive field (+-67 frames): chunking is exact
+
+
+def default_activity_model() -> Path:
+    """The shipped model, next to the default role model (callroles.export.default_model)."""
+    import callroles.export as export
+
+    return Path(export.__file__).resolve().parent / "default_model" / "activity.onnx"
+
+
+def activity_features(signal: np.ndarray, spec: FeatureSpec = ACTIVITY_SPEC) -> np.ndarray:
+    """(frames, n_mels) log-mel of a 1-D 8 kHz signal, each band minus its mean over the call."""
+    if spec.normalisation != "call-mean":
+        raise ValueError(f"the activity model wants call-mean features, not {spec.normalisation}")
+    mel = log_mel(signal, replace(spec, normalisation="none")).T
+    return np.asarray(mel - mel.mean(axis=0, keepdims=True), dtype=np.float32)
+
+
+@dataclass(frozen=True)
+class Activity:
+    """Per 10 ms frame: P(nobody, one, two speak) and P(speaker change)."""
+
+    count: np.ndarray  # (T, 3)
+    change: np.ndarray  # (T,)
+
+    def __len__(self) -> int:
+        return len(self.count)
+
+    def cut(self, n: int) -> Activity:
+        """The first ``n`` frames, padded with silence when the grid is longer."""
+        if n <= len(self):
+            return Activity(self.count[:n], self.change[:n])
+        pad = np.tile(np.array([[1.0, 0.0, 0.0]], np.float32), (n - len(self), 1))
+        return Activity(np.vstack([self.count, pad]), np.r_[self.change, np.zeros(n - len(self))])
+
+
+class ActivityModel:
+    """An ONNX Runtime session over the activity graph; loaded once per path and provider."""
+
+    _cache: ClassVar[dict[tuple[str, str], ActivityModel]] = {}
+    _lock: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(self, session: Any, spec: FeatureSpec, version: str, path: Path) -> None:
+        self.session = session
+        self.spec = spec
+        self.version = version
+        self.path = path
+        self.outputs = [o.name for o in session.get_outputs()]
+
+    @classmethod
+    def load(cls, path: Path | None = None, execution_provider: str = "cpu") -> ActivityModel:
+        """The model at ``path`` (None: the shipped one), its spec checked against ours."""
+        resolved = Path(path).expanduser().resolve() if path else default_activity_model()
+        key = (str(resolved), execution_provider)
+        with cls._lock:
+            if key not in cls._cache:
+                cls._cache[key] = cls._create(resolved, execution_provider)
+            return cls._cache[key]
+
+    @classmethod
+    def _create(cls, path: Path, execution_provider: str) -> ActivityModel:
+        import onnxruntime as ort
+
+        from callroles.export.errors import ModelForeignError, ModelSpecError
+        from callroles.export.scorer import providers_for, read_model
+
+        data, meta = read_model(path)
+        if meta.model_name != MODEL_NAME or tuple(meta.classes) != CLASSES:
+            raise ModelForeignError(
+                f"{path} is a callroles {meta.model_name!r} model with classes {meta.classes}, "
+                f"not an activity model {CLASSES}"
+            )
+        try:
+            spec = FeatureSpec.from_dict(meta.feature_spec)
+        except (ValueError, TypeError) as exc:
+            raise ModelSpecError(f"{path}: unknown feature spec ({exc}); retrain it") from exc
+        if spec.fingerprint() != ACTIVITY_SPEC.fingerprint():
+            raise ModelSpecError(
+                f"{path} was trained on features {spec.fingerprint()}, but this front end "
+                f"computes {ACTIVITY_SPEC.fingerprint()}; retrain it (callroles activity train)"
+            )
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = 1  # the front end already runs one call per thread
+        session = ort.InferenceSession(
+            data, sess_options=opts, providers=providers_for(execution_provider)
+        )
+        return cls(session, spec, meta.model_version, path)
+
+    def __call__(self, signal: np.ndarray) -> Activity:
+        """Frame probabilities for a 1-D 8 kHz signal (frame t centred on sample 80 t)."""
+        feats = activity_features(signal, self.spec)
+        counts, changes = [], []
+        for a in range(0, max(len(feats), 1), CHUNK_FRAMES):
+            lo, hi = max(0, a - CONTEXT_FRAMES), min(len(feats), a + CHUNK_FRAMES + CONTEXT_FRAMES)
+            out = dict(
+                zip(
+                    self.outputs,
+                    self.session.run(None, {"logmel": feats[None, lo:hi]}),
+                    strict=True,
+                )
+            )
+            keep = slice(a - lo, a - lo + min(CHUNK_FRAMES, len(feats) - a))
+            counts.append(out["count"][0][keep])
+            changes.append(out["change"][0][keep, 0])
+        return Activity(np.concatenate(counts), np.concatenate(changes))
