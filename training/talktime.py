@@ -108,7 +108,7 @@ def plot_errors(reports: dict[str, dict[str, Any]], dst: Path, title: str) -> No
     ax.set_xticks(range(len(kinds)), [f"{k}-gender" if k != "stereo" else k for k in kinds])
     ax.set_ylabel("talk time error, % of truth")
     ax.set_title(title, fontsize=9)
-    ax.legend(fontsize=7, loc="lower left")
+    ax.legend(fontsize=7, loc="upper right")
     fig.tight_layout()
     fig.savefig(dst, dpi=110)
     plt.close(fig)
