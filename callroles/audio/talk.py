@@ -39,16 +39,20 @@ class TalkSpec:
 DEFAULT_TALK = TalkSpec()
 
 
+def _thresholded(act: Activity, spec: TalkSpec) -> tuple[np.ndarray, np.ndarray]:
+    speech = 1.0 - act.count[:, 0] > spec.speech
+    return speech, speech & (act.count[:, 2] > spec.overlap)
+
+
 def overlap_share(act: Activity, spec: TalkSpec = DEFAULT_TALK) -> float:
     """Share of the speech frames in which the model hears two voices."""
-    speech = 1.0 - act.count[:, 0] > spec.speech
-    return float((speech & (act.count[:, 2] > spec.overlap)).sum() / max(1, speech.sum()))
+    speech, overlap = _thresholded(act, spec)
+    return float(overlap.sum() / max(1, speech.sum()))
 
 
 def speech_and_overlap(act: Activity, spec: TalkSpec = DEFAULT_TALK) -> tuple[np.ndarray, ...]:
     """(speech, overlap) frame masks; overlap implies speech, and is empty when implausible."""
-    speech = 1.0 - act.count[:, 0] > spec.speech
-    overlap = speech & (act.count[:, 2] > spec.overlap)
+    speech, overlap = _thresholded(act, spec)
     if overlap.sum() > spec.max_overlap_share * max(1, speech.sum()):
         overlap = np.zeros_like(overlap)
     shortest = int(round(spec.min_overlap_s / FRAME_S))
