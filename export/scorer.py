@@ -14,7 +14,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -26,6 +26,9 @@ from callroles.export.errors import (
     ModelSpecError,
 )
 from callroles.export.metadata import ModelMetadata, read_metadata
+
+if TYPE_CHECKING:
+    from callroles.audio.features import FeatureSpec
 
 log = logging.getLogger(__name__)
 
@@ -82,13 +85,14 @@ def _spec_fingerprint(meta: ModelMetadata, source: str) -> str:
         ) from exc
 
 
-def check_spec(meta: ModelMetadata, source: str) -> None:
-    """Refuse a model trained on features other than the front end's ``DEFAULT_SPEC``."""
+def check_spec(meta: ModelMetadata, source: str, expected: FeatureSpec | None = None) -> None:
+    """Refuse a model trained on features other than ``expected`` (the role model's spec)."""
     from callroles.audio.features import DEFAULT_SPEC
 
+    want = expected or DEFAULT_SPEC
     theirs = _spec_fingerprint(meta, source)
-    if theirs != DEFAULT_SPEC.fingerprint():
-        ours = DEFAULT_SPEC.to_dict()
+    if theirs != want.fingerprint():
+        ours = want.to_dict()
         diff = {
             k: (meta.feature_spec.get(k), ours.get(k))
             for k in sorted(set(ours) | set(meta.feature_spec))
@@ -97,7 +101,7 @@ def check_spec(meta: ModelMetadata, source: str) -> None:
         shown = ", ".join(f"{k}: model {a!r} vs front end {b!r}" for k, (a, b) in diff.items())
         raise ModelSpecError(
             f"{source} was trained on features with spec {theirs}, but the front end computes "
-            f"{DEFAULT_SPEC.fingerprint()} ({shown}); its scores would be meaningless. Retrain "
+            f"{want.fingerprint()} ({shown}); its scores would be meaningless. Retrain "
             "and re-export the model with this version of callroles"
         )
 

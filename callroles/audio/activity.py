@@ -91,8 +91,8 @@ class ActivityModel:
     def _create(cls, path: Path, execution_provider: str) -> ActivityModel:
         import onnxruntime as ort
 
-        from callroles.export.errors import ModelForeignError, ModelSpecError
-        from callroles.export.scorer import providers_for, read_model
+        from callroles.export.errors import ModelForeignError
+        from callroles.export.scorer import check_spec, providers_for, read_model
 
         data, meta = read_model(path)
         if meta.model_name != MODEL_NAME or tuple(meta.classes) != CLASSES:
@@ -100,21 +100,13 @@ class ActivityModel:
                 f"{path} is a callroles {meta.model_name!r} model with classes {meta.classes}, "
                 f"not an activity model {CLASSES}"
             )
-        try:
-            spec = FeatureSpec.from_dict(meta.feature_spec)
-        except (ValueError, TypeError) as exc:
-            raise ModelSpecError(f"{path}: unknown feature spec ({exc}); retrain it") from exc
-        if spec.fingerprint() != ACTIVITY_SPEC.fingerprint():
-            raise ModelSpecError(
-                f"{path} was trained on features {spec.fingerprint()}, but this front end "
-                f"computes {ACTIVITY_SPEC.fingerprint()}; retrain it (callroles activity train)"
-            )
+        check_spec(meta, str(path), ACTIVITY_SPEC)
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = 1  # the front end already runs one call per thread
         session = ort.InferenceSession(
             data, sess_options=opts, providers=providers_for(execution_provider)
         )
-        return cls(session, spec, meta.model_version, path)
+        return cls(session, ACTIVITY_SPEC, meta.model_version, path)
 
     def __call__(self, signal: np.ndarray) -> Activity:
         """Frame probabilities for a 1-D 8 kHz signal (frame t centred on sample 80 t)."""
