@@ -18,10 +18,11 @@ test: setup  ## the whole test suite (starts its own Kafka and Redis on test por
 test-fast: setup  ## tests without the slow ones
 	$(PY) -m pytest -ra -m "not slow" $(PYTEST_ARGS)
 
-lint: setup  ## ruff and mypy
+lint: setup  ## ruff, mypy, import layers (.importlinter), module size
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(PY) -m callroles.deploy.layers
 
 bench: setup  ## benchmarks, results as JSON in bench/results/
 	$(VENV)/bin/callroles bench all

@@ -21,6 +21,9 @@ from typing import Any
 
 import numpy as np
 
+from callroles.deploy.provision import use_provisioned_weights
+from callroles.settings import Settings, get_settings
+
 RESULTS = Path(__file__).resolve().parent / "results" / "frontend.json"
 LAMARTINE = (
     Path(__file__).resolve().parent.parent / "tests" / "data" / "reference" / "lamartine.wav"
@@ -66,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     from callroles.audio.pipeline import FrontEnd
 
     t0 = time.perf_counter()
-    fe = FrontEnd()
+    fe = FrontEnd(get_settings())
     load_s = time.perf_counter() - t0
     calls: list[dict[str, Any]] = []
     for row in rows:
@@ -134,10 +137,8 @@ def main(argv: list[str] | None = None) -> int:
         "per_call": calls,
     }
     if not args.skip_ina:
-        from callroles.audio.segment import plain_segmenter
-
         t0 = time.perf_counter()
-        ina = plain_segmenter()
+        ina = _plain_segmenter(get_settings())
         ina_load = time.perf_counter() - t0
         ina_s, agree = 0.0, []
         for row, item in zip(rows, calls, strict=True):
@@ -181,3 +182,11 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+def _plain_segmenter(settings: Settings) -> Any:
+    """inaSpeechSegmenter's own Segmenter (TensorFlow), for comparisons and the benchmark."""
+    use_provisioned_weights(settings)
+    from inaSpeechSegmenter import Segmenter  # TensorFlow: never in a worker, only here
+
+    return Segmenter(vad_engine="smn", detect_gender=True, batch_size=1024)

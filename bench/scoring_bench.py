@@ -154,7 +154,7 @@ def call_latency(proto: Any, n: int = CALL_WINDOWS) -> dict[str, float]:
     """Seconds to score all windows of a 5-minute two-speaker call through Scorer-like batching."""
     import onnxruntime as ort
 
-    from callroles.export.scorer import MAX_BATCH
+    from callroles.runtime.scorer import MAX_BATCH
 
     so = ort.SessionOptions()
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
@@ -195,8 +195,8 @@ def trunk_once(model: Any, proto: Any, weights: str) -> dict[str, Any]:
     import onnxruntime as ort
 
     from callroles.audio.decode import decode
-    from callroles.audio.features import log_mel
     from callroles.export.stream_trunk import compare
+    from callroles.features import log_mel
 
     sess = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
 

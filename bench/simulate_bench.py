@@ -16,6 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from callroles.settings import get_settings
+
 RESULTS = Path(__file__).resolve().parent / "results" / "simulate.json"
 
 
@@ -49,7 +51,7 @@ def _gender(calls: int, seed: int) -> dict:
     with tempfile.TemporaryDirectory(prefix="callroles-simbench-") as tmp:
         out = Path(tmp) / "c"
         generate_corpus(out, calls=calls, seed=seed, preset="small")
-        seg = segmenter()
+        seg = segmenter(get_settings())
         for truth_path in sorted((out / "truth").glob("*.json")):
             truth = json.loads(truth_path.read_text())
             audio = next((out / "audio").glob(truth_path.stem + ".*"))
@@ -119,7 +121,7 @@ def _probe(seed: int) -> dict:
         subprocess.run(["sox", "-D", str(wav), str(gsm)], check=True)
         subprocess.run(["sox", str(gsm), str(wav)], check=True)
         labels = np.full(t // 80 + 1, "", dtype=object)
-        for label, a, b in segmenter()(str(wav)):
+        for label, a, b in segmenter(get_settings())(str(wav)):
             labels[int(a * 100) : int(b * 100)] = label
     per_voice: dict[str, dict] = {}
     per_family: dict[str, list[float]] = {}

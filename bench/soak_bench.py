@@ -57,7 +57,7 @@ def _calls(out: Path, n: int) -> list[Path]:
 
 def _model(settings: Settings) -> Path:
     """The configured model, the shipped default, or an untrained CRNN cached for benches."""
-    from callroles.export.scorer import DEFAULT_MODEL
+    from callroles.runtime.scorer import DEFAULT_MODEL
 
     if settings.model_path:
         return settings.model_path
@@ -67,10 +67,10 @@ def _model(settings: Settings) -> Path:
     if not cached.is_file():
         import keras
 
-        from callroles.audio.features import DEFAULT_SPEC
-        from callroles.export.metadata import ModelMetadata
         from callroles.export.onnx_export import export_model
         from callroles.export.runs import windows_from_audio
+        from callroles.features import DEFAULT_SPEC
+        from callroles.runtime.metadata import ModelMetadata
         from callroles.settings import PROJECT_ROOT
         from callroles.training.model import build_crnn
 

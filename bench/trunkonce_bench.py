@@ -20,12 +20,14 @@ from typing import Any
 
 import numpy as np
 
+from callroles.settings import get_settings
+
 RESULTS = Path(__file__).resolve().parent / "results" / "trunkonce.json"
 
 
 def main(argv: list[str]) -> int:
     from callroles.audio.pipeline import FrontEnd
-    from callroles.export.scorer import Scorer
+    from callroles.runtime.scorer import Scorer
 
     p = argparse.ArgumentParser(prog="callroles bench trunkonce")
     p.add_argument("--corpus", type=Path, required=True, help="a simulate corpus folder")
@@ -35,7 +37,7 @@ def main(argv: list[str]) -> int:
     args = p.parse_args(argv)
 
     scorer = Scorer.load(args.model, stream_trunk=True)
-    frontend = FrontEnd()
+    frontend = FrontEnd(get_settings())
     with (args.corpus / "calls.csv").open() as fh:
         rows = list(csv.DictReader(fh))[: args.limit]
     per_call: list[dict[str, Any]] = []

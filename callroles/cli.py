@@ -21,8 +21,9 @@ COMMAND_MODULES = (
     "callroles.simulate.cli",  # simulate
     "callroles.audio.cli",  # segment
     "callroles.training.cli",  # dataset, train, evaluate, compare
-    "callroles.training.activity_cli",  # activity train, activity talk-time
-    "callroles.export.cli",  # export, analyze, default-model
+    "callroles.export.activity_cli",  # activity train, activity talk-time
+    "callroles.analyze",  # analyze
+    "callroles.export.cli",  # export, default-model
     "callroles.streaming.cli",  # worker, submit, tail, serve, watch
     "callroles.report.cli",  # demo, report
     "callroles.bench.cli",  # bench

@@ -67,7 +67,7 @@ class Settings(BaseSettings):
     # same speaker labels as per-window scoring in bench/results/trunkonce.json); windows:
     # every 10 s window scored on its own, batched across calls (exact, the paper's procedure)
     scoring: Literal["windows", "trunk-once"] = "trunk-once"
-    # talk time and turns: "activity", the trained speaker-count model (callroles.audio.activity;
+    # talk time and turns: "activity", the trained speaker-count model (callroles.runtime.activity;
     # None: the shipped one); "energy", voiced frames of ina's runs (callroles.audio.voicing)
     talk_time: Literal["activity", "energy"] = "activity"
     activity_model_path: Path | None = None
@@ -92,10 +92,8 @@ class Settings(BaseSettings):
     worker_id: str | None = None  # default host:web_port
     worker_web_port: int = 6066
     worker_web_host: str = "127.0.0.1"
-    worker_concurrency: int = 2  # calls in flight per worker (front end of one, scoring another)
-    frontend_threads: int = 1
-    score_batch_windows: int = 64  # windows per ONNX batch, gathered across calls
-    score_batch_wait_ms: int = 30
+    worker_concurrency: int = 2  # calls in flight per worker (one fetching while one runs)
+    frontend_threads: int = 1  # threads running calls (callroles.call.run_call) per worker
     lease_ttl_s: int = 45  # a dead worker's call is picked up again after this
     broker_max_poll_interval_s: float = 3600.0  # above the longest call's processing time
     broker_session_timeout_s: float = 45.0

@@ -30,9 +30,8 @@ def ina_weights_dir(settings: Settings) -> Path:
     return settings.keras_home / "inaSpeechSegmenter"
 
 
-def use_provisioned_weights(settings: Settings | None = None) -> Path:
+def use_provisioned_weights(settings: Settings) -> Path:
     """Point Keras at the provisioned weights; call before importing inaSpeechSegmenter."""
-    settings = settings or get_settings()
     target = ina_weights_dir(settings)
     missing = [name for name in INA_WEIGHTS if not (target / name).exists()]
     if missing:

@@ -50,7 +50,7 @@ fi
 #    fetch them from GitHub), converted once to ONNX for the front end; Resemblyzer's speaker
 #    embedding weights (read without torch).
 .venv/bin/python -m callroles.deploy.provision
-TF_CPP_MIN_LOG_LEVEL=3 .venv/bin/python -m callroles.audio.ina_models
+TF_CPP_MIN_LOG_LEVEL=3 .venv/bin/python -m callroles.export.ina_onnx
 .venv/bin/python -m callroles.audio.embeddings
 
 # 4. The Kafka broker's jars from Maven Central.

@@ -1,10 +1,9 @@
-"""Commands ``export``, ``analyze`` and ``default-model`` (heavy imports inside the handlers)."""
+"""Commands ``export`` and ``default-model`` (TensorFlow is imported inside the handlers)."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -29,32 +28,6 @@ def register(sub: Any) -> None:
         help="native ONNX GRU/LSTM ops (default) or tf2onnx's Loop conversion",
     )
     p.set_defaults(func=_export)
-
-    a = sub.add_parser("analyze", help="analyse one recording in-process (no Kafka, no Redis)")
-    a.add_argument("file", type=Path, help="recording (gsm, wav, mp3, ...)")
-    a.add_argument("--json", action="store_true", help="print the call_result.v1 event")
-    a.add_argument("--plot", type=Path, metavar="OUT.png", help="write a timeline picture")
-    a.add_argument("--model", type=Path, help="exported .onnx (default: the shipped model)")
-    a.add_argument(
-        "--layout",
-        default="auto",
-        choices=("auto", "mono", "stereo-agent-left", "stereo-agent-right"),
-    )
-    a.add_argument("--speakers", type=int, default=2, help="expected speakers (mono calls)")
-    fast = a.add_mutually_exclusive_group()
-    fast.add_argument(
-        "--fast",
-        action="store_true",
-        default=None,
-        help="run the conv trunk once per speaker stream (the default: CALLROLES_SCORING)",
-    )
-    fast.add_argument(
-        "--exact",
-        dest="fast",
-        action="store_false",
-        help="score every 10 s window on its own (the paper's procedure, 5x slower)",
-    )
-    a.set_defaults(func=_analyze)
 
     d = sub.add_parser("default-model", help="the model shipped with callroles")
     dsub = d.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -97,29 +70,11 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
-def _analyze(args: argparse.Namespace) -> int:
-    from callroles.export.analyze import analyze, format_text, write_plot
-
-    analysis = analyze(
-        args.file, model=args.model, layout=args.layout, n_speakers=args.speakers, fast=args.fast
-    )
-    if args.plot:
-        write_plot(analysis.result, args.plot)
-    if args.json:
-        json.dump(analysis.result, sys.stdout, indent=2)
-        print()
-    else:
-        print(format_text(analysis.result))
-        if args.plot:
-            print(f"  timeline: {args.plot}")
-    return 0
-
-
 def _show(_args: argparse.Namespace) -> int:
     import onnx
 
-    from callroles.export.metadata import read_metadata
-    from callroles.export.scorer import DEFAULT_MODEL, read_model
+    from callroles.runtime.metadata import read_metadata
+    from callroles.runtime.scorer import DEFAULT_MODEL, read_model
 
     read_model(DEFAULT_MODEL)  # typed error when absent or damaged
     meta = read_metadata(onnx.load(str(DEFAULT_MODEL)), source=str(DEFAULT_MODEL))

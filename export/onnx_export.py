@@ -2,7 +2,7 @@
 
 Workers score with ONNX Runtime, never TensorFlow; so the exported file must reproduce the Keras
 model (checked here, max abs diff <= 1e-4 on real windows, or :class:`ParityError`) and carry
-everything a worker needs to trust it (see :mod:`callroles.export.metadata`).
+everything a worker needs to trust it (see :mod:`callroles.runtime.metadata`).
 """
 
 from __future__ import annotations
@@ -20,13 +20,15 @@ import numpy as np
 import onnx
 
 from callroles.export.errors import ExportError, ParityError
-from callroles.export.metadata import ModelMetadata, write_metadata
+from callroles.export.onnx_run import INPUT_NAME, run_onnx
 from callroles.export.optimize import pool_before_activation
 from callroles.export.rnn_onnx import append_head, first_rnn_index
+from callroles.export.stream_trunk import write_stream_model
+from callroles.export.variants import make_variant
+from callroles.runtime.metadata import ModelMetadata, write_metadata
 
 log = logging.getLogger(__name__)
 
-INPUT_NAME = "windows"
 OUTPUT_NAME = "probabilities"
 OPSET = 17
 PARITY_TOL = 1e-4
@@ -137,18 +139,6 @@ def op_counts(proto: onnx.ModelProto) -> dict[str, int]:
     return dict(sorted(Counter(n.op_type for n in proto.graph.node).items()))
 
 
-def run_onnx(proto: onnx.ModelProto, windows: np.ndarray, batch: int = 64) -> np.ndarray:
-    """Score ``windows`` with a fresh CPU ONNX Runtime session (for checks, not for serving)."""
-    import onnxruntime as ort
-
-    sess = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
-    out = [
-        sess.run(None, {INPUT_NAME: windows[i : i + batch].astype(np.float32)})[0]
-        for i in range(0, len(windows), batch)
-    ]
-    return np.concatenate(out)
-
-
 def run_keras(model: Any, windows: np.ndarray, batch: int = 64) -> np.ndarray:
     """Keras inference (``training=False``) in batches."""
     out = [
@@ -191,7 +181,6 @@ def export_model(
 ) -> ExportReport:
     """Convert, check parity on ``windows``, stamp metadata, write ``out`` (+ variants, and the
     trunk-once graph ``<stem>.stream.onnx`` used by ``Scorer.score_speaker``)."""
-    from callroles.export.variants import make_variant
 
     started = time.perf_counter()
     proto = keras_to_onnx(model, rnn_export=rnn_export)
@@ -213,7 +202,5 @@ def export_model(
     for kind in variants:
         report.variants[kind] = make_variant(proto, kind, out, windows, labels)
     if stream:
-        from callroles.export.stream_trunk import write_stream_model
-
         report.variants["stream"] = write_stream_model(model, out, stamped, windows)
     return report

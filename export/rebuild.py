@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from callroles.export.onnx_export import ExportReport
-from callroles.export.scorer import DEFAULT_MODEL
+from callroles.runtime.scorer import DEFAULT_MODEL
 
 log = logging.getLogger(__name__)
 

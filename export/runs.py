@@ -14,9 +14,10 @@ from typing import Any
 
 import numpy as np
 
-from callroles.export.errors import ExportError, ModelMissingError
-from callroles.export.metadata import ModelMetadata
+from callroles.export.errors import ExportError
 from callroles.export.onnx_export import ExportReport, export_model
+from callroles.runtime.errors import ModelMissingError
+from callroles.runtime.metadata import ModelMetadata
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +97,7 @@ def read_run(run_dir: Path) -> tuple[Path, dict[str, Any]]:
 
 def metadata_from_run(meta: dict[str, Any], model: Any, name: str) -> ModelMetadata:
     """ModelMetadata from a run's meta.json, filling what it lacks from the model itself."""
-    from callroles.audio.features import DEFAULT_SPEC
+    from callroles.features import DEFAULT_SPEC
 
     n_classes = int(model.outputs[0].shape[-1])
     classes = meta.get("classes") or meta.get("class_names")

@@ -1,11 +1,12 @@
-"""Experiment: run the conv trunk once per speaker stream instead of once per window.
+"""Build the trunk-once graph: the conv trunk runs once per speaker stream, not once per window.
 
 Windows slide by 1 s over 10 s, so per-window scoring convolves every frame ten times. The trunk
 is translation-equivariant up to its pooling grid (27 frames per output step with the default
 pools) and its zero padding at window edges, so running it once over a stream and cutting each
 window's 37 steps out of the result gives *nearly* the per-window features. This module builds the
 two ONNX pieces (trunk with a free time axis, native recurrent head) and measures speed and how
-far the probabilities move; it is not used by the scorer unless the figures justify it.
+far the probabilities move. Workers score with it by default (``scoring=trunk-once``; same Eq. 5
+labels, about 5x faster: export/README.md); the runtime side is ``callroles.runtime.trunk``.
 """
 
 from __future__ import annotations
@@ -19,8 +20,10 @@ import numpy as np
 import onnx
 from onnx import helper
 
-from callroles.export.metadata import ModelMetadata, write_metadata
+from callroles.export.onnx_run import run_onnx
 from callroles.export.rnn_onnx import append_head, first_rnn_index
+from callroles.runtime.metadata import ModelMetadata, write_metadata
+from callroles.runtime.trunk import join_windows, stream_path, window_offsets
 
 TRUNK_KINDS = ("Rescaling", "Conv2D", "BatchNormalization", "Activation", "MaxPooling2D", "Dropout")
 # Layers the stream graph replaces with its own input, reshapes and step slicing. Any other
@@ -102,17 +105,6 @@ def stream_onnx(model: Any) -> tuple[onnx.ModelProto, dict[str, int]]:
     return proto, {"frames_per_step": stride, "steps": steps}
 
 
-def window_offsets(
-    n_windows: int, frames_per_step: int, steps: int, trunk_len: int, frames_per_hop: int = 100
-) -> np.ndarray:
-    """Start step of each window in the stream's trunk output (clipped to fit); nested valid
-    max pooling floors at each block, so ``trunk_len == frames // frames_per_step``."""
-    k = np.arange(n_windows)
-    return np.minimum(np.round(k * frames_per_hop / frames_per_step), trunk_len - steps).astype(
-        np.int64
-    )
-
-
 class StreamScorer:
     """Trunk once per stream, then each window's steps through the head (one ONNX graph)."""
 
@@ -172,19 +164,12 @@ def compare(model: Any, streams: list[np.ndarray], per_window: Any) -> dict[str,
     }
 
 
-def stream_path(model_path: Path) -> Path:
-    """Where the trunk-once graph of ``model.onnx`` lives: ``model.stream.onnx`` beside it."""
-    return model_path.with_name(f"{model_path.stem}.stream.onnx")
-
-
 def write_stream_model(
     model: Any, out: Path, parent: ModelMetadata, windows: np.ndarray
 ) -> dict[str, Any]:
     """Write the trunk-once graph next to ``out``, stamped with its parent's version, and
     report how far it moves from per-window scoring on ``windows`` (treated as one stream)."""
     import onnxruntime as ort
-
-    from callroles.export.onnx_export import run_onnx
 
     proto, info = stream_onnx(model)
     meta = dataclasses.replace(
@@ -208,18 +193,3 @@ def write_stream_model(
         result["max_abs_diff_vs_per_window"] = float(np.abs(ref - got).max())
         result["argmax_agreement_vs_per_window"] = float(np.mean(ref.argmax(1) == got.argmax(1)))
     return result
-
-
-def join_windows(windows: np.ndarray, frames_per_hop: int = 100) -> np.ndarray | None:
-    """The stream under windows that are consecutive 1 s slices of one spectrogram, else None.
-
-    Checked by content (each window's last 900 frames are the next one's first 900), so any
-    array works, not only the front end's zero-copy views.
-    """
-    w = np.asarray(windows, dtype=np.float32)
-    if w.ndim != 3 or len(w) == 0:
-        return None
-    if len(w) > 1 and not np.array_equal(w[1:, :, :-frames_per_hop], w[:-1, :, frames_per_hop:]):
-        return None
-    tail = w[1:, :, -frames_per_hop:].transpose(1, 0, 2).reshape(w.shape[1], -1)
-    return np.ascontiguousarray(np.concatenate([w[0], tail], axis=1))

@@ -16,7 +16,8 @@ import onnx
 from onnx import helper, numpy_helper
 
 from callroles.export.errors import ExportError
-from callroles.export.metadata import read_metadata, write_metadata
+from callroles.export.onnx_run import run_onnx
+from callroles.runtime.metadata import read_metadata, write_metadata
 
 KINDS = ("fp16", "int8")
 
@@ -77,7 +78,6 @@ def make_variant(
     labels: np.ndarray | None,
 ) -> dict[str, Any]:
     """Write ``<out stem>.<kind>.onnx`` and report how far its outputs move from float32."""
-    from callroles.export.onnx_export import run_onnx
 
     if kind not in KINDS:
         raise ExportError(f"unknown variant {kind!r}; choose from {', '.join(KINDS)}")

@@ -7,6 +7,7 @@ lets tenants or test runs share one broker.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import json
 from importlib import resources
@@ -16,7 +17,7 @@ from jsonschema import Draft202012Validator
 
 from callroles.errors import InputError
 
-from .types import CallError, CallFinished, CallResult
+from .types import CallError, CallFinished, CallResult, ModelInfo
 
 __all__ = [
     "KINDS",
@@ -25,11 +26,17 @@ __all__ = [
     "CallError",
     "CallFinished",
     "CallResult",
+    "ERROR_CODES",
+    "LAYOUTS",
+    "ModelInfo",
+    "SEPARATIONS",
+    "STAGES",
     "SchemaError",
     "example",
     "is_valid",
     "schema",
     "topic_name",
+    "utc_now",
     "validate",
 ]
 
@@ -113,3 +120,30 @@ def is_valid(kind: str, payload: Any) -> bool:
     """True when ``payload`` matches the schema of ``kind``."""
     _check_kind(kind)
     return bool(_validator(kind).is_valid(payload))
+
+
+def utc_now() -> str:
+    """RFC 3339 UTC timestamp with milliseconds, as every event carries."""
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _enum(kind: str, prop: str) -> tuple[str, ...]:
+    return tuple(schema(kind)["properties"][prop]["enum"])
+
+
+#: Where a call can fail (``call_error.v1`` ``stage``), read from the schema: one source of truth.
+STAGES: tuple[str, ...] = _enum("call_error", "stage")
+#: Channel layouts a call-finished event may name.
+LAYOUTS: tuple[str, ...] = _enum("call_finished", "layout")
+#: How a result's speakers were separated (``call_result.v1`` ``separation_strategy``).
+SEPARATIONS: tuple[str, ...] = _enum("call_result", "separation_strategy")
+
+
+def _error_codes() -> dict[str, str]:
+    text = resources.files(__name__).joinpath("error_codes.v1.json").read_text("utf-8")
+    codes: dict[str, str] = json.loads(text)["codes"]
+    return codes
+
+
+#: Every reason code an error event may carry, with what it means (``error_codes.v1.json``).
+ERROR_CODES: dict[str, str] = _error_codes()

@@ -1,14 +1,11 @@
 """The Faust worker: one thin agent over the call-finished topic; the logic is in process.py.
 
-Design: a worker runs the front end and scores in-process. The front end (decode,
-inaSpeechSegmenter, separation, features) is ~95% of the CPU per call and runs in a thread
-executor, off the event loop, so heartbeats and polling never stall. Scoring is batched across
-the calls a worker has in flight (``worker_concurrency``) by an asyncio batcher in a second
-executor. Windows do not travel over Kafka: a 10 s window is 96x1000 float32 = 384 kB, so a
-5-minute call would put ~100 MB on the broker to save a step that costs a few percent of the
-CPU; the unit of scale is the call (events keyed by call_id, P partitions, N workers in one
-consumer group). Redis sums are still per window and idempotent, so a replayed or re-run call
-is counted once, and a claim emits exactly one result per call and model version.
+Design: a worker runs whole calls in-process (:func:`callroles.call.run_call`, in a thread
+executor off the event loop, so heartbeats and polling never stall). Windows do not travel over
+Kafka: a 10 s window is 96x1000 float32 = 384 kB, so a 5-minute call would put ~100 MB on the
+broker to save a step that costs a few percent of the CPU; the unit of scale is the call (events
+keyed by call_id, P partitions, N workers in one consumer group). The Redis ledger
+(``ledger.py``) makes a replayed or re-run call publish exactly one result per model version.
 """
 
 from __future__ import annotations
@@ -19,45 +16,59 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import faust
+
+from callroles.call import Models, load_models
 from callroles.settings import Settings
 
 from . import metrics
-from .aggregate import Aggregator
-from .batching import ScoreBatcher
 from .clients import faust_credentials, key_prefix, redis_client, worker_id
 from .fetch import warn_if_open
+from .ledger import Ledger
 from .process import CallProcessor
+from .redact import install as redact_logs
 from .topics import all_topics, create_topics
 
 log = logging.getLogger(__name__)
 
 
-def load_models(settings: Settings) -> tuple[Any, Any]:
-    """The front end and the scorer, loaded once per worker process."""
-    from callroles.audio.pipeline import FrontEnd
-    from callroles.export.scorer import Scorer
+class TopicSink:
+    """Publishes to the result and error topics and waits for Kafka's acknowledgement, so a
+    call is marked sent only once its result is on the broker."""
 
-    scorer = Scorer.load(settings.model_path, stream_trunk=settings.scoring == "trunk-once")
-    frontend = FrontEnd()
-    return frontend, scorer
+    def __init__(self, results: Any, errors: Any) -> None:
+        self.results = results
+        self.errors = errors
+
+    @staticmethod
+    async def _send(topic: Any, key: str | None, value: dict[str, Any]) -> None:
+        fut = await topic.send(
+            key=key.encode() if key else None, value=json.dumps(value).encode(), force=True
+        )
+        await fut
+
+    async def result(self, key: str, event: dict[str, Any]) -> None:
+        await self._send(self.results, key, event)
+
+    async def error(self, key: str | None, event: dict[str, Any]) -> None:
+        await self._send(self.errors, key, event)
 
 
 class Runtime:
-    """Models, executors and the processor of one worker; async parts start on Faust's loop."""
+    """Models and the executor of one worker; the processor starts on Faust's loop."""
 
-    def __init__(self, settings: Settings, frontend: Any, scorer: Any) -> None:
+    def __init__(self, settings: Settings, models: Models) -> None:
         self.settings = settings
-        self.frontend = frontend
-        self.scorer = scorer
+        self.models = models
         self.worker = worker_id(settings)
-        self.frontend_executor = ThreadPoolExecutor(
-            max(1, settings.frontend_threads), thread_name_prefix="frontend"
+        self.executor = ThreadPoolExecutor(
+            max(1, settings.frontend_threads), thread_name_prefix="call"
         )
-        self.score_executor = ThreadPoolExecutor(1, thread_name_prefix="score")
         self._processor: CallProcessor | None = None
         self._lock: asyncio.Lock | None = None
 
-    async def processor(self, results: Any, errors: Any) -> CallProcessor:
+    async def processor(self, sink: TopicSink) -> CallProcessor:
+        """The call processor, created on first use (its Redis client needs the running loop)."""
         if self._processor is not None:
             return self._processor
         self._lock = self._lock or asyncio.Lock()
@@ -65,36 +76,15 @@ class Runtime:
             if self._processor is None:
                 redis = redis_client(self.settings)
                 await redis.ping()
-                agg = Aggregator(
+                ledger = Ledger(
                     redis, prefix=key_prefix(self.settings), ttl_s=self.settings.redis_ttl_s
                 )
-                batcher = ScoreBatcher(
-                    self.scorer.score,
-                    self.score_executor,
-                    max_windows=self.settings.score_batch_windows,
-                    max_wait_s=self.settings.score_batch_wait_ms / 1000.0,
-                    speaker_fn=(
-                        self.scorer.score_speaker if self.settings.scoring == "trunk-once" else None
-                    ),
-                )
-
-                async def send(topic: Any, key: str | None, value: dict[str, Any]) -> None:
-                    fut = await topic.send(
-                        key=key.encode() if key else None,
-                        value=json.dumps(value).encode(),
-                        force=True,
-                    )
-                    await fut  # delivered before the call is marked sent
-
                 self._processor = CallProcessor(
                     self.settings,
-                    frontend=self.frontend,
-                    scorer=self.scorer,
-                    aggregator=agg,
-                    batcher=batcher,
-                    frontend_executor=self.frontend_executor,
-                    send_result=lambda k, v: send(results, k, v),
-                    send_error=lambda k, v: send(errors, k, v),
+                    models=self.models,
+                    ledger=ledger,
+                    executor=self.executor,
+                    sink=sink,
                     worker=self.worker,
                 )
         return self._processor
@@ -102,8 +92,6 @@ class Runtime:
 
 def build_app(settings: Settings, runtime: Runtime) -> Any:
     """The Faust app: consumer group per topic prefix, timeouts sized for long calls."""
-    import faust
-
     names = all_topics(settings)
     brokers = [f"kafka://{b.strip()}" for b in settings.bootstrap_servers.split(",") if b.strip()]
     session = settings.broker_session_timeout_s
@@ -145,6 +133,7 @@ def build_app(settings: Settings, runtime: Runtime) -> Any:
     finished = app.topic(names["call_finished"], **raw)
     results = app.topic(names["call_result"], **raw)
     errors = app.topic(names["call_error"], **raw)
+    sink = TopicSink(results, errors)
 
     @app.agent(finished, concurrency=max(1, settings.worker_concurrency))
     async def calls(stream: Any) -> None:
@@ -154,7 +143,7 @@ def build_app(settings: Settings, runtime: Runtime) -> Any:
             # rather than let the offset move past it: processing is idempotent.
             while True:
                 try:
-                    processor = await runtime.processor(results, errors)
+                    processor = await runtime.processor(sink)
                     await processor.handle(value)
                     break
                 except Exception:
@@ -184,26 +173,23 @@ def build_app(settings: Settings, runtime: Runtime) -> Any:
 
 def run_worker(settings: Settings, *, loglevel: str = "info") -> int:
     """Create topics if missing, load models, then run one worker until stopped."""
-    import faust
-
-    from .redact import install
-
-    install()  # phone numbers out of every log line of this process (F3)
+    redact_logs()  # phone numbers out of every log line of this process (F3)
     warn_if_open(settings)
     created = asyncio.run(create_topics(settings))
     log.info("topics: %s", ", ".join(f"{t} ({s})" for t, s in created.items()))
-    frontend, scorer = load_models(settings)
+    models = load_models(settings)  # refuses to start on a missing or unconverted model
+    scorer = models.scorer
     log.info(
-        "worker %s: model %s %s, classes %s; web http://%s:%d/metrics",
+        "worker %s: model %s %s, classes %s, scoring %s; web http://%s:%d/metrics",
         worker_id(settings),
         scorer.model_name,
         scorer.model_version,
         list(scorer.classes),
+        "trunk-once" if scorer.stream_session is not None else "windows",
         settings.worker_web_host,
         settings.worker_web_port,
     )
-    runtime = Runtime(settings, frontend, scorer)
-    app = build_app(settings, runtime)
+    app = build_app(settings, Runtime(settings, models))
     worker = faust.Worker(app, loglevel=loglevel, redirect_stdouts=False)
     worker.execute_from_commandline()
     return 0

@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+from callroles.schemas import LAYOUTS
 from callroles.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -133,9 +134,6 @@ def _watch(args: argparse.Namespace) -> int:
         if args.once and scans >= 2:
             return 0
         time.sleep(args.interval)
-
-
-LAYOUTS = ["auto", "mono", "stereo-agent-left", "stereo-agent-right"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:

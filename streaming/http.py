@@ -14,12 +14,11 @@ import logging
 from typing import Any
 
 from callroles.errors import CallrolesError, StackError
-from callroles.schemas import SCHEMA_VERSION, topic_name
+from callroles.schemas import SCHEMA_VERSION, topic_name, utc_now
 from callroles.settings import Settings
 
 from .clients import kafka_kwargs
 from .ingest import parse_event
-from .results import utc_now
 
 log = logging.getLogger(__name__)
 

@@ -13,28 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from callroles.errors import CallrolesError, InputError
-from callroles.schemas import SCHEMA_VERSION, SchemaError, validate
-
-from .results import utc_now
+from callroles.schemas import ERROR_CODES, SCHEMA_VERSION, STAGES, SchemaError, utc_now, validate
+from callroles.settings import Settings
 
 MAX_INPUT_CHARS = 4000
-MAX_EVENT_BYTES = 64_000  # default of settings.max_event_bytes
+MAX_EVENT_BYTES: int = Settings.model_fields["max_event_bytes"].default
 MAX_METADATA_BYTES = 16_000  # metadata is echoed into the result event: keep it small
-STAGES = (
-    "ingest",
-    "fetch",
-    "decode",
-    "segment",
-    "separate",
-    "features",
-    "frontend",
-    "score",
-    "model",
-    "aggregate",
-    "result",
-    "config",
-    "internal",
-)
 _CALL_ID_OK = re.compile(r"[^A-Za-z0-9._:@+-]")
 
 
@@ -152,7 +136,7 @@ def error_event(
         code, where, retryable = "internal", fallback, True
     if where not in STAGES:
         where = "internal"
-    if not re.fullmatch(r"[a-z][a-z0-9_]{1,63}", code):
+    if code not in ERROR_CODES:  # one registry (schemas/error_codes.v1.json): unknown is a bug
         code = "internal"
     parsed = raw if isinstance(raw, dict) else None
     tenant = parsed.get("tenant") if parsed else None

@@ -36,18 +36,8 @@ WINDOWS_SCORED = Counter(
     "callroles_windows_scored_total", "Windows scored by the CRNN", registry=REGISTRY
 )
 WINDOWS_PER_SECOND = Gauge(
-    "callroles_windows_per_second", "Scoring speed of the last batch", registry=REGISTRY
-)
-BATCH_WINDOWS = Histogram(
-    "callroles_score_batch_windows",
-    "Windows per ONNX batch",
-    buckets=(1, 4, 8, 16, 32, 64, 128, 256),
-    registry=REGISTRY,
-)
-BATCH_CALLS = Histogram(
-    "callroles_score_batch_calls",
-    "Calls sharing one ONNX batch",
-    buckets=(1, 2, 3, 4, 8),
+    "callroles_windows_per_second",
+    "Scoring speed of the last call (windows per second)",
     registry=REGISTRY,
 )
 IN_FLIGHT = Gauge("callroles_calls_in_flight", "Calls being processed", registry=REGISTRY)

@@ -1,9 +1,13 @@
-"""One call from event to result: the plain, tested logic behind the Faust agent.
+"""What streaming adds to a call: validation, the Redis ledger, retries and publishing.
 
-Steps: validate -> skip if done (per model version) -> take a lease (SET NX, renewed while
-working; a dead worker's lease expires so its call is picked up again) -> fetch -> front end
-(executor) -> score (batched across calls) -> idempotent sums in Redis -> claim -> result.
-Any failure becomes one error event; nothing raises out of :meth:`CallProcessor.handle`.
+For each raw call-finished message: validate it (``ingest``) -> skip it if this model version
+already has a result -> take the call's lease (renewed while working; a dead worker's lease
+expires and the call is picked up again) -> fetch the recording -> :func:`callroles.call.run_call`
+in an executor, off the event loop -> claim the result in the ledger -> publish it -> mark it
+sent. A problem with the call itself (bad event, bad audio) becomes one error event at once; an
+unexpected failure (Redis or Kafka lost, a bug) is retried in-process with backoff, and only the
+last try's failure becomes an error event. If even the error event cannot be published,
+:meth:`CallProcessor.handle` raises, so the offset is not committed and Kafka redelivers.
 """
 
 from __future__ import annotations
@@ -13,33 +17,30 @@ import contextlib
 import functools
 import logging
 import time
-from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
-import numpy as np
-
+from callroles.call import CallFailure, CallResult, Models, run_call
 from callroles.errors import CallrolesError
 from callroles.settings import Settings
 
 from . import metrics
-from .aggregate import Aggregator
-from .batching import ScoreBatcher
 from .fetch import fetch
 from .ingest import error_event, parse_event
-from .results import build_result
+from .ledger import Ledger
 
 log = logging.getLogger(__name__)
 
-Send = Callable[[str | None, dict[str, Any]], Awaitable[None]]
-ADD_CHUNK = 64  # windows per Redis Lua call
+CLAIM_TTL_S = 60  # a claim not confirmed as sent within this is free again
 
 
-class StageError(CallrolesError):
-    """Wraps an unexpected exception with the stage it happened in."""
+class Sink(Protocol):
+    """Where events go: the worker publishes to Kafka and waits for the acknowledgement."""
 
-    code = "internal"
+    async def result(self, key: str, event: dict[str, Any]) -> None: ...
+
+    async def error(self, key: str | None, event: dict[str, Any]) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,11 @@ class _Failure:
     attempt: int
     stage: str
 
+    @property
+    def final(self) -> bool:
+        """A problem with the call itself: trying again gives the same answer."""
+        return isinstance(self.exc, CallrolesError)
+
 
 class CallProcessor:
     """Turns raw call-finished messages into result or error events (see module docstring)."""
@@ -58,43 +64,31 @@ class CallProcessor:
         self,
         settings: Settings,
         *,
-        frontend: Any,
-        scorer: Any,
-        aggregator: Aggregator,
-        batcher: ScoreBatcher,
-        frontend_executor: Executor,
-        send_result: Send,
-        send_error: Send,
+        models: Models,
+        ledger: Ledger,
+        executor: Executor,
+        sink: Sink,
         worker: str,
     ) -> None:
         self.settings = settings
-        self.frontend = frontend
-        self.scorer = scorer
-        self.agg = aggregator
-        self.batcher = batcher
-        self.frontend_executor = frontend_executor
-        self.send_result = send_result
-        self.send_error = send_error
+        self.models = models
+        self.ledger = ledger
+        self.executor = executor
+        self.sink = sink
         self.worker = worker
-        self.model_version = str(scorer.model_version)
-        self.classes = [str(c) for c in scorer.classes]
+        self.model_version = models.model_version
         self._in_flight: set[str] = set()  # calls this process works on now
 
     async def handle(self, raw: bytes | str | dict[str, Any]) -> str:
-        """Process one message; returns done, duplicate, busy or error. Never raises."""
+        """Process one message; returns done, duplicate or error.
+
+        Raises only when an error event itself cannot be published (the broker is gone).
+        """
         metrics.IN_FLIGHT.inc()
         try:
             return await self._handle(raw)
         finally:
             metrics.IN_FLIGHT.dec()
-
-    async def _attempt(self, call_id: str) -> int:
-        key = f"{self.agg.prefix}{{{call_id}}}:attempts"
-        pipe = self.agg.redis.pipeline(transaction=True)
-        pipe.incr(key)
-        pipe.expire(key, self.settings.redis_ttl_s)
-        count, _ = await pipe.execute()
-        return int(count)
 
     async def _fail(self, raw: Any, exc: BaseException, attempt: int, stage: str | None) -> str:
         event = error_event(raw, exc, attempt=attempt, stage=stage, worker=self.worker)
@@ -107,7 +101,7 @@ class CallProcessor:
             event["message"],
         )
         try:
-            await self.send_error(event["call_id"], event)
+            await self.sink.error(event["call_id"], event)
         except Exception:  # the broker is gone: the worker stops committing, Kafka replays
             log.exception("could not send the error event of %s", event["call_id"])
             raise
@@ -118,20 +112,12 @@ class CallProcessor:
             event = parse_event(raw, max_bytes=self.settings.max_event_bytes)
         except CallrolesError as exc:
             return await self._fail(raw, exc, 1, "ingest")
-        # An infrastructure error (anything not a CallrolesError: Redis or Kafka lost, a
-        # stale connection) must not end the call: the whole call is retried here with
-        # backoff (idempotent: window markers and the claim), and only the last try's
-        # failure becomes an error event. Typed errors (bad input, bad audio) end it at once.
         tries = 1 + max(0, self.settings.call_retries)
         for n in range(1, tries + 1):
             outcome = await self._try(event)
             if isinstance(outcome, str):
                 return outcome
-            final = isinstance(outcome.exc, CallrolesError) and not isinstance(
-                outcome.exc,
-                StageError,  # windows lost in Redis: scoring again restores them
-            )
-            if final or n == tries:
+            if outcome.final or n == tries:
                 return await self._fail(event, outcome.exc, outcome.attempt, outcome.stage)
             delay = min(
                 self.settings.call_retry_backoff_cap_s,
@@ -156,7 +142,7 @@ class CallProcessor:
         call_id = event["call_id"]
         attempt = 1
         try:
-            attempt = await self._attempt(call_id)
+            attempt = await self.ledger.attempt(call_id)
             if not await self._take(call_id):
                 return "duplicate"
         except Exception as exc:
@@ -169,7 +155,7 @@ class CallProcessor:
             self._in_flight.discard(call_id)
             renewer.cancel()
             with contextlib.suppress(Exception):
-                await self.agg.release_lease(call_id, self.worker)
+                await self.ledger.release_lease(call_id, self.worker)
 
     async def _take(self, call_id: str) -> bool:
         """Lease the call; False when it already has a result for this model version.
@@ -181,11 +167,11 @@ class CallProcessor:
         ttl = self.settings.lease_ttl_s
         waited = False
         while True:
-            if await self.agg.already_done(call_id, self.model_version):
+            if await self.ledger.already_done(call_id, self.model_version):
                 metrics.DUPLICATES.labels("done").inc()
                 log.info("call %s already has a result for model %s", call_id, self.model_version)
                 return False
-            if call_id not in self._in_flight and await self.agg.acquire_lease(
+            if call_id not in self._in_flight and await self.ledger.acquire_lease(
                 call_id, self.worker, ttl
             ):
                 return True
@@ -200,73 +186,57 @@ class CallProcessor:
         while True:
             await asyncio.sleep(max(1.0, ttl / 3))
             with contextlib.suppress(Exception):
-                await self.agg.renew_lease(call_id, self.worker, ttl)
+                await self.ledger.renew_lease(call_id, self.worker, ttl)
 
     async def _process(self, event: dict[str, Any], attempt: int) -> str | _Failure:
         call_id = event["call_id"]
         log.info("call %s started (attempt %d): %s", call_id, attempt, event["recording_uri"])
-        loop = asyncio.get_running_loop()
-        latencies: dict[str, float] = {}
-        started = time.perf_counter()
         stage = "fetch"
         try:
+            t0 = time.perf_counter()
             source = await fetch(event["recording_uri"], self.settings)
-            latencies["fetch"] = time.perf_counter() - started
-            stage = "frontend"
-            t0 = time.perf_counter()
-            process = functools.partial(self.frontend.process, source, layout=event["layout"])
-            front = await loop.run_in_executor(self.frontend_executor, process)
-            latencies["frontend"] = time.perf_counter() - t0
-            stage = "score"
-            t0 = time.perf_counter()
-            streams = list(front.speakers)
-            await self.agg.plan(
-                call_id, self.model_version, {str(s.speaker): len(s.windows) for s in streams}
+            fetched = {"fetch": time.perf_counter() - t0}
+            run = functools.partial(
+                run_call,
+                source,
+                event,
+                self.models,
+                self.settings,
+                latencies=fetched,
+                worker=self.worker,
             )
-            scored = await asyncio.gather(
-                *(self.batcher.score(s.windows, call_id) for s in streams if len(s.windows))
-            )
-            latencies["score"] = time.perf_counter() - t0
+            outcome = await asyncio.get_running_loop().run_in_executor(self.executor, run)
+            if isinstance(outcome, CallFailure):
+                return _Failure(outcome.error, attempt, outcome.stage)
             stage = "aggregate"
-            t0 = time.perf_counter()
-            with_windows = [s for s in streams if len(s.windows)]
-            for stream, probs in zip(with_windows, scored, strict=True):
-                for at in range(0, len(probs), ADD_CHUNK):
-                    await self.agg.add_windows(
-                        call_id,
-                        self.model_version,
-                        str(stream.speaker),
-                        at,
-                        np.asarray(probs[at : at + ADD_CHUNK]),
-                    )
-            claim = await self.agg.claim(call_id, self.model_version, self.worker, 60)
-            if claim == 2:
+            if not await self.ledger.claim(call_id, self.model_version, self.worker, CLAIM_TTL_S):
                 metrics.DUPLICATES.labels("claimed").inc()
                 return "duplicate"
-            if claim != 1:
-                raise StageError(f"windows of {call_id} missing after scoring (claim={claim})")
-            means = await self.agg.means(call_id, self.model_version, len(self.classes))
-            latencies["aggregate"] = time.perf_counter() - t0
             stage = "result"
-            latencies["total"] = time.perf_counter() - started
-            result = build_result(
-                call_id, front, means, self.scorer, latencies, event=event, worker=self.worker
-            )
             try:
-                await self.send_result(call_id, result)
+                await self.sink.result(call_id, outcome.event)
             except BaseException:
-                await self.agg.unclaim(call_id, self.model_version)
+                await self.ledger.unclaim(call_id, self.model_version)
                 raise
-            await self.agg.mark_sent(call_id, self.model_version)
+            await self.ledger.mark_sent(call_id, self.model_version, outcome.event)
         except Exception as exc:
             return _Failure(exc, attempt, stage)
-        for name, secs in result["latency_s"].items():  # ours and the front end's stages
-            metrics.STAGE_SECONDS.labels(name).observe(secs)
-        metrics.CALLS_DONE.inc()
+        _observe(outcome)
         log.info(
             "call %s done in %.1f s (%d speakers)",
             call_id,
-            latencies["total"],
-            len(result["speakers"]),
+            outcome.event["latency_s"].get("total", 0.0),
+            len(outcome.event["speakers"]),
         )
         return "done"
+
+
+def _observe(outcome: CallResult) -> None:
+    """Prometheus figures of a finished call."""
+    latency = outcome.event["latency_s"]
+    for name, secs in latency.items():  # ours and the front end's stages
+        metrics.STAGE_SECONDS.labels(name).observe(secs)
+    metrics.WINDOWS_SCORED.inc(outcome.windows)
+    if latency.get("score", 0.0) > 0:
+        metrics.WINDOWS_PER_SECOND.set(outcome.windows / latency["score"])
+    metrics.CALLS_DONE.inc()

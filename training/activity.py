@@ -1,4 +1,4 @@
-"""Train the speaker-count model (``callroles.audio.activity``) on generated calls.
+"""Train the speaker-count model (``callroles.runtime.activity``) on generated calls.
 
 The simulator's truth is exact to the sample: every utterance's speech regions, overlaps
 included. So each 10 ms frame of a generated mono call gets two labels: how many people speak
@@ -23,8 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from callroles.audio.activity import ACTIVITY_SPEC, CLASSES, MODEL_NAME, activity_features
 from callroles.audio.segmentation import FRAME_S, runs
+from callroles.runtime.activity import ACTIVITY_SPEC, CLASSES, MODEL_NAME, activity_features
 
 CHANGE_PAD = 5  # frames either side of a hand-over that count as "change"
 
@@ -194,40 +194,6 @@ def train(
     (out / "history.json").write_text(json.dumps(history, indent=1))
     best_row = min(history, key=lambda r: r["val_loss"])
     return {"config": asdict(config), "best": best_row, "epochs_run": len(history)}
-
-
-def export(model_file: Path, dst: Path, evaluation: dict[str, Any], probe: np.ndarray) -> str:
-    """ONNX with callroles metadata; checked against Keras on ``probe`` (1, T, 96). Version."""
-    import keras
-    import onnx
-    import onnxruntime as ort
-
-    from callroles.export.errors import ParityError
-    from callroles.export.metadata import ModelMetadata, write_metadata
-    from callroles.export.onnx_export import OPSET, tf2onnx_graph
-
-    model = keras.models.load_model(model_file)
-    proto = tf2onnx_graph(model, OPSET, input_name="logmel")
-    meta = ModelMetadata(
-        feature_spec=ACTIVITY_SPEC.to_dict(),
-        classes=CLASSES,
-        rnn="none",
-        param_count=int(model.count_params()),
-        model_name=MODEL_NAME,
-        evaluation=evaluation,
-        rnn_export="none",
-    )
-    stamped = write_metadata(proto, meta)
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    onnx.save(proto, dst)
-    session = ort.InferenceSession(str(dst), providers=["CPUExecutionProvider"])
-    names = [o.name for o in session.get_outputs()]
-    got = dict(zip(names, session.run(None, {"logmel": probe}), strict=True))
-    want = dict(zip(("count", "change"), model.predict(probe, verbose=0), strict=True))
-    gap = max(float(np.abs(got[k] - want[k]).max()) for k in want)
-    if gap > 1e-4:
-        raise ParityError(f"ONNX and Keras differ by {gap:.2e} on the probe")
-    return stamped.model_version
 
 
 def curves(history: list[dict[str, Any]], dst: Path) -> None:

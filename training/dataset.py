@@ -113,9 +113,11 @@ def _frontend() -> Any:
     global _FRONTEND
     if _FRONTEND is None:
         from callroles.audio.pipeline import FrontEnd
+        from callroles.settings import get_settings
 
-        # DBAS needs ina's gender tracks only (the windows), not talk time: no activity model
-        _FRONTEND = FrontEnd(activity=False)
+        # DBAS needs ina's gender tracks only (the windows), not talk time: no activity model.
+        # Each DBAS process builds its own front end: the settings are read here, at its entry.
+        _FRONTEND = FrontEnd(get_settings(), activity=False)
     return _FRONTEND
 
 

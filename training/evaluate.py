@@ -17,7 +17,7 @@ import numpy as np
 
 from callroles.training.data import Item, load_window, scan_split, summarize
 from callroles.training.labels import class_names, role_of
-from callroles.training.train import read_meta, write_meta
+from callroles.training.runs import read_meta, write_meta
 
 
 def speaker_level(items: list[Item], probs: np.ndarray, n_classes: int) -> dict[str, Any]:

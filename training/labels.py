@@ -6,6 +6,7 @@ label comes from its role and gender folders only, so the same tree serves 2 and
 
 from __future__ import annotations
 
+from callroles import roles
 from callroles.errors import InputError
 
 ROLES = ("customer", "agent")
@@ -43,6 +44,5 @@ def label_of(role: str, gender: str, n_classes: int) -> int:
 
 
 def role_of(label: int, n_classes: int) -> str:
-    """The role ("customer" or "agent") a label number stands for."""
-    name = class_names(n_classes)[label]
-    return name.rsplit("_", 1)[-1]
+    """The role ("customer" or "agent") a label number stands for (callroles.roles decides)."""
+    return roles.role_of(class_names(n_classes)[label])

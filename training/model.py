@@ -74,7 +74,7 @@ def _input_shape(spec: Any) -> tuple[int, int]:
 
 def _default_spec() -> Any:
     try:
-        from callroles.audio.features import DEFAULT_SPEC
+        from callroles.features import DEFAULT_SPEC
     except ImportError:  # front end not installed: the paper's shape
         return None
     return DEFAULT_SPEC

@@ -8,7 +8,6 @@ The run folder (model.keras, meta.json, history.csv, report.json, figures) is wh
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 import sys
@@ -27,8 +26,10 @@ from callroles.training.data import (
     scan_split,
     summarize,
 )
+from callroles.training.evaluate import evaluate_run
 from callroles.training.labels import class_names
 from callroles.training.model import DEFAULT_TRUNK, PAPER_PARAMS, build_crnn, param_report
+from callroles.training.runs import write_meta
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,7 @@ DEBUG_CONFIG = TrainConfig(epochs=2, batch_size=8, patience=1)
 def feature_spec_dict() -> tuple[dict[str, Any], str | None]:
     """The front end's DEFAULT_SPEC as a dict and its fingerprint (the scorer checks it)."""
     try:
-        from callroles.audio.features import DEFAULT_SPEC
+        from callroles.features import DEFAULT_SPEC
     except ImportError:
         spec = {"sample_rate": 8000, "n_mels": 96, "n_fft": 200, "hop_length": 80}
         return {**spec, "window_frames": 1000, "note": "front end not installed"}, None
@@ -166,25 +167,5 @@ def train(
     }
     write_meta(run_dir, meta)
     if evaluate:
-        from callroles.training.evaluate import evaluate_run
-
         evaluate_run(run_dir, data_dir, split="validation", model=model)
     return run_dir
-
-
-def write_meta(run_dir: Path, meta: dict[str, Any]) -> None:
-    """Write meta.json atomically enough for a reader in another process."""
-    tmp = run_dir / "meta.json.tmp"
-    tmp.write_text(json.dumps(meta, indent=2) + "\n")
-    tmp.replace(run_dir / "meta.json")
-
-
-def read_meta(run_dir: Path) -> dict[str, Any]:
-    """meta.json of a run folder, with a clear message when it is not a run folder."""
-    from callroles.errors import ModelError
-
-    path = Path(run_dir) / "meta.json"
-    if not path.is_file():
-        raise ModelError(f"{run_dir} is not a training run folder (no meta.json)", code="no_run")
-    result: dict[str, Any] = json.loads(path.read_text())
-    return result

@@ -7,6 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+from callroles.schemas import LAYOUTS
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("segment", help="segment a recording: speech per speaker, music, noise")
@@ -17,7 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--layout",
         default="auto",
-        choices=("auto", "mono", "stereo-agent-left", "stereo-agent-right"),
+        choices=LAYOUTS,
     )
     p.add_argument(
         "--speakers",
@@ -30,9 +32,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _segment(args: argparse.Namespace) -> int:
-    from callroles.audio.pipeline import FrontEnd
+    from callroles.audio.pipeline import FrontEnd  # ONNX Runtime, librosa: not for --help
+    from callroles.settings import get_settings
 
-    result = FrontEnd().process(args.file, layout=args.layout, n_speakers=args.speakers)
+    result = FrontEnd(get_settings()).process(
+        args.file, layout=args.layout, n_speakers=args.speakers
+    )
     uri = args.file.stem
     if args.rttm:
         args.rttm.write_text(result.segmentation.to_rttm(uri))

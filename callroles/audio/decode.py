@@ -29,7 +29,7 @@ from callroles.audio.errors import (
     AudioUndecodableError,
     AudioUnsupportedError,
 )
-from callroles.settings import Settings, get_settings
+from callroles.settings import Settings
 
 SAMPLE_RATE = 8000
 SEGMENTER_RATE = 16000
@@ -39,15 +39,14 @@ MAX_CHANNELS = 2
 
 @dataclass(frozen=True)
 class DecodeLimits:
-    """What a single recording may cost; defaults come from settings."""
+    """What a single recording may cost; the defaults are Settings' own (one source)."""
 
-    max_bytes: int = 200_000_000
-    max_duration_s: float = 3600.0
-    timeout_s: float = 120.0
+    max_bytes: int = Settings.model_fields["max_bytes"].default
+    max_duration_s: float = Settings.model_fields["max_duration_s"].default
+    timeout_s: float = Settings.model_fields["decode_timeout_s"].default
 
     @classmethod
-    def from_settings(cls, settings: Settings | None = None) -> DecodeLimits:
-        s = settings or get_settings()
+    def from_settings(cls, s: Settings) -> DecodeLimits:
         return cls(
             max_bytes=s.max_bytes, max_duration_s=s.max_duration_s, timeout_s=s.decode_timeout_s
         )
@@ -168,7 +167,7 @@ def _load(source: Path | bytes, limits: DecodeLimits) -> bytes:
 
 def decode(source: Path | bytes, limits: DecodeLimits | None = None) -> DecodedAudio:
     """Decode a recording (path or bytes) to 8 kHz float32 channels plus facts about the source."""
-    limits = limits or DecodeLimits.from_settings()
+    limits = limits or DecodeLimits()
     data = _load(source, limits)
     gsm = _is_raw_gsm(data)
     if gsm is None:

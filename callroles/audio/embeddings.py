@@ -22,7 +22,7 @@ from typing import IO, Any
 import numpy as np
 
 from callroles.audio.errors import SegmenterError
-from callroles.settings import Settings, get_settings
+from callroles.settings import Settings, get_settings  # get_settings: the install step only
 
 WHEEL = "Resemblyzer==0.1.4"
 RATE = 16000
@@ -36,8 +36,8 @@ _DTYPES = {
 }
 
 
-def weights_path(settings: Settings | None = None) -> Path:
-    return (settings or get_settings()).home / "resemblyzer" / "ge2e-0.1.4.npz"
+def weights_path(settings: Settings) -> Path:
+    return settings.home / "resemblyzer" / "ge2e-0.1.4.npz"
 
 
 class _Storage:
@@ -96,7 +96,7 @@ def read_legacy_torch(f: IO[bytes]) -> dict[str, np.ndarray]:
     return {k: v.array() for k, v in state.items() if isinstance(v, _TensorRef)}
 
 
-def provision(settings: Settings | None = None) -> Path:
+def provision(settings: Settings) -> Path:
     """Install step: fetch Resemblyzer's wheel from PyPI (no deps), keep its weights as .npz."""
     out = weights_path(settings)
     if out.exists():
@@ -170,7 +170,7 @@ def _onnx_graph(w: dict[str, np.ndarray]) -> bytes:
 class VoiceEncoder:
     """GE2E encoder: (B, 160, 40) mel partials -> (B, 256) L2-normalised embeddings (ONNX)."""
 
-    def __init__(self, settings: Settings | None = None, threads: int = 0) -> None:
+    def __init__(self, settings: Settings, threads: int = 0) -> None:
         import onnxruntime as ort
 
         path = weights_path(settings)
@@ -242,4 +242,4 @@ def partial_mels(wide: np.ndarray, starts_s: np.ndarray) -> np.ndarray:
 
 
 if __name__ == "__main__":
-    print(f"[setup] speaker-embedding weights in {provision()}")
+    print(f"[setup] speaker-embedding weights in {provision(get_settings())}")

@@ -16,9 +16,8 @@ from typing import Any
 import numpy as np
 
 from callroles.audio import separate
-from callroles.audio.activity import Activity, ActivityModel
 from callroles.audio.decode import SAMPLE_RATE, AudioFacts, DecodedAudio, DecodeLimits, decode
-from callroles.audio.features import DEFAULT_SPEC, FeatureSpec
+from callroles.audio.embeddings import VoiceEncoder
 from callroles.audio.segment import OnnxSegmenter
 from callroles.audio.segmentation import (
     FRAME_S,
@@ -33,10 +32,13 @@ from callroles.audio.turns import align, by_turns, turn_owners
 from callroles.audio.voicing import trim_tracks
 from callroles.audio.windows import stream_windows
 from callroles.errors import InputError
-from callroles.settings import Settings, get_settings
+from callroles.features import DEFAULT_SPEC, FeatureSpec
+from callroles.runtime.activity import Activity, ActivityModel
+from callroles.schemas import LAYOUTS
+from callroles.settings import Settings
 
-LAYOUTS = ("auto", "mono", "stereo-agent-left", "stereo-agent-right")
-STRATEGIES = ("auto", "gender", "embedding")
+#: what a caller may force for a mono call ("auto" picks; the result names the one used)
+SEPARATION_CHOICES = ("auto", "gender", "embedding")
 SAMPLES_PER_FRAME = int(SAMPLE_RATE * FRAME_S)
 
 
@@ -103,7 +105,7 @@ class FrontEnd:
 
     def __init__(
         self,
-        settings: Settings | None = None,
+        settings: Settings,
         *,
         spec: FeatureSpec = DEFAULT_SPEC,
         limits: DecodeLimits | None = None,
@@ -111,7 +113,7 @@ class FrontEnd:
         trim: bool = True,
         activity: ActivityModel | None | bool = True,
     ) -> None:
-        self.settings = settings or get_settings()
+        self.settings = settings
         self.spec = spec
         self.limits = limits or DecodeLimits.from_settings(self.settings)
         self.segmenter = segmenter or OnnxSegmenter(self.settings)
@@ -133,8 +135,6 @@ class FrontEnd:
     def encoder(self) -> Any:
         with self._lock:
             if self._encoder is None:
-                from callroles.audio.embeddings import VoiceEncoder
-
                 self._encoder = VoiceEncoder(self.settings)
             return self._encoder
 
@@ -150,8 +150,10 @@ class FrontEnd:
         ``strategy`` "auto" picks stereo, gender or embedding; "gender" or "embedding" force
         one for a mono call (evaluation, or a caller who knows the genders).
         """
-        if strategy not in STRATEGIES:
-            raise InputError(f"strategy must be one of {STRATEGIES}", code="invalid_strategy")
+        if strategy not in SEPARATION_CHOICES:
+            raise InputError(
+                f"strategy must be one of {SEPARATION_CHOICES}", code="invalid_strategy"
+            )
         if layout not in LAYOUTS:
             raise InputError(
                 f"layout must be one of {LAYOUTS}, not {layout!r}", code="invalid_layout"

@@ -20,8 +20,10 @@ from types import ModuleType
 from typing import Any
 
 import numpy as np
+import onnxruntime as ort
 
 from callroles.audio.errors import SegmenterError
+from callroles.audio.ina_models import onnx_paths
 from callroles.settings import Settings
 
 PATCH = 68  # frames (10 ms) per CNN input
@@ -194,17 +196,13 @@ class OnnxSegmenter:
 
     def __init__(
         self,
-        settings: Settings | None = None,
+        settings: Settings,
         *,
         gender_stride: int = 4,
         vad_stride: int = 4,  # docs/frontend.md: agreement with stride 1 0.9940 (stride 2: 0.9943)
         threads: int = 0,
         batch: int = 256,
     ) -> None:
-        import onnxruntime as ort
-
-        from callroles.audio.ina_models import onnx_paths
-
         paths = onnx_paths(settings)
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads
@@ -237,13 +235,3 @@ class OnnxSegmenter:
                 vad_stride=self.vad_stride,
                 batch=self.batch,
             )
-
-
-def plain_segmenter(settings: Settings | None = None) -> Any:
-    """inaSpeechSegmenter's own Segmenter (TensorFlow), for comparisons and the benchmark."""
-    from callroles.deploy.provision import use_provisioned_weights
-
-    use_provisioned_weights(settings)
-    from inaSpeechSegmenter import Segmenter
-
-    return Segmenter(vad_engine="smn", detect_gender=True, batch_size=1024)

@@ -1,5 +1,5 @@
 """Per-speaker talk masks from the activity model: who speaks comes from the separation, when
-and how many from ``callroles.audio.activity``.
+and how many from ``callroles.runtime.activity``.
 
 A frame counts as talk for a speaker when the activity model hears speech there and that
 speaker owns the frame; a frame it hears two voices in counts for both speakers, as the ground
@@ -16,8 +16,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 from scipy.ndimage import distance_transform_edt
 
-from callroles.audio.activity import Activity
 from callroles.audio.segmentation import FRAME_S, SpeakerTrack, runs
+from callroles.runtime.activity import Activity
 
 
 @dataclass(frozen=True)

@@ -18,9 +18,9 @@ from itertools import permutations
 
 import numpy as np
 
-from callroles.audio.activity import Activity
 from callroles.audio.segmentation import FRAME_S, SpeakerTrack, runs
 from callroles.audio.talk import DEFAULT_TALK, TalkSpec, nearest_owner, speech_and_overlap
+from callroles.runtime.activity import Activity
 
 WIDE_RATE = 16_000  # the encoder's partials are cut from the 16 kHz signal
 PARTIAL = 160  # frames in a 1.6 s partial

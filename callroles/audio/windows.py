@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from callroles.audio.features import DEFAULT_SPEC, FeatureSpec, log_mel
+from callroles.features import DEFAULT_SPEC, FeatureSpec, log_mel
 
 
 @dataclass(frozen=True)

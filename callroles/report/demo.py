@@ -9,17 +9,12 @@ whose package is not there yet is reported as unavailable with the reason; nothi
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import csv
-import importlib.util
 import json
 import logging
 import os
 import shutil
-import signal
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -28,6 +23,16 @@ from typing import Any
 
 from callroles.errors import CallrolesError
 from callroles.report import tables
+from callroles.report.demo_worker import (
+    available,
+    free_port,
+    model_missing,
+    settings_env,
+    stop_process,
+    tail,
+    worker_available,
+    worker_command,
+)
 from callroles.settings import Settings
 
 Echo = Callable[[str], None]
@@ -70,41 +75,6 @@ class DemoRun:
     @property
     def complete(self) -> bool:
         return bool(self.submitted) and len(self.results) == len(self.submitted)
-
-
-def _available(module: str) -> bool:
-    try:
-        return importlib.util.find_spec(module) is not None
-    except ModuleNotFoundError:
-        return False
-
-
-def worker_command() -> list[str]:
-    """How to start a worker: the ``callroles worker`` command of this interpreter."""
-    return [sys.executable, "-m", "callroles", "worker"]
-
-
-def worker_available() -> str | None:
-    """None when ``callroles worker`` exists, else why not."""
-    if _available("callroles.streaming.cli") and _available("callroles.streaming.app"):
-        return None
-    return "the `callroles worker` command is not installed yet (callroles.streaming.cli)"
-
-
-def model_missing(settings: Settings) -> str | None:
-    """None when the worker has a model to load, else why not (the default is built by export)."""
-    if settings.model_path is not None:
-        return None if Path(settings.model_path).is_file() else f"no model at {settings.model_path}"
-    if not _available("callroles.export.scorer"):
-        return "the scorer (callroles.export.scorer) is not installed yet"
-    from callroles.export.scorer import DEFAULT_MODEL
-
-    if not DEFAULT_MODEL.is_file():
-        return (
-            f"the default model {DEFAULT_MODEL} is not there yet "
-            "(callroles default-model rebuild builds it)"
-        )
-    return None
 
 
 def corpus_calls(corpus: Path) -> list[dict[str, str]]:
@@ -173,7 +143,7 @@ class Demo:
         return "; ".join(stack.start(self.settings))
 
     def _topics(self) -> str:
-        if not _available("callroles.streaming.topics"):
+        if not available("callroles.streaming.topics"):
             raise _Unavailable("callroles.streaming.topics is not installed yet")
         from callroles.streaming.topics import create_topics_sync
 
@@ -212,19 +182,19 @@ class Demo:
         self.out.mkdir(parents=True, exist_ok=True)
         log = self._worker_log.open("wb")
         env = dict(os.environ)
-        for name, value in _settings_env(self.settings).items():
+        for name, value in settings_env(self.settings).items():
             env.setdefault(name, value)
         if not self.settings.allowed_roots:  # the worker reads only what the demo submits
             roots = [(self.out / "corpus").resolve()] + [f.resolve().parent for f in self.files]
             env["CALLROLES_ALLOWED_ROOTS"] = json.dumps(sorted({str(r) for r in roots}))
-        env.setdefault("CALLROLES_WORKER_WEB_PORT", str(_free_port()))
+        env.setdefault("CALLROLES_WORKER_WEB_PORT", str(free_port()))
         self._worker = subprocess.Popen(
             worker_command(), stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
         )
         return f"pid {self._worker.pid}, log {self._worker_log}"
 
     def _submit_and_wait(self) -> str:
-        if not _available("callroles.streaming.submit"):
+        if not available("callroles.streaming.submit"):
             raise _Unavailable("callroles.streaming.submit is not installed yet")
         return asyncio.run(self._submit_and_wait_async())
 
@@ -278,8 +248,8 @@ class Demo:
 
     def _check_worker(self) -> None:
         if self._worker is not None and self._worker.poll() is not None:
-            tail = _tail(self._worker_log)
-            raise DemoError(f"the worker exited with code {self._worker.returncode}:\n{tail}")
+            log_tail = tail(self._worker_log)
+            raise DemoError(f"the worker exited with code {self._worker.returncode}:\n{log_tail}")
 
     def _report(self) -> str:
         from callroles.report.html import build_report
@@ -374,48 +344,6 @@ class Demo:
 
 class _Unavailable(Exception):
     """A step whose package has not landed yet."""
-
-
-def stop_process(proc: subprocess.Popen[bytes], grace_s: float = 20.0) -> str:
-    """SIGTERM the worker's process group, then SIGKILL after ``grace_s``."""
-    if proc.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(grace_s)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
-    return f"worker stopped (pid {proc.pid}, exit {proc.returncode})"
-
-
-def _settings_env(settings: Settings) -> dict[str, str]:
-    """The connection settings a worker subprocess needs to reach the same stack."""
-    env = {
-        "CALLROLES_KAFKA_PORT": str(settings.kafka_port),
-        "CALLROLES_REDIS_PORT": str(settings.redis_port),
-        "CALLROLES_TOPIC_PREFIX": settings.topic_prefix,
-        "CALLROLES_HOME": str(settings.home),
-    }
-    if settings.kafka_bootstrap:
-        env["CALLROLES_KAFKA_BOOTSTRAP"] = settings.kafka_bootstrap
-    return env
-
-
-def _free_port() -> int:
-    """A free local port for the demo worker's web page (a user's worker may hold 6066)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
-
-
-def _tail(path: Path, lines: int = 30) -> str:
-    try:
-        return "\n".join(path.read_text("utf-8", errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
 
 
 def _load_json(path: Path) -> dict[str, Any] | None:

@@ -12,15 +12,16 @@ from typing import Any
 
 import numpy as np
 
+from callroles.deploy.provision import use_provisioned_weights
+from callroles.settings import Settings
+
 FPS = 100  # inaSpeechSegmenter's label resolution is 10 ms frames
 
 
-def segmenter() -> Any:
+def segmenter(settings: Settings) -> Any:
     """inaSpeechSegmenter with the provisioned weights (no download)."""
-    from callroles.deploy.provision import use_provisioned_weights
-
-    use_provisioned_weights()
-    from inaSpeechSegmenter import Segmenter
+    use_provisioned_weights(settings)
+    from inaSpeechSegmenter import Segmenter  # TensorFlow: only for this check, never a worker
 
     return Segmenter(vad_engine="smn", detect_gender=True)
 

@@ -1,4 +1,4 @@
-"""``callroles analyze`` on a real recording: front end, scorer, Eq. 4/5, result event.
+"""``run_call`` and ``callroles analyze`` on a real recording: front end, scorer, Eq. 4/5, event.
 
 The model here is the untrained test export (no trained model in a fresh checkout), so the test
 checks the pipeline and the event, not which role wins.
@@ -13,27 +13,26 @@ from typing import Any
 import numpy as np
 import pytest
 
+from callroles.analyze import format_text, write_plot
+from callroles.audio.pipeline import FrontEnd
+from callroles.call import CallFailure, Models, analyze_file, run_call
 from callroles.cli import main
 from callroles.errors import AudioError, InputError
+from callroles.runtime.scorer import Scorer
 from callroles.schemas import validate
+from callroles.settings import Settings
 
 
 @pytest.fixture(scope="module")
-def frontend() -> Any:
-    from callroles.audio.pipeline import FrontEnd
-
-    return FrontEnd()
-
-
-def test_analyze_two_readers(
-    reference_dir: Path, exported: tuple[Path, Any], frontend: Any, tmp_path: Path
-) -> None:
-    from callroles.export.analyze import analyze, format_text, write_plot
-    from callroles.export.scorer import Scorer
-
+def models(exported: tuple[Path, Any]) -> Models:
     scorer = Scorer.load(exported[0], execution_provider="cpu")
-    analysis = analyze(reference_dir / "lamartine.wav", scorer=scorer, frontend=frontend)
-    result = validate("call_result", analysis.result)
+    return Models(FrontEnd(Settings()), scorer)
+
+
+def test_analyze_two_readers(reference_dir: Path, models: Models, tmp_path: Path) -> None:
+    scorer = models.scorer
+    analysis = analyze_file(reference_dir / "lamartine.wav", settings=Settings(), models=models)
+    result = validate("call_result", analysis.event)
     assert result["call_id"] == "lamartine"
     assert result["separation_strategy"] == "gender"
     genders = sorted(s["gender"] for s in result["speakers"])
@@ -58,6 +57,7 @@ def test_analyze_two_readers(
 def test_cli_analyze_json_and_bad_input(
     reference_dir: Path,
     exported: tuple[Path, Any],
+    models: Models,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -69,13 +69,14 @@ def test_cli_analyze_json_and_bad_input(
     validate("call_result", payload)
     assert {s["gender"] for s in payload["speakers"]} == {"female", "male"}
 
-    from callroles.export.analyze import analyze
-
     with pytest.raises(InputError):
-        analyze(tmp_path / "absent.wav", model=exported[0])
+        analyze_file(tmp_path / "absent.wav", models=models)
     not_audio = tmp_path / "notes.wav"
     not_audio.write_text("this is not a recording\n" * 50)
     with pytest.raises(AudioError):
-        analyze(not_audio, model=exported[0])
+        analyze_file(not_audio, models=models)
+    outcome = run_call(not_audio, {"call_id": "c-bad"}, models, Settings())
+    assert isinstance(outcome, CallFailure) and outcome.final
+    assert outcome.stage == "frontend" and getattr(outcome.error, "code", "").startswith("audio_")
     rc = main(["analyze", str(not_audio), "--model", str(exported[0])])
     assert rc == 1 and "error [" in capsys.readouterr().err

@@ -1,4 +1,4 @@
-"""The scorer workers and ``callroles analyze`` use: class probabilities of log-mel windows.
+"""The role model at run time: class probabilities of log-mel windows, in ONNX Runtime.
 
 One ONNX Runtime session per model file per process (loading is cached), CUDA first where a GPU
 and its libraries are present, CPU otherwise. A model is trusted only after its graph checksum,
@@ -14,25 +14,31 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
+import onnx
+import onnxruntime as ort
+from google.protobuf.message import DecodeError
 
 from callroles.errors import ConfigError, InputError, ModelError
-from callroles.export.errors import (
+from callroles.features import DEFAULT_SPEC, FeatureSpec
+from callroles.runtime.errors import (
     ModelCorruptError,
     ModelForeignError,
     ModelMissingError,
     ModelSpecError,
 )
-from callroles.export.metadata import ModelMetadata, read_metadata
-
-if TYPE_CHECKING:
-    from callroles.audio.features import FeatureSpec
+from callroles.runtime.metadata import ModelMetadata, read_metadata
+from callroles.runtime.shipped import ROLE_MODEL
+from callroles.runtime.trunk import join_windows, stream_path, window_offsets
+from callroles.settings import Settings
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MODEL = Path(__file__).resolve().parent / "default_model" / "model.onnx"
+DEFAULT_MODEL = ROLE_MODEL
+#: the one default, read from Settings so that library callers and workers agree
+DEFAULT_PROVIDER: str = Settings.model_fields["execution_provider"].default
 CPU = "CPUExecutionProvider"
 CUDA = "CUDAExecutionProvider"
 MAX_BATCH = 64  # bounds memory: the first conv block of 64 windows holds ~120 MB
@@ -56,8 +62,6 @@ def _cuda_usable() -> bool:
 
 def providers_for(setting: str) -> list[str]:
     """Execution providers to ask for, in order, for ``settings.execution_provider``."""
-    import onnxruntime as ort
-
     available = ort.get_available_providers()
     if setting == "cpu":
         return [CPU]
@@ -74,8 +78,6 @@ def providers_for(setting: str) -> list[str]:
 
 
 def _spec_fingerprint(meta: ModelMetadata, source: str) -> str:
-    from callroles.audio.features import FeatureSpec
-
     try:
         return FeatureSpec.from_dict(meta.feature_spec).fingerprint()
     except (ValueError, TypeError) as exc:
@@ -87,8 +89,6 @@ def _spec_fingerprint(meta: ModelMetadata, source: str) -> str:
 
 def check_spec(meta: ModelMetadata, source: str, expected: FeatureSpec | None = None) -> None:
     """Refuse a model trained on features other than ``expected`` (the role model's spec)."""
-    from callroles.audio.features import DEFAULT_SPEC
-
     want = expected or DEFAULT_SPEC
     theirs = _spec_fingerprint(meta, source)
     if theirs != want.fingerprint():
@@ -107,9 +107,6 @@ def check_spec(meta: ModelMetadata, source: str, expected: FeatureSpec | None = 
 
 
 def read_model(path: Path) -> tuple[bytes, ModelMetadata]:
-    import onnx
-    from google.protobuf.message import DecodeError
-
     if not path.is_file():
         hint = " or rebuild the default: callroles default-model rebuild"
         raise ModelMissingError(
@@ -139,7 +136,8 @@ class Scorer:
     input_name: str = "windows"
     _cache: ClassVar[dict[tuple[str, str, bool], Scorer]] = {}
     _lock: ClassVar[threading.Lock] = threading.Lock()
-    window_shape: tuple[int, int] = field(default=(96, 1000))
+    window_shape: tuple[int, int] = DEFAULT_SPEC.shape  # from the model's spec at load
+    frames_per_hop: int = DEFAULT_SPEC.frames_per_hop
     stream_session: Any = None  # trunk-once graph (model.stream.onnx), when asked for
     stream_info: dict[str, Any] = field(default_factory=dict)
 
@@ -148,7 +146,7 @@ class Scorer:
         cls,
         path: Path | str | None = None,
         *,
-        execution_provider: str | None = None,
+        execution_provider: str = DEFAULT_PROVIDER,
         stream_trunk: bool = False,
     ) -> Scorer:
         """The scorer for ``path`` (None: the default model), created once per process.
@@ -156,9 +154,7 @@ class Scorer:
         ``stream_trunk`` also loads ``<stem>.stream.onnx`` so that ``score_speaker`` runs the
         conv trunk once per stream (faster, approximate: see export/README.md).
         """
-        from callroles.settings import get_settings
-
-        setting = execution_provider or get_settings().execution_provider
+        setting = execution_provider
         resolved = Path(path).expanduser().resolve() if path is not None else DEFAULT_MODEL
         key = (str(resolved), setting, stream_trunk)
         with cls._lock:
@@ -168,8 +164,6 @@ class Scorer:
 
     @classmethod
     def _create(cls, path: Path, setting: str, stream_trunk: bool = False) -> Scorer:
-        import onnxruntime as ort
-
         data, meta = read_model(path)
         check_spec(meta, str(path))
         options = ort.SessionOptions()
@@ -198,25 +192,21 @@ class Scorer:
         return scorer
 
     def _check_io(self) -> None:
-        from callroles.audio.features import DEFAULT_SPEC
-
+        spec = FeatureSpec.from_dict(self.metadata.feature_spec)  # checked equal to ours
         inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
         shape = tuple(inputs[0].shape[1:]) if len(inputs) == 1 else ()
         out_shape = tuple(outputs[0].shape[1:]) if len(outputs) == 1 else ()
-        if shape != tuple(DEFAULT_SPEC.shape) or out_shape != (self.metadata.n_classes,):
+        if shape != tuple(spec.shape) or out_shape != (self.metadata.n_classes,):
             raise ModelForeignError(
                 f"{self.path}: inputs {[(i.name, i.shape) for i in inputs]} and outputs "
-                f"{[(o.name, o.shape) for o in outputs]} are not (batch, {DEFAULT_SPEC.shape[0]}, "
-                f"{DEFAULT_SPEC.shape[1]}) -> (batch, {self.metadata.n_classes})"
+                f"{[(o.name, o.shape) for o in outputs]} are not (batch, {spec.shape[0]}, "
+                f"{spec.shape[1]}) -> (batch, {self.metadata.n_classes})"
             )
         self.input_name = inputs[0].name
-        self.window_shape = tuple(DEFAULT_SPEC.shape)  # type: ignore[assignment]
+        self.window_shape = spec.shape
+        self.frames_per_hop = spec.frames_per_hop
 
     def _load_stream(self, options: Any, providers: list[str]) -> None:
-        import onnxruntime as ort
-
-        from callroles.export.stream_trunk import stream_path
-
         path = stream_path(self.path)
         if not path.is_file():  # exported before trunk-once graphs, or copied without it
             log.warning(
@@ -289,28 +279,26 @@ class Scorer:
     def score_stream(self, logmel: np.ndarray, n_windows: int) -> np.ndarray:
         """Probabilities of the ``n_windows`` windows 1 s apart over one (n_mels, frames) stream,
         with the conv trunk run once (needs ``load(..., stream_trunk=True)``)."""
-        from callroles.export.stream_trunk import window_offsets
-
         if self.stream_session is None:
             raise ModelError("this scorer was loaded without stream_trunk=True")
         stride, steps = self.stream_info["frames_per_step"], self.stream_info["steps"]
         frames = self.window_shape[1]
-        if logmel.shape[1] < frames + 100 * (n_windows - 1):
+        if logmel.shape[1] < frames + self.frames_per_hop * (n_windows - 1):
             raise WindowsError(
                 f"a stream of {logmel.shape[1]} frames has fewer than {n_windows} windows"
             )
-        offsets = window_offsets(n_windows, stride, steps, logmel.shape[1] // stride)
+        offsets = window_offsets(
+            n_windows, stride, steps, logmel.shape[1] // stride, self.frames_per_hop
+        )
         feed = {"stream": np.ascontiguousarray(logmel[None], dtype=np.float32), "offsets": offsets}
         return np.asarray(self.stream_session.run(None, feed)[0], dtype=np.float32)
 
     def score_speaker(self, windows: np.ndarray) -> np.ndarray:
         """One speaker's windows: trunk-once when loaded and the windows are consecutive 1 s
         slices of one stream (the front end's), else exactly as ``score``."""
-        from callroles.export.stream_trunk import join_windows
-
         arr = self._validate(windows)
         if self.stream_session is not None and len(arr) > 0:
-            stream = join_windows(arr)
+            stream = join_windows(arr, self.frames_per_hop)
             if stream is not None:
                 return self.score_stream(stream, len(arr))
         return self.score(arr)

@@ -1,34 +1,50 @@
-"""Eq. 4/5 and the result event, from plain front-end-shaped data (no model needed)."""
+"""Eq. 4/5, the role decision and the result event, from a hand-made front-end result."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pytest
 
 from callroles import schemas
-from callroles.streaming.aggregate import means_from_sums, speaker_probabilities
-from callroles.streaming.results import build_result, conversation_figures, role_of
+from callroles.audio.decode import AudioFacts
+from callroles.audio.pipeline import FrontEndResult, SpeakerStream
+from callroles.audio.segmentation import Segment, Segmentation
+from callroles.result import build_result, conversation_figures
+from callroles.roles import decide_roles, role_of, speaker_probabilities
+from callroles.schemas import ModelInfo
 
 
-@dataclass
-class Stream:
-    speaker: str
-    gender: str
-    talk_time_s: float
-    windows: np.ndarray
-    segments: list[tuple[float, float]]
-    padded: bool = False
+def _stream(speaker: str, gender: str, talk: float, n: int, spans: list[tuple[float, float]]):
+    segs = [Segment(a, b, "speech", speaker, gender) for a, b in spans]
+    windows = np.zeros((n, 96, 1000), np.float32)
+    return SpeakerStream(speaker, gender, talk, windows, np.arange(n, dtype=float), False, segs)
 
 
-@dataclass
-class Front:
-    speakers: list[Stream]
-    budget: dict = field(default_factory=dict)
-    strategy: str = "gender"
-    facts: dict = field(default_factory=dict)
-    timings: dict = field(default_factory=dict)
+def _front() -> FrontEndResult:
+    facts = AudioFacts("wav", "pcm_s16le", 8000, 1, 14.0, 224_000)
+    return FrontEndResult(
+        segmentation=Segmentation(14.0, []),
+        speakers=[
+            _stream("S0", "female", 6.0, 3, [(0, 2), (5, 9)]),
+            _stream("S1", "male", 3.0, 2, [(2.2, 5.2)]),
+        ],
+        budget={"silence_s": 1.5, "music_s": 4.0, "noise_s": 0.2, "overlap_s": 0.0},
+        strategy="gender",
+        facts=facts,
+        timings={"segment": 3.2, "features": 0.4},
+    )
+
+
+MODEL: ModelInfo = {"name": "crnn", "version": "v1", "classes": ["customer", "agent"]}
+
+
+def _result(probs: dict[str, np.ndarray], model: ModelInfo = MODEL, **kw: Any) -> dict[str, Any]:
+    """Eq. 4/5 on one 'window' per speaker (the mean is the window itself), then the event."""
+    front = _front()
+    roles = decide_roles({k: v[None, :] for k, v in probs.items()}, model["classes"], ["S0", "S1"])
+    return build_result("c-1", front, roles, model, kw.pop("latencies", {}), **kw)
 
 
 def test_eq4_mean_and_eq5_argmax() -> None:
@@ -40,13 +56,6 @@ def test_eq4_mean_and_eq5_argmax() -> None:
     assert mean == pytest.approx([0.2, 0.8]) and label == 1
     with pytest.raises(ValueError):
         speaker_probabilities(np.zeros((0, 2)))
-
-
-def test_means_from_redis_sums() -> None:
-    sums = {"S0|0": "0.3", "S0|1": "1.7", "S0|n": "2", "S1|0": "0.9", "S1|1": "0.1", "S1|n": "1"}
-    means = means_from_sums(sums, 2)
-    assert means["S0"] == pytest.approx([0.15, 0.85])
-    assert means["S1"] == pytest.approx([0.9, 0.1])
 
 
 def test_roles_from_two_and_four_classes() -> None:
@@ -63,23 +72,10 @@ def test_turns_and_interruptions() -> None:
     assert interruptions == 1  # C starts at 3.5 while A speaks until 4.0
 
 
-def _front() -> Front:
-    return Front(
-        speakers=[
-            Stream("S0", "female", 6.0, np.zeros((3, 96, 1000), np.float32), [(0, 2), (5, 9)]),
-            Stream("S1", "male", 3.0, np.zeros((2, 96, 1000), np.float32), [(2.2, 5.2)]),
-        ],
-        budget={"silence_s": 1.5, "music_s": 4.0, "noise_s": 0.2, "overlap_s": 0.0},
-        facts={"duration_s": 14.0},
-        timings={"segment": 3.2, "features": 0.4},
-    )
-
-
 def test_build_result_is_valid_and_consistent() -> None:
-    scorer = {"classes": ["customer", "agent"], "model_name": "crnn", "model_version": "v1"}
     probs = {"S0": np.array([0.2, 0.8]), "S1": np.array([0.7, 0.3])}
     event = schemas.example("call_finished")
-    result = build_result("c-1", _front(), probs, scorer, {"score": 0.1}, event=event)
+    result = _result(probs, event=event, latencies={"score": 0.1})
     schemas.validate("call_result", result)
     assert result["agent_speaker"] == "S0" and result["customer_speaker"] == "S1"
     assert result["call"]["agent_talk_time_s"] == 6.0
@@ -97,9 +93,8 @@ def test_build_result_is_valid_and_consistent() -> None:
 
 def test_four_class_model_and_speaker_without_windows() -> None:
     classes = ["female_customer", "male_customer", "female_agent", "male_agent"]
-    scorer = {"classes": classes, "model_name": "crnn4", "model_version": "v2"}
-    probs = {"S0": np.array([0.1, 0.1, 0.5, 0.3])}
-    result = build_result("c-2", _front(), probs, scorer, {})
+    model: ModelInfo = {"name": "crnn4", "version": "v2", "classes": classes}
+    result = _result({"S0": np.array([0.1, 0.1, 0.5, 0.3])}, model)
     s0, s1 = result["speakers"]
     assert s0["role"] == "agent" and s0["label"] == "female_agent"
     assert s0["confidence"] == pytest.approx(0.8)
@@ -109,9 +104,7 @@ def test_four_class_model_and_speaker_without_windows() -> None:
 
 
 def test_two_speakers_with_the_same_eq5_role_get_one_agent_and_one_customer() -> None:
-    scorer = {"classes": ["customer", "agent"], "model_name": "crnn", "model_version": "v1"}
-    probs = {"S0": np.array([0.16, 0.84]), "S1": np.array([0.01, 0.99])}
-    result = build_result("c-pair", _front(), probs, scorer, {})
+    result = _result({"S0": np.array([0.16, 0.84]), "S1": np.array([0.01, 0.99])})
     roles = {s["speaker"]: (s["role"], s["label"], s["confidence"]) for s in result["speakers"]}
     assert roles["S1"] == ("agent", "agent", pytest.approx(0.99))
     assert roles["S0"] == ("customer", "agent", pytest.approx(0.16))  # label keeps Eq. 5

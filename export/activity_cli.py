@@ -1,4 +1,8 @@
-"""``callroles activity train`` and ``callroles activity talk-time``."""
+"""``callroles activity train`` (train, export, ship) and ``callroles activity talk-time``.
+
+It sits in ``export`` because it ends in an ONNX export; the training itself is
+``callroles.training.activity``. Handlers import TensorFlow, so ``callroles --help`` does not.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from typing import Any
 
 
 def _train(args: argparse.Namespace) -> int:
+    from callroles.export.activity_export import export_activity  # TensorFlow: in the handler
     from callroles.training import activity as A
 
     out = Path(args.out)
@@ -37,12 +42,14 @@ def _train(args: argparse.Namespace) -> int:
     history = json.loads((out / "history.json").read_text())
     A.curves(history, out / "training_curves.png")
     probe = A.crops(val_data, 1, 1200, seed=3)[0]
-    report["model_version"] = A.export(out / "model.keras", out / "activity.onnx", report, probe)
+    report["model_version"] = export_activity(
+        out / "model.keras", out / "activity.onnx", report, probe
+    )
     (out / "report.json").write_text(json.dumps(report, indent=1))
     print(f"[activity] best epoch {report['best']['epoch']}: {json.dumps(report['best'])}")
     print(f"[activity] wrote {out / 'activity.onnx'} (version {report['model_version']})")
     if args.ship:
-        from callroles.audio.activity import default_activity_model
+        from callroles.runtime.activity import default_activity_model
 
         dst = default_activity_model()
         shutil.copyfile(out / "activity.onnx", dst)

@@ -15,7 +15,7 @@ from typing import Any
 import onnx
 
 from callroles import __version__
-from callroles.export.errors import ModelCorruptError, ModelForeignError
+from callroles.runtime.errors import ModelCorruptError, ModelForeignError
 
 PREFIX = "callroles."
 FORMAT = "1"  # bump when the keys below change meaning

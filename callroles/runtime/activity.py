@@ -20,8 +20,12 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
+import onnxruntime as ort
 
-from callroles.audio.features import DEFAULT_SPEC, FeatureSpec, log_mel
+from callroles.features import DEFAULT_SPEC, FeatureSpec, log_mel
+from callroles.runtime.errors import ModelForeignError
+from callroles.runtime.scorer import check_spec, providers_for, read_model
+from callroles.runtime.shipped import ACTIVITY_MODEL
 
 CLASSES = ("none", "one", "overlap")
 MODEL_NAME = "activity"
@@ -32,10 +36,8 @@ CONTEXT_FRAMES = 100  # beyond the model's receptive field (+-67 frames): chunki
 
 
 def default_activity_model() -> Path:
-    """The shipped model, next to the default role model (callroles.export.default_model)."""
-    import callroles.export as export
-
-    return Path(export.__file__).resolve().parent / "default_model" / "activity.onnx"
+    """The shipped model, next to the default role model (callroles.runtime.shipped)."""
+    return ACTIVITY_MODEL
 
 
 def activity_features(signal: np.ndarray, spec: FeatureSpec = ACTIVITY_SPEC) -> np.ndarray:
@@ -89,11 +91,6 @@ class ActivityModel:
 
     @classmethod
     def _create(cls, path: Path, execution_provider: str) -> ActivityModel:
-        import onnxruntime as ort
-
-        from callroles.export.errors import ModelForeignError
-        from callroles.export.scorer import check_spec, providers_for, read_model
-
         data, meta = read_model(path)
         if meta.model_name != MODEL_NAME or tuple(meta.classes) != CLASSES:
             raise ModelForeignError(

@@ -1,0 +1,185 @@
+"""One call, from recording to result: the pipeline the worker and ``analyze`` both run.
+
+``run_call`` is the whole method on one recording: the front end (decode, inaSpeechSegmenter,
+speaker separation, talk time, 10 s windows), the CRNN on every speaker's windows, the paper's
+Eq. 4 and 5 and the two-party rule (:mod:`callroles.roles`), and the ``call_result.v1`` event
+(:mod:`callroles.result`). Failures come back as data (:class:`CallFailure`, bytewax style), so
+a streaming worker turns them into error events and a notebook user can raise them
+(:meth:`CallFailure.raise_`). What streaming adds (leases, the Redis ledger, sending) lives in
+``callroles.streaming.process``; nothing here knows about Kafka or Redis.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from callroles.audio.decode import DecodedAudio
+from callroles.audio.pipeline import FrontEnd, FrontEndResult
+from callroles.errors import CallrolesError, InputError
+from callroles.result import build_result
+from callroles.roles import SpeakerRole, decide_roles
+from callroles.runtime.scorer import Scorer
+from callroles.schemas import ModelInfo
+from callroles.settings import Settings, get_settings
+
+Recording = Path | bytes | DecodedAudio
+
+
+@dataclass(frozen=True)
+class Models:
+    """What scoring a call needs, loaded once per process: the front end and the role model."""
+
+    frontend: FrontEnd
+    scorer: Scorer
+
+    @property
+    def model_version(self) -> str:
+        return str(self.scorer.model_version)
+
+    def model_info(self) -> ModelInfo:
+        return {
+            "name": self.scorer.model_name,
+            "version": self.scorer.model_version,
+            "classes": list(self.scorer.classes),
+            "provider": self.scorer.provider,
+        }
+
+
+def load_models(settings: Settings) -> Models:
+    """The scorer first (a bad model fails before the front end loads), then the front end.
+
+    ``settings.scoring`` decides once whether the trunk-once graph is loaded; scoring then
+    always calls ``Scorer.score_speaker``, which is per-window scoring when it is not.
+    """
+    scorer = Scorer.load(
+        settings.model_path,
+        execution_provider=settings.execution_provider,
+        stream_trunk=settings.scoring == "trunk-once",
+    )
+    return Models(FrontEnd(settings), scorer)
+
+
+@dataclass(frozen=True)
+class CallResult:
+    """A finished call: the result event plus what produced it (for plots, tests, benchmarks)."""
+
+    event: dict[str, Any]  # a valid call_result.v1
+    front: FrontEndResult
+    window_probs: dict[str, np.ndarray]
+    roles: list[SpeakerRole]
+
+    @property
+    def windows(self) -> int:
+        return int(sum(len(p) for p in self.window_probs.values()))
+
+
+@dataclass(frozen=True)
+class CallFailure:
+    """A call that could not be processed: the error and the stage it happened in.
+
+    A :class:`CallrolesError` is the call's own fault (bad audio, bad model) and final; any
+    other exception is unexpected and may be retried by whoever runs the call.
+    """
+
+    error: BaseException
+    stage: str
+    latencies: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def final(self) -> bool:
+        return isinstance(self.error, CallrolesError)
+
+    def raise_(self) -> None:
+        raise self.error
+
+
+def run_call(
+    recording: Recording,
+    call: Mapping[str, Any] | None,
+    models: Models,
+    settings: Settings,
+    *,
+    n_speakers: int = 2,
+    strategy: str = "auto",
+    latencies: Mapping[str, float] | None = None,
+    worker: str | None = None,
+) -> CallResult | CallFailure:
+    """Run one call; never raises for a problem with the call (it comes back as a failure).
+
+    ``call`` is the validated call-finished event (call id, layout, tenant, agent id...);
+    None analyses a bare file, named after its stem. ``latencies`` measured before (a fetch)
+    are merged into the result's ``latency_s``. ``settings`` are the ones ``models`` were
+    loaded with. A failure's ``stage`` is where the call was; the error event prefers the
+    error's own stage when it names one (decode, segment...).
+    """
+    call = call or {}
+    timings = dict(latencies or {})
+    started = time.perf_counter()
+    stage = "frontend"
+    try:
+        call_id = str(call.get("call_id") or _name_of(recording))
+        front = models.frontend.process(
+            recording,
+            layout=str(call.get("layout") or "auto"),
+            n_speakers=n_speakers,
+            strategy=strategy,
+        )
+        timings["frontend"] = time.perf_counter() - started
+        stage = "score"
+        t0 = time.perf_counter()
+        window_probs = {s.speaker: models.scorer.score_speaker(s.windows) for s in front.speakers}
+        timings["score"] = time.perf_counter() - t0
+        stage = "result"
+        t0 = time.perf_counter()
+        roles = decide_roles(
+            window_probs, models.scorer.classes, [s.speaker for s in front.speakers]
+        )
+        timings["roles"] = time.perf_counter() - t0
+        timings["total"] = time.perf_counter() - started + sum((latencies or {}).values())
+        event = build_result(
+            call_id, front, roles, models.model_info(), timings, event=call, worker=worker
+        )
+    except Exception as exc:  # errors as data: the caller decides (error event, retry, raise)
+        return CallFailure(exc, stage, timings)
+    return CallResult(event, front, window_probs, roles)
+
+
+def _name_of(recording: Recording) -> str:
+    if isinstance(recording, Path):
+        return recording.stem
+    return "call"
+
+
+def analyze_file(
+    path: Path | str,
+    *,
+    settings: Settings | None = None,
+    models: Models | None = None,
+    call: Mapping[str, Any] | None = None,
+    n_speakers: int = 2,
+    strategy: str = "auto",
+) -> CallResult:
+    """The public entry point: one recording in, the worker's ``call_result.v1`` out.
+
+    >>> from callroles.call import analyze_file
+    >>> result = analyze_file("call.gsm").event   # doctest: +SKIP
+
+    Loads the models on first use (pass ``models`` to reuse them across files) and raises the
+    typed error (a :class:`callroles.errors.CallrolesError`) when the call cannot be processed.
+    """
+    settings = settings or get_settings()
+    source = Path(path)
+    if not source.is_file():
+        raise InputError(f"no such recording: {source}", code="input_missing")
+    models = models or load_models(settings)
+    outcome = run_call(source, call, models, settings, n_speakers=n_speakers, strategy=strategy)
+    if isinstance(outcome, CallFailure):
+        outcome.raise_()
+    assert isinstance(outcome, CallResult)
+    return outcome

@@ -1,0 +1,106 @@
+"""Who is the agent: the paper's Eq. 4 and 5, and the two-party rule, in one place.
+
+Eq. 4: a speaker's class probabilities are the mean over their windows. Eq. 5: the label is the
+argmax. The role is the label's role; the class names (and so the roles) come from the model's
+metadata: 2 classes (``customer``, ``agent``) or the paper's 4 gendered ones (``female_agent``).
+Workers, ``callroles analyze``, training's evaluation and the benchmarks all decide here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+ROLES = ("agent", "customer")
+
+
+def role_of(class_name: str) -> str:
+    """``agent`` / ``customer`` from a class name (2 classes, or the paper's 4 gendered ones)."""
+    for role in ROLES:
+        if class_name == role or class_name.endswith(f"_{role}"):
+            return role
+    return "unknown"
+
+
+def speaker_probabilities(
+    window_probs: np.ndarray | Sequence[Sequence[float]],
+) -> tuple[np.ndarray, int]:
+    """Eq. 4: the mean class probability over a speaker's windows; Eq. 5: its argmax index.
+
+    ``window_probs`` is (N, n_classes). Raises ValueError for no windows, since a speaker
+    with no window has no defined probability (callers mark it ``unknown`` instead).
+    """
+    probs = np.asarray(window_probs, dtype=np.float64)
+    if probs.ndim != 2 or probs.shape[0] == 0 or probs.shape[1] < 2:
+        raise ValueError(f"expected (N>=1, n_classes>=2) window probabilities, got {probs.shape}")
+    mean = probs.mean(axis=0)
+    return mean, int(np.argmax(mean))
+
+
+@dataclass(frozen=True)
+class SpeakerRole:
+    """One speaker's decision: Eq. 4 probabilities, Eq. 5 label, role and its confidence.
+
+    ``probabilities`` is empty (role ``unknown``) for a speaker without windows.
+    """
+
+    speaker: str
+    role: str = "unknown"
+    label: str | None = None
+    confidence: float = 0.0
+    probabilities: dict[str, float] = field(default_factory=dict)
+
+    def agent_probability(self) -> float:
+        return float(sum(p for c, p in self.probabilities.items() if role_of(c) == "agent"))
+
+    def as_role(self, role: str) -> SpeakerRole:
+        """The same speaker given ``role``, with that role's summed probability as confidence."""
+        conf = sum(p for c, p in self.probabilities.items() if role_of(c) == role)
+        return SpeakerRole(self.speaker, role, self.label, _unit(conf), self.probabilities)
+
+
+def _unit(x: float) -> float:
+    return round(min(1.0, max(0.0, float(x))), 6)
+
+
+def eq5(speaker: str, mean: Sequence[float] | np.ndarray, classes: Sequence[str]) -> SpeakerRole:
+    """Eq. 5 on one speaker's Eq. 4 mean (in ``classes`` order)."""
+    if len(mean) != len(classes):
+        raise ValueError(f"{len(mean)} probabilities for {len(classes)} classes")
+    rounded = [round(float(p), 6) for p in mean]
+    label = classes[int(np.argmax(rounded))]
+    role = role_of(label)
+    probabilities = dict(zip(classes, rounded, strict=True))
+    conf = sum(p for c, p in probabilities.items() if role_of(c) == role)
+    return SpeakerRole(speaker, role, label, _unit(conf), probabilities)
+
+
+def two_party(decisions: list[SpeakerRole]) -> list[SpeakerRole]:
+    """A two-party call has one agent and one customer: when Eq. 5 gives both speakers the same
+    role, the one with the higher agent probability is the agent and the other the customer.
+
+    Eq. 5 labels each speaker on its own; on an unfamiliar line or voice both can lean the same
+    way while their ranking is still right. ``label`` keeps the per-speaker argmax.
+    """
+    scored = [d for d in decisions if d.probabilities]
+    if len(decisions) != 2 or len(scored) != 2 or scored[0].role != scored[1].role:
+        return decisions
+    agent, customer = sorted(scored, key=SpeakerRole.agent_probability, reverse=True)
+    fixed = {agent.speaker: agent.as_role("agent"), customer.speaker: customer.as_role("customer")}
+    return [fixed[d.speaker] for d in decisions]
+
+
+def decide_roles(
+    window_probs: Mapping[str, np.ndarray], classes: Sequence[str], speakers: Sequence[str]
+) -> list[SpeakerRole]:
+    """Every speaker's role, in ``speakers`` order: Eq. 4, Eq. 5, then the two-party rule."""
+    decisions = []
+    for spk in speakers:
+        probs = window_probs.get(spk)
+        if probs is None or len(probs) == 0:
+            decisions.append(SpeakerRole(spk))
+        else:
+            decisions.append(eq5(spk, speaker_probabilities(probs)[0], classes))
+    return two_party(decisions)

@@ -1,0 +1,140 @@
+"""The Redis ledger of calls: who works on a call, how often it was tried, whether it has a result.
+
+Kafka delivers at least once, so the same call-finished event can reach two workers (a
+rebalance, a replay after a crash, a client that re-sends). The ledger makes processing
+idempotent per call and model version:
+
+- a **lease** (SET NX with a TTL, renewed while working): one worker works on a call at a time,
+  and a dead worker's call is picked up again once its lease expires;
+- an **attempt** counter, carried in error events;
+- a **claim** (SET NX): exactly one worker publishes the result of a call and model version;
+  it is given back if publishing fails, and becomes ``sent`` once Kafka acknowledged the result,
+  which is then kept (the call's speaker probabilities and roles, as published) until the TTL.
+
+Every key of a call shares one hash tag (``{call_id}``), so the ledger works on Redis Cluster.
+This module is the only place that knows the key layout.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+# KEYS: lease key. ARGV: owner token, ttl. Renews the lease only if this owner holds it.
+_RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('EXPIRE', KEYS[1], tonumber(ARGV[2]))
+end
+return 0
+"""
+
+# KEYS: lease key. ARGV: owner token, ttl. Takes a free lease, or re-takes our own (a restarted
+# worker with the same id resumes its call at once instead of waiting for the TTL).
+_ACQUIRE = """
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', tonumber(ARGV[2])) then return 1 end
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('EXPIRE', KEYS[1], tonumber(ARGV[2]))
+  return 1
+end
+return 0
+"""
+
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+@dataclass(frozen=True)
+class Keys:
+    """Redis key names of one call (and model version, for what depends on the model)."""
+
+    prefix: str
+    call_id: str
+    model_version: str = "-"
+
+    def _call(self, what: str) -> str:
+        return f"{self.prefix}{{{self.call_id}}}:{what}"
+
+    @property
+    def lease(self) -> str:
+        return self._call("lease")
+
+    @property
+    def attempts(self) -> str:
+        return self._call("attempts")
+
+    @property
+    def done(self) -> str:
+        """``claimed:<owner>`` while one worker publishes, then ``sent``."""
+        return self._call(f"{self.model_version}:done")
+
+    @property
+    def result(self) -> str:
+        """The published result event (JSON), kept with ``done``."""
+        return self._call(f"{self.model_version}:result")
+
+
+class Ledger:
+    """Leases, attempts and result claims in Redis (``redis.asyncio.Redis``, decoded)."""
+
+    def __init__(self, redis: Any, *, prefix: str, ttl_s: int) -> None:
+        self.redis = redis
+        self.prefix = prefix
+        self.ttl_s = ttl_s
+        self._renew = redis.register_script(_RENEW)
+        self._acquire = redis.register_script(_ACQUIRE)
+        self._release = redis.register_script(_RELEASE)
+
+    def keys(self, call_id: str, model_version: str = "-") -> Keys:
+        return Keys(self.prefix, call_id, model_version)
+
+    async def attempt(self, call_id: str) -> int:
+        """Count one more try of the call; returns its number (1 for the first)."""
+        key = self.keys(call_id).attempts
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.incr(key)
+        pipe.expire(key, self.ttl_s)
+        count, _ = await pipe.execute()
+        return int(count)
+
+    async def already_done(self, call_id: str, model_version: str) -> bool:
+        """True once a result for this call and model version was emitted (or is being)."""
+        return bool(await self.redis.exists(self.keys(call_id, model_version).done))
+
+    async def acquire_lease(self, call_id: str, owner: str, ttl_s: int) -> bool:
+        """SET NX lease: one worker works on a call at a time; a dead worker's lease expires.
+
+        The owner may re-take its own lease (same worker id after a restart).
+        """
+        return bool(await self._acquire(keys=[self.keys(call_id).lease], args=[owner, ttl_s]))
+
+    async def renew_lease(self, call_id: str, owner: str, ttl_s: int) -> bool:
+        return bool(await self._renew(keys=[self.keys(call_id).lease], args=[owner, ttl_s]))
+
+    async def release_lease(self, call_id: str, owner: str) -> None:
+        await self._release(keys=[self.keys(call_id).lease], args=[owner])
+
+    async def claim(self, call_id: str, model_version: str, owner: str, claim_ttl_s: int) -> bool:
+        """True when this owner may publish the result; False when someone claimed it before."""
+        key = self.keys(call_id, model_version).done
+        return bool(await self.redis.set(key, f"claimed:{owner}", nx=True, ex=claim_ttl_s))
+
+    async def unclaim(self, call_id: str, model_version: str) -> None:
+        """Give the claim back when sending the result failed, so a retry can emit it."""
+        await self.redis.delete(self.keys(call_id, model_version).done)
+
+    async def mark_sent(self, call_id: str, model_version: str, result: dict[str, Any]) -> None:
+        """After Kafka acknowledged the result: never emit it again (until the TTL), and keep
+        what was published."""
+        k = self.keys(call_id, model_version)
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.set(k.done, "sent", ex=self.ttl_s)
+        pipe.set(k.result, json.dumps(result), ex=self.ttl_s)
+        await pipe.execute()
+
+    async def stored_result(self, call_id: str, model_version: str) -> dict[str, Any] | None:
+        """The result published for this call and model version, if still kept."""
+        raw = await self.redis.get(self.keys(call_id, model_version).result)
+        return json.loads(raw) if raw else None

@@ -1,0 +1,25 @@
+"""scoring=trunk-once on the shipped model: a speaker's stream in one run, close to per-window."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from callroles.audio.pipeline import FrontEnd
+from callroles.runtime.scorer import Scorer
+from callroles.settings import Settings
+
+
+def test_trunk_once_speaker_scoring_matches_windows(small_corpus: Path) -> None:
+    scorer = Scorer.load(None, execution_provider="cpu", stream_trunk=True)
+    assert scorer.stream_session is not None  # the shipped folder carries model.stream.onnx
+    front = FrontEnd(Settings()).process(next((small_corpus / "audio").glob("call00001.*")))
+    stream = max(front.speakers, key=lambda s: len(s.windows))
+    assert len(stream.windows) >= 5
+    fast = scorer.score_speaker(stream.windows)
+    exact = scorer.score(stream.windows)
+    assert fast.shape == exact.shape
+    assert float(np.max(np.abs(fast - exact))) < 0.2  # one window: 0.14 on call00001
+    assert (fast.argmax(1) == exact.argmax(1)).mean() >= 0.9
+    assert abs(float(fast[:, 1].mean() - exact[:, 1].mean())) < 0.02  # the paper's Eq. 4

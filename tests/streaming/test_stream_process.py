@@ -1,0 +1,177 @@
+"""The call processor in-process, against the real Redis and the shipped models (no Kafka).
+
+What streaming adds to ``run_call`` is tested here directly: one result per call and model
+version, a typed error event for a bad recording, in-process retries, and giving the claim back
+when publishing fails, so that a redelivered event can still publish its result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from callroles.call import Models, load_models
+from callroles.settings import Settings
+from callroles.streaming.clients import key_prefix, redis_client
+from callroles.streaming.ledger import Ledger
+from callroles.streaming.process import CallProcessor
+
+pytestmark = pytest.mark.services
+
+
+class Sink:
+    """Collects events; ``fail_results`` sends raise, as a lost broker does."""
+
+    def __init__(self, fail_results: int = 0, ledger: Ledger | None = None) -> None:
+        self.results: list[dict[str, Any]] = []
+        self.errors: list[dict[str, Any]] = []
+        self.fail_results = fail_results
+        self.ledger = ledger
+        self.done_at_send: list[str | None] = []  # the ledger's done marker when each send began
+
+    async def result(self, key: str, event: dict[str, Any]) -> None:
+        if self.ledger is not None:
+            done = self.ledger.keys(key, event["model"]["version"]).done
+            self.done_at_send.append(await self.ledger.redis.get(done))
+        if self.fail_results > 0:
+            self.fail_results -= 1
+            raise ConnectionError("broker unreachable (test)")
+        self.results.append(event)
+
+    async def error(self, key: str | None, event: dict[str, Any]) -> None:
+        self.errors.append(event)
+
+
+@pytest.fixture(scope="module")
+def models() -> Models:
+    return load_models(Settings())
+
+
+def _settings(stack: Settings) -> Settings:
+    return stack.model_copy(
+        update={
+            "topic_prefix": f"proc{uuid.uuid4().hex[:8]}.",
+            "call_retries": 1,
+            "call_retry_backoff_s": 0.05,
+            "lease_ttl_s": 5,
+        }
+    )
+
+
+async def _run(
+    settings: Settings, models: Models, sink: Sink, events: list[Any]
+) -> tuple[list[str], Ledger]:
+    redis = redis_client(settings)
+    ledger = Ledger(redis, prefix=key_prefix(settings), ttl_s=600)
+    if sink.ledger is None:
+        sink.ledger = ledger
+    with ThreadPoolExecutor(1) as pool:
+        processor = CallProcessor(
+            settings, models=models, ledger=ledger, executor=pool, sink=sink, worker="w-test"
+        )
+        outcomes = [await processor.handle(e) for e in events]
+    return outcomes, ledger
+
+
+def _event(call_id: str, path: Path) -> dict[str, Any]:
+    return {"schema_version": 1, "call_id": call_id, "recording_uri": str(path)}
+
+
+def test_one_result_per_call_and_a_replay_is_a_duplicate(
+    stack: Settings, models: Models, small_corpus: Path
+) -> None:
+    settings = _settings(stack)
+    audio = next((small_corpus / "audio").glob("call00001.*"))
+    sink = Sink()
+
+    async def scenario() -> tuple[list[str], dict[str, Any] | None, str | None]:
+        outcomes, ledger = await _run(
+            settings, models, sink, [_event("c1", audio), _event("c1", audio)]
+        )
+        stored = await ledger.stored_result("c1", models.model_version)
+        done = await ledger.redis.get(ledger.keys("c1", models.model_version).done)
+        await ledger.redis.aclose()
+        return outcomes, stored, done
+
+    outcomes, stored, done = asyncio.run(scenario())
+    assert outcomes == ["done", "duplicate"]
+    assert len(sink.results) == 1 and not sink.errors
+    result = sink.results[0]
+    assert result["call_id"] == "c1" and result["worker"] == "w-test"
+    assert {s["role"] for s in result["speakers"]} == {"agent", "customer"}
+    assert "fetch" in result["latency_s"] and "frontend" in result["latency_s"]
+    assert done == "sent" and stored == result  # the ledger keeps what was published
+
+
+def test_a_bad_recording_is_one_typed_error_and_not_retried(
+    stack: Settings, models: Models, tmp_path: Path
+) -> None:
+    settings = _settings(stack)
+    not_audio = tmp_path / "notes.wav"
+    not_audio.write_text("this is not a recording\n" * 50)
+    sink = Sink()
+
+    async def scenario() -> tuple[list[str], str | None]:
+        outcomes, ledger = await _run(
+            settings, models, sink, [_event("bad", not_audio), {"call_id": 3}]
+        )
+        attempts = await ledger.redis.get(ledger.keys("bad").attempts)
+        await ledger.redis.aclose()
+        return outcomes, attempts
+
+    outcomes, attempts = asyncio.run(scenario())
+    assert outcomes == ["error", "error"]
+    assert not sink.results
+    decode, schema = sink.errors
+    assert decode["call_id"] == "bad" and decode["stage"] == "decode"
+    assert decode["code"] == "audio_undecodable" and decode["retryable"] is False
+    assert attempts == "1"  # a problem with the call itself is final: no second try
+    assert schema["stage"] == "ingest" and schema["code"] == "schema_invalid"
+
+
+def test_a_failed_send_gives_the_claim_back_and_the_retry_publishes(
+    stack: Settings, models: Models, small_corpus: Path
+) -> None:
+    settings = _settings(stack)
+    audio = next((small_corpus / "audio").glob("call00002.*"))
+    sink = Sink(fail_results=1)
+
+    async def scenario() -> tuple[list[str], str | None, str | None]:
+        outcomes, ledger = await _run(settings, models, sink, [_event("c2", audio)])
+        done = await ledger.redis.get(ledger.keys("c2", models.model_version).done)
+        attempts = await ledger.redis.get(ledger.keys("c2").attempts)
+        await ledger.redis.aclose()
+        return outcomes, done, attempts
+
+    outcomes, done, attempts = asyncio.run(scenario())
+    assert outcomes == ["done"]
+    assert len(sink.results) == 1 and not sink.errors
+    # each try claimed afresh: the failed one had given its claim back
+    assert sink.done_at_send == ["claimed:w-test", "claimed:w-test"]
+    assert attempts == "2" and done == "sent"
+
+
+def test_sends_failing_past_the_retries_leave_the_call_unclaimed(
+    stack: Settings, models: Models, small_corpus: Path
+) -> None:
+    settings = _settings(stack)
+    audio = next((small_corpus / "audio").glob("call00003.*"))
+    sink = Sink(fail_results=5)
+
+    async def scenario() -> tuple[list[str], int]:
+        outcomes, ledger = await _run(settings, models, sink, [_event("c3", audio)])
+        done = await ledger.redis.exists(ledger.keys("c3", models.model_version).done)
+        await ledger.redis.aclose()
+        return outcomes, int(done)
+
+    outcomes, done = asyncio.run(scenario())
+    assert outcomes == ["error"] and not sink.results
+    (error,) = sink.errors
+    assert error["stage"] == "result" and error["code"] == "internal"
+    assert error["retryable"] is True and error["attempt"] == 2
+    assert done == 0  # a redelivered event may still publish the result
