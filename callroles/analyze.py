@@ -95,7 +95,7 @@ def format_text(result: dict[str, Any]) -> str:
 
 def write_plot(result: dict[str, Any], out: Path) -> Path:
     """Timeline PNG of the result (the report package's drawing, Agg backend)."""
-    from callroles.report.timeline import timeline_png  # matplotlib: only when drawing
+    from callroles.report.timeline import timeline_png  # matplotlib, ~0.4 s: only when drawing
 
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(timeline_png(result))

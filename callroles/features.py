@@ -13,6 +13,7 @@ import json
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+import librosa
 import numpy as np
 
 
@@ -75,8 +76,6 @@ DEFAULT_SPEC = FeatureSpec()
 
 @functools.lru_cache(maxsize=8)
 def _mel_basis(spec: FeatureSpec) -> np.ndarray:
-    import librosa
-
     basis = librosa.filters.mel(
         sr=spec.sample_rate,
         n_fft=spec.n_fft,
@@ -91,8 +90,6 @@ def _mel_basis(spec: FeatureSpec) -> np.ndarray:
 
 def log_mel(signal: np.ndarray, spec: FeatureSpec = DEFAULT_SPEC) -> np.ndarray:
     """Log-mel spectrogram (n_mels, frames) of a 1-D signal at ``spec.sample_rate``."""
-    import librosa
-
     y = np.asarray(signal, dtype=np.float32)
     if y.ndim != 1:
         raise ValueError(f"log_mel wants a 1-D signal, got shape {y.shape}")

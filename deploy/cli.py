@@ -8,6 +8,7 @@ import json
 from callroles.settings import get_settings
 
 
+# Handlers import inside themselves so `callroles --help` stays fast (callroles/cli.py).
 def _stack(args: argparse.Namespace) -> int:
     from callroles.deploy import stack
 

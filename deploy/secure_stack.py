@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import secrets
 import shutil
+import ssl
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -234,8 +235,6 @@ def _start_kafka(s: SecureStack, base: Settings, timeout: float) -> None:
 
 def _kafka_answers(s: SecureStack, timeout: float = 5.0) -> bool:
     """True when the broker answers a metadata request over SASL_SSL as the client user."""
-    import ssl
-
     return plain.kafka_ready(
         f"127.0.0.1:{s.kafka_port}",
         timeout,

@@ -8,6 +8,7 @@ A start that fails never leaves a half-started broker behind.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
@@ -19,6 +20,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import redis
+from aiokafka.admin import AIOKafkaAdminClient
 
 from callroles.deploy.install import (
     ensure_kafka_jars,
@@ -112,8 +116,6 @@ def _pid_alive(pid_file: Path) -> int | None:
 
 
 def redis_ping(port: int) -> bool:
-    import redis
-
     try:
         return bool(redis.Redis(host="127.0.0.1", port=port, socket_timeout=1).ping())
     except redis.RedisError:
@@ -125,9 +127,6 @@ def kafka_ready(bootstrap: str, timeout: float = 5.0, **client: Any) -> bool:
 
     ``client`` goes to aiokafka's admin client (security protocol, SSL context, SASL ...).
     """
-    import asyncio
-
-    from aiokafka.admin import AIOKafkaAdminClient
 
     async def probe() -> bool:
         admin = AIOKafkaAdminClient(

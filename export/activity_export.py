@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import keras
 import numpy as np
 import onnx
 import onnxruntime as ort
@@ -19,8 +20,6 @@ def export_activity(
     model_file: Path, dst: Path, evaluation: dict[str, Any], probe: np.ndarray
 ) -> str:
     """ONNX with callroles metadata; checked against Keras on ``probe`` (1, T, 96). Version."""
-    import keras  # TensorFlow's start-up (seconds): only when exporting
-
     model = keras.models.load_model(model_file)
     proto = tf2onnx_graph(model, OPSET, input_name="logmel")
     meta = ModelMetadata(

@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import onnxruntime as ort
 
 from callroles.audio.errors import SegmenterError
@@ -51,8 +52,7 @@ def convert(settings: Settings) -> dict[str, Path]:
 
 def _convert(pairs: list[str]) -> None:
     """Child process: load each .hdf5 with tf_keras, export with tf2onnx, check the numbers."""
-    import numpy as np
-    import tf2onnx
+    import tf2onnx  # TensorFlow, ~4 s, only in the child: TF_USE_LEGACY_KERAS is set for it
     import tf_keras
 
     for pair in pairs:

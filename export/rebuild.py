@@ -10,13 +10,22 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import keras
+
 from callroles.export.onnx_export import ExportReport
+from callroles.export.runs import export_run
 from callroles.runtime.scorer import DEFAULT_MODEL
+from callroles.settings import get_settings
+from callroles.simulate import generate_corpus
+from callroles.training.augment import Augment
+from callroles.training.dataset import BuildOptions, build_dataset
+from callroles.training.train import TrainConfig, train
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +50,6 @@ RECIPE = Recipe()
 
 def ship(run_dir: Path, out_dir: Path, *, seed: int | None, recipe: dict[str, Any]) -> ExportReport:
     """Export a trained run into ``out_dir`` (model.onnx + report.json)."""
-    from callroles.export.runs import export_run
-
     out_dir.mkdir(parents=True, exist_ok=True)
     report = export_run(run_dir, out_dir / "model.onnx")  # writes model.stream.onnx too
     (out_dir / "model.report.json").unlink(missing_ok=True)  # folded into report.json below
@@ -75,16 +82,6 @@ def rebuild(
     workers: int | None = None,
 ) -> ExportReport:
     """The whole chain; resumable (the corpus and dataset phases reuse what they find)."""
-    import os
-
-    import keras
-
-    from callroles.settings import get_settings
-    from callroles.simulate import generate_corpus
-    from callroles.training.augment import Augment
-    from callroles.training.dataset import BuildOptions, build_dataset
-    from callroles.training.train import TrainConfig, train
-
     recipe = Recipe(**{**asdict(RECIPE), **({"calls": calls} if calls else {})})
     recipe = Recipe(**{**asdict(recipe), **({"epochs": epochs} if epochs else {})})
     work = work or get_settings().home / "default-model" / f"seed{seed}"

@@ -14,10 +14,14 @@ from typing import Any
 
 import numpy as np
 
+from callroles.audio.decode import decode
+from callroles.audio.windows import stream_windows
 from callroles.export.errors import ExportError
 from callroles.export.onnx_export import ExportReport, export_model
+from callroles.features import DEFAULT_SPEC
 from callroles.runtime.errors import ModelMissingError
 from callroles.runtime.metadata import ModelMetadata
+from callroles.training.labels import class_names, label_of
 
 log = logging.getLogger(__name__)
 
@@ -27,9 +31,6 @@ AUDIO_SUFFIXES = {".wav", ".gsm", ".mp3", ".flac", ".ogg"}
 
 def windows_from_audio(path: Path, limit: int = MAX_PARITY_WINDOWS) -> np.ndarray:
     """Real windows of a recording: log-mel of its first channel, 10 s windows 1 s apart."""
-    from callroles.audio.decode import decode
-    from callroles.audio.windows import stream_windows
-
     audio = decode(path)
     windows = stream_windows(audio.channels[0]).windows
     return _spread(np.asarray(windows, dtype=np.float32), limit)
@@ -47,8 +48,6 @@ def windows_from_dataset(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Windows and labels from ``<root>/<split>/<role>/<gender>/<speaker>/<n>.npy`` (validation
     first), spread over the four role/gender folders."""
-    from callroles.training.labels import label_of
-
     for split in ("validation", "train"):
         groups = [
             sorted((root / split / r / g).glob("*/*.npy"))
@@ -97,13 +96,9 @@ def read_run(run_dir: Path) -> tuple[Path, dict[str, Any]]:
 
 def metadata_from_run(meta: dict[str, Any], model: Any, name: str) -> ModelMetadata:
     """ModelMetadata from a run's meta.json, filling what it lacks from the model itself."""
-    from callroles.features import DEFAULT_SPEC
-
     n_classes = int(model.outputs[0].shape[-1])
     classes = meta.get("classes") or meta.get("class_names")
     if not classes:
-        from callroles.training.labels import class_names
-
         classes = class_names(n_classes)
     if len(classes) != n_classes:
         msg = f"meta.json lists {len(classes)} classes but the model outputs {n_classes}"
@@ -130,7 +125,7 @@ def export_run(
     rnn_export: str = "native",
 ) -> ExportReport:
     """Load a run, gather parity windows, export to ``out``; writes ``<out>.report.json`` too."""
-    import keras
+    import keras  # TensorFlow, ~4 s: only when exporting (tests read windows without it)
 
     model_path, meta = read_run(run_dir)
     try:

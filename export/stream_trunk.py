@@ -18,9 +18,12 @@ from typing import Any
 
 import numpy as np
 import onnx
+import onnxruntime as ort
 from onnx import helper
 
+from callroles.audio.windows import slice_windows
 from callroles.export.onnx_run import run_onnx
+from callroles.export.optimize import pool_before_activation
 from callroles.export.rnn_onnx import append_head, first_rnn_index
 from callroles.runtime.metadata import ModelMetadata, write_metadata
 from callroles.runtime.trunk import join_windows, stream_path, window_offsets
@@ -33,7 +36,7 @@ REPLACED_KINDS = ("InputLayer", "Reshape", "Permute")
 
 def split_models(model: Any) -> tuple[Any, list[Any], int, int]:
     """(trunk Keras model on (batch, n_mels, time), head layers, frames per step, steps/window)."""
-    import keras
+    import keras  # TensorFlow, ~4 s: only when exporting (the ONNX helpers need none)
 
     start = first_rnn_index(model)
     if start is None:
@@ -55,10 +58,8 @@ def split_models(model: Any) -> tuple[Any, list[Any], int, int]:
 
 
 def trunk_onnx(trunk: Any) -> onnx.ModelProto:
-    import tensorflow as tf
+    import tensorflow as tf  # ~4 s: only when exporting (the ONNX helpers need none)
     import tf2onnx
-
-    from callroles.export.optimize import pool_before_activation
 
     n_mels = int(trunk.inputs[0].shape[1])
     spec = (tf.TensorSpec((None, n_mels, None), tf.float32, name="stream"),)
@@ -109,8 +110,6 @@ class StreamScorer:
     """Trunk once per stream, then each window's steps through the head (one ONNX graph)."""
 
     def __init__(self, model: Any) -> None:
-        import onnxruntime as ort
-
         proto, info = stream_onnx(model)
         self.stride, self.steps = info["frames_per_step"], info["steps"]
         so = ort.SessionOptions()
@@ -128,8 +127,6 @@ class StreamScorer:
 
 def compare(model: Any, streams: list[np.ndarray], per_window: Any) -> dict[str, Any]:
     """Speed and agreement of trunk-once vs per-window scoring on (n_mels, frames) streams."""
-    from callroles.audio.windows import slice_windows
-
     scorer = StreamScorer(model)
     rows = []
     t_win = t_stream = 0.0
@@ -169,8 +166,6 @@ def write_stream_model(
 ) -> dict[str, Any]:
     """Write the trunk-once graph next to ``out``, stamped with its parent's version, and
     report how far it moves from per-window scoring on ``windows`` (treated as one stream)."""
-    import onnxruntime as ort
-
     proto, info = stream_onnx(model)
     meta = dataclasses.replace(
         parent, variant="stream", stream={**info, "parent": parent.graph_sha256}

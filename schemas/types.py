@@ -14,6 +14,7 @@ class CallFinished(TypedDict):
     call_id: str
     recording_uri: str
     agent_id: NotRequired[str | None]
+    reprocess: NotRequired[bool]
     agent_gender: NotRequired[Literal["female", "male"] | None]
     layout: NotRequired[Layout]
     language: NotRequired[str | None]
@@ -77,6 +78,8 @@ class CallResult(TypedDict):
     event_time: NotRequired[str]
     produced_at: str
     worker: NotRequired[str | None]
+    replay: NotRequired[bool]
+    replayed_at: NotRequired[str]
 
 
 class CallError(TypedDict):

@@ -22,6 +22,7 @@ def _quiet() -> None:
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
 
 
+# Handlers import inside themselves so `callroles --help` stays fast (callroles/cli.py).
 def _redact_logs() -> None:
     """Long-running commands log recording names: keep phone numbers out (see redact.py)."""
     from .redact import install

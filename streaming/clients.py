@@ -6,6 +6,14 @@ import socket
 import ssl
 from typing import Any
 
+import faust
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import AuthenticationError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
 from callroles.errors import ConfigError
 from callroles.settings import Settings
 
@@ -68,8 +76,6 @@ def kafka_kwargs(settings: Settings) -> dict[str, Any]:
 
 def faust_credentials(settings: Settings) -> Any:
     """Faust's credentials object for the same security settings (None for PLAINTEXT)."""
-    import faust
-
     protocol = settings.kafka_security_protocol.upper()
     ctx = ssl_context(settings)
     if protocol.startswith("SASL"):
@@ -89,9 +95,6 @@ def _retry() -> Any:
     """Exponential backoff (0.1 s doubling, capped at 2 s, 5 retries) on connection errors,
     except a refused login (AuthenticationError is a ConnectionError in redis-py): retrying
     a wrong password only delays the error."""
-    from redis.asyncio.retry import Retry
-    from redis.backoff import ExponentialBackoff
-    from redis.exceptions import AuthenticationError
 
     class _Retry(Retry):
         async def call_with_retry(  # type: ignore[override]
@@ -120,10 +123,6 @@ def redis_client(settings: Settings) -> Any:
     errors with exponential backoff, and idle connections are health-checked before reuse,
     so the first command after a restart reconnects instead of failing the call (F4).
     """
-    import redis.asyncio as aioredis
-    from redis.exceptions import ConnectionError as RedisConnectionError
-    from redis.exceptions import TimeoutError as RedisTimeoutError
-
     kwargs: dict[str, Any] = {
         "decode_responses": True,
         "retry": _retry(),

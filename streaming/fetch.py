@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+import aiohttp
 from yarl import URL
 
 from callroles.errors import InputError
@@ -109,8 +110,6 @@ async def fetch_http(url: str, settings: Settings) -> bytes:
     Redirects are followed by hand (at most MAX_REDIRECTS) so every hop is checked against
     the allowed hosts: an allowed server must not be able to send the worker elsewhere.
     """
-    import aiohttp
-
     _check_url(url, settings)
     timeout = aiohttp.ClientTimeout(total=settings.fetch_timeout_s)
     try:

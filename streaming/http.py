@@ -13,6 +13,9 @@ import json
 import logging
 from typing import Any
 
+from aiohttp import web
+from aiokafka import AIOKafkaProducer
+
 from callroles.errors import CallrolesError, StackError
 from callroles.schemas import SCHEMA_VERSION, topic_name, utc_now
 from callroles.settings import Settings
@@ -25,9 +28,6 @@ log = logging.getLogger(__name__)
 
 def build_http_app(settings: Settings, token: str | None = None) -> Any:
     """The aiohttp application; the Kafka producer lives as long as the app."""
-    from aiohttp import web
-    from aiokafka import AIOKafkaProducer
-
     topic = topic_name("call_finished", settings.topic_prefix)
     producer_key = web.AppKey("producer", AIOKafkaProducer)
 
@@ -93,8 +93,6 @@ def build_http_app(settings: Settings, token: str | None = None) -> Any:
 
 def serve(settings: Settings, host: str | None = None, port: int | None = None) -> None:
     """Run the HTTP ingest until interrupted."""
-    from aiohttp import web
-
     token = settings.http_token.get_secret_value() if settings.http_token else None
     web.run_app(
         build_http_app(settings, token),

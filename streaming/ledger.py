@@ -9,7 +9,9 @@ idempotent per call and model version:
 - an **attempt** counter, carried in error events;
 - a **claim** (SET NX): exactly one worker publishes the result of a call and model version;
   it is given back if publishing fails, and becomes ``sent`` once Kafka acknowledged the result,
-  which is then kept (the call's speaker probabilities and roles, as published) until the TTL.
+  which is then kept (the call's speaker probabilities and roles, as published) with the
+  SHA-256 of its recording until the TTL, so a re-submitted call id gets the same answer again
+  and a different recording under the same id is told apart.
 
 Every key of a call shares one hash tag (``{call_id}``), so the ledger works on Redis Cluster.
 This module is the only place that knows the key layout.
@@ -75,6 +77,11 @@ class Keys:
         """The published result event (JSON), kept with ``done``."""
         return self._call(f"{self.model_version}:result")
 
+    @property
+    def recording(self) -> str:
+        """SHA-256 of the recording the published result was computed from."""
+        return self._call(f"{self.model_version}:recording")
+
 
 class Ledger:
     """Leases, attempts and result claims in Redis (``redis.asyncio.Redis``, decoded)."""
@@ -125,16 +132,26 @@ class Ledger:
         """Give the claim back when sending the result failed, so a retry can emit it."""
         await self.redis.delete(self.keys(call_id, model_version).done)
 
-    async def mark_sent(self, call_id: str, model_version: str, result: dict[str, Any]) -> None:
-        """After Kafka acknowledged the result: never emit it again (until the TTL), and keep
-        what was published."""
+    async def mark_sent(
+        self, call_id: str, model_version: str, result: dict[str, Any], recording_sha256: str
+    ) -> None:
+        """After Kafka acknowledged the result: never compute it again (until the TTL), and
+        keep what was published and which recording it came from."""
         k = self.keys(call_id, model_version)
         pipe = self.redis.pipeline(transaction=True)
         pipe.set(k.done, "sent", ex=self.ttl_s)
         pipe.set(k.result, json.dumps(result), ex=self.ttl_s)
+        pipe.set(k.recording, recording_sha256, ex=self.ttl_s)
         await pipe.execute()
 
-    async def stored_result(self, call_id: str, model_version: str) -> dict[str, Any] | None:
-        """The result published for this call and model version, if still kept."""
-        raw = await self.redis.get(self.keys(call_id, model_version).result)
-        return json.loads(raw) if raw else None
+    async def stored(self, call_id: str, model_version: str) -> tuple[dict[str, Any], str] | None:
+        """The result published for this call and model version and its recording's SHA-256,
+        or None while it is being published (claimed) or once it expired."""
+        k = self.keys(call_id, model_version)
+        raw, sha = await self.redis.mget(k.result, k.recording)
+        return (json.loads(raw), str(sha or "")) if raw else None
+
+    async def forget(self, call_id: str, model_version: str) -> None:
+        """Drop a call's result for this model version (a re-submission asked to reprocess)."""
+        k = self.keys(call_id, model_version)
+        await self.redis.delete(k.done, k.result, k.recording)

@@ -1,13 +1,19 @@
 """What streaming adds to a call: validation, the Redis ledger, retries and publishing.
 
-For each raw call-finished message: validate it (``ingest``) -> skip it if this model version
-already has a result -> take the call's lease (renewed while working; a dead worker's lease
-expires and the call is picked up again) -> fetch the recording -> :func:`callroles.call.run_call`
-in an executor, off the event loop -> claim the result in the ledger -> publish it -> mark it
-sent. A problem with the call itself (bad event, bad audio) becomes one error event at once; an
-unexpected failure (Redis or Kafka lost, a bug) is retried in-process with backoff, and only the
-last try's failure becomes an error event. If even the error event cannot be published,
-:meth:`CallProcessor.handle` raises, so the offset is not committed and Kafka redelivers.
+For each raw call-finished message: validate it (``ingest``) -> if this model version already
+has a result, answer the re-submission (below) -> take the call's lease (renewed while working;
+a dead worker's lease expires and the call is picked up again) -> fetch the recording ->
+:func:`callroles.call.run_call` in an executor, off the event loop -> claim the result in the
+ledger -> publish it -> mark it sent. A problem with the call itself (bad event, bad audio)
+becomes one error event at once; an unexpected failure (Redis or Kafka lost, a bug) is retried
+in-process with backoff, and only the last try's failure becomes an error event. If even the
+error event cannot be published, :meth:`CallProcessor.handle` raises, so the offset is not
+committed and Kafka redelivers.
+
+A call id submitted again after its result was published (a client that missed the answer, a
+demo run twice) gets the stored result published again, marked ``replay``, when the recording
+is the same (SHA-256); a different recording under the same id is refused as
+``call_id_conflict`` unless the event says ``reprocess: true``, which computes it afresh.
 """
 
 from __future__ import annotations
@@ -15,14 +21,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import hashlib
 import logging
 import time
 from concurrent.futures import Executor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 from callroles.call import CallFailure, CallResult, Models, run_call
-from callroles.errors import CallrolesError
+from callroles.errors import CallrolesError, InputError
+from callroles.schemas import utc_now
 from callroles.settings import Settings
 
 from . import metrics
@@ -33,6 +42,23 @@ from .ledger import Ledger
 log = logging.getLogger(__name__)
 
 CLAIM_TTL_S = 60  # a claim not confirmed as sent within this is free again
+
+
+class CallIdConflictError(InputError):
+    """The call id already has a result for this model version from another recording."""
+
+    code = "call_id_conflict"
+
+
+def recording_sha256(source: Path | bytes) -> str:
+    """SHA-256 of a fetched recording (a local path is read in 1 MiB blocks)."""
+    if isinstance(source, bytes):
+        return hashlib.sha256(source).hexdigest()
+    digest = hashlib.sha256()
+    with source.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 class Sink(Protocol):
@@ -80,7 +106,7 @@ class CallProcessor:
         self._in_flight: set[str] = set()  # calls this process works on now
 
     async def handle(self, raw: bytes | str | dict[str, Any]) -> str:
-        """Process one message; returns done, duplicate or error.
+        """Process one message; returns done, replay, duplicate or error.
 
         Raises only when an error event itself cannot be published (the broker is gone).
         """
@@ -143,8 +169,11 @@ class CallProcessor:
         attempt = 1
         try:
             attempt = await self.ledger.attempt(call_id)
-            if not await self._take(call_id):
-                return "duplicate"
+            reprocess = bool(event.get("reprocess"))
+            if not await self._take(call_id, reprocess):
+                return await self._resubmitted(event, attempt)
+            if reprocess:  # leased: the old result goes, the new one is claimed as usual
+                await self.ledger.forget(call_id, self.model_version)
         except Exception as exc:
             return _Failure(exc, attempt, "aggregate")
         self._in_flight.add(call_id)
@@ -157,8 +186,9 @@ class CallProcessor:
             with contextlib.suppress(Exception):
                 await self.ledger.release_lease(call_id, self.worker)
 
-    async def _take(self, call_id: str) -> bool:
-        """Lease the call; False when it already has a result for this model version.
+    async def _take(self, call_id: str, reprocess: bool = False) -> bool:
+        """Lease the call; False when it already has a result for this model version (and
+        the event does not ask to reprocess it).
 
         While another holder works on it (a duplicate event, a worker that lost the partition
         in a rebalance, or a dead worker whose lease has not expired yet) wait, never skip:
@@ -167,7 +197,7 @@ class CallProcessor:
         ttl = self.settings.lease_ttl_s
         waited = False
         while True:
-            if await self.ledger.already_done(call_id, self.model_version):
+            if not reprocess and await self.ledger.already_done(call_id, self.model_version):
                 metrics.DUPLICATES.labels("done").inc()
                 log.info("call %s already has a result for model %s", call_id, self.model_version)
                 return False
@@ -180,6 +210,35 @@ class CallProcessor:
                 log.info("call %s is being processed by another worker: waiting", call_id)
                 waited = True
             await asyncio.sleep(min(5.0, max(0.5, ttl / 4)))
+
+    async def _resubmitted(self, event: dict[str, Any], attempt: int) -> str | _Failure:
+        """A call id that already has a result: publish it again when the recording is the
+        same, refuse a different one (see the module docstring)."""
+        call_id = event["call_id"]
+        stored = await self.ledger.stored(call_id, self.model_version)
+        if stored is None:  # another worker is publishing it right now
+            return "duplicate"
+        result, sha = stored
+        stage = "fetch"
+        try:
+            source = await fetch(event["recording_uri"], self.settings)
+            loop = asyncio.get_running_loop()
+            now = await loop.run_in_executor(self.executor, recording_sha256, source)
+            if sha and now != sha:
+                raise CallIdConflictError(
+                    f"call {call_id} already has a result for model {self.model_version} from "
+                    "another recording (different SHA-256); send reprocess: true to replace it"
+                )
+            stage = "result"
+            replay = {**result, "replay": True, "replayed_at": utc_now(), "worker": self.worker}
+            await self.sink.result(call_id, replay)
+        except CallIdConflictError as exc:
+            return _Failure(exc, attempt, "ingest")
+        except Exception as exc:
+            return _Failure(exc, attempt, stage)
+        metrics.DUPLICATES.labels("replayed").inc()
+        log.info("call %s: stored result for model %s published again", call_id, self.model_version)
+        return "replay"
 
     async def _renew(self, call_id: str) -> None:
         ttl = self.settings.lease_ttl_s
@@ -196,6 +255,8 @@ class CallProcessor:
             t0 = time.perf_counter()
             source = await fetch(event["recording_uri"], self.settings)
             fetched = {"fetch": time.perf_counter() - t0}
+            loop = asyncio.get_running_loop()
+            sha = await loop.run_in_executor(self.executor, recording_sha256, source)
             run = functools.partial(
                 run_call,
                 source,
@@ -205,7 +266,7 @@ class CallProcessor:
                 latencies=fetched,
                 worker=self.worker,
             )
-            outcome = await asyncio.get_running_loop().run_in_executor(self.executor, run)
+            outcome = await loop.run_in_executor(self.executor, run)
             if isinstance(outcome, CallFailure):
                 return _Failure(outcome.error, attempt, outcome.stage)
             stage = "aggregate"
@@ -218,7 +279,7 @@ class CallProcessor:
             except BaseException:
                 await self.ledger.unclaim(call_id, self.model_version)
                 raise
-            await self.ledger.mark_sent(call_id, self.model_version, outcome.event)
+            await self.ledger.mark_sent(call_id, self.model_version, outcome.event, sha)
         except Exception as exc:
             return _Failure(exc, attempt, stage)
         _observe(outcome)

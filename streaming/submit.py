@@ -12,6 +12,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from aiokafka import AIOKafkaProducer
+
 from callroles.errors import InputError, StackError
 from callroles.schemas import topic_name, validate
 from callroles.settings import Settings
@@ -71,8 +73,6 @@ def event_for_file(path: Path, overrides: Mapping[str, Any] | None = None) -> di
 
 async def publish(settings: Settings, events: Iterable[Mapping[str, Any]]) -> list[Any]:
     """Send validated events to the call-finished topic; returns Kafka's record metadata."""
-    from aiokafka import AIOKafkaProducer
-
     checked = [validate("call_finished", dict(e)) for e in events]
     producer = AIOKafkaProducer(**kafka_kwargs(settings), acks="all", enable_idempotence=True)
     try:
@@ -93,8 +93,6 @@ async def publish(settings: Settings, events: Iterable[Mapping[str, Any]]) -> li
 
 async def publish_raw(settings: Settings, payloads: Iterable[tuple[bytes | None, bytes]]) -> None:
     """Send raw bytes (for tests and replays of invalid input): the worker must cope."""
-    from aiokafka import AIOKafkaProducer
-
     producer = AIOKafkaProducer(**kafka_kwargs(settings), acks="all")
     await producer.start()
     try:

@@ -9,6 +9,8 @@ import logging
 from collections.abc import AsyncIterator, Sequence
 from typing import Any, TextIO
 
+from aiokafka import AIOKafkaConsumer
+
 from callroles.errors import StackError
 from callroles.schemas import topic_name
 from callroles.settings import Settings
@@ -26,8 +28,6 @@ async def events(
     idle_timeout_s: float | None = None,
 ) -> AsyncIterator[tuple[str, dict[str, Any]]]:
     """(kind, event) pairs from the result and error topics; stops after ``idle_timeout_s``."""
-    from aiokafka import AIOKafkaConsumer
-
     topics = {topic_name(k, settings.topic_prefix): k for k in kinds}
     consumer = AIOKafkaConsumer(
         *topics,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
 from callroles.errors import StackError
 from callroles.schemas import TOPICS, topic_name
 from callroles.settings import Settings
@@ -26,8 +28,6 @@ async def create_topics(
     settings: Settings, partitions: int | None = None, replication: int = 1
 ) -> dict[str, str]:
     """Create missing topics; return topic -> ``created`` or ``exists`` (partitions unchanged)."""
-    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-
     parts = partitions or settings.partitions
     admin = AIOKafkaAdminClient(**kafka_kwargs(settings))
     try:

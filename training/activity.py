@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from callroles.audio.decode import decode
 from callroles.audio.segmentation import FRAME_S, runs
 from callroles.runtime.activity import ACTIVITY_SPEC, CLASSES, MODEL_NAME, activity_features
 
@@ -70,8 +71,6 @@ def load_corpus(
     corpus: Path, cache: Path, skip: int = 0, limit: int | None = None, progress: bool = True
 ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """(features float16, count, change) per mono call of a simulated corpus, cached as .npz."""
-    from callroles.audio.decode import decode
-
     cache.mkdir(parents=True, exist_ok=True)
     truths = sorted((corpus / "truth").glob("*.json"))[skip:]
     truths = truths[:limit] if limit is not None else truths
@@ -96,7 +95,7 @@ def load_corpus(
 
 def build_model(config: ActivityConfig = ActivityConfig()) -> Any:
     """Conv trunk over (time, mel), dilated 1-D residual stack, two per-frame heads."""
-    import keras
+    import keras  # TensorFlow, ~4 s: only when training (labels and crops need none)
     from keras import layers
 
     keras.utils.set_random_seed(config.seed)
@@ -162,7 +161,7 @@ def train(
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Fit with early stopping on validation loss; leaves model.keras and history.json."""
-    import keras
+    import keras  # TensorFlow, ~4 s: only when training (labels and crops need none)
 
     out.mkdir(parents=True, exist_ok=True)
     frames = int(round(config.crop_s / FRAME_S))
@@ -198,7 +197,7 @@ def train(
 
 def curves(history: list[dict[str, Any]], dst: Path) -> None:
     """Training curve: losses and the validation overlap/change recall per epoch."""
-    import matplotlib
+    import matplotlib  # ~0.4 s: only when drawing (and Agg is chosen here, not on import)
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

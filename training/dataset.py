@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing as mp
 import os
-import re
 import shutil
 from collections import Counter
 from dataclasses import asdict, dataclass
@@ -21,8 +21,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tqdm import tqdm
 
+from callroles.audio.pipeline import FrontEnd
+from callroles.audio.separate import GENDER_MIN_S, GENDER_MIN_SHARE
 from callroles.errors import InputError
+from callroles.names import safe_name
+from callroles.settings import get_settings
 from callroles.training.calltable import CallRow, read_calls
 from callroles.training.dbas_stats import (
     SpeakerInfo,
@@ -70,11 +75,6 @@ class BuildResult:
         return format_summary(self)
 
 
-def safe_name(text: str) -> str:
-    """A speaker or call id as a folder name (ids may hold '+', '/', spaces)."""
-    return re.sub(r"[^A-Za-z0-9+._-]", "_", text) or "_"
-
-
 def call_key(row: CallRow, opts: BuildOptions) -> str:
     """Cache folder of a call: its id plus a hash of what decides its outcome, so an edited
     table row is processed again while untouched calls are reused. The duration range enters
@@ -112,9 +112,6 @@ _FRONTEND: Any = None
 def _frontend() -> Any:
     global _FRONTEND
     if _FRONTEND is None:
-        from callroles.audio.pipeline import FrontEnd
-        from callroles.settings import get_settings
-
         # DBAS needs ina's gender tracks only (the windows), not talk time: no activity model.
         # Each DBAS process builds its own front end: the settings are read here, at its entry.
         _FRONTEND = FrontEnd(get_settings(), activity=False)
@@ -123,8 +120,6 @@ def _frontend() -> Any:
 
 def process_call(row: CallRow, archive: Path, work: Path, opts: BuildOptions) -> dict[str, Any]:
     """Phase 1 for one call; writes its utterances and ``done.json`` (the resume marker)."""
-    from callroles.audio.separate import GENDER_MIN_S, GENDER_MIN_SHARE
-
     outcome: dict[str, Any] = {"call_id": row.call_id, "status": "skipped", "speakers": []}
     reason = precheck(row, archive, opts)  # cheap table checks: never cached
     if reason is not None:
@@ -193,8 +188,6 @@ def _write_speakers(row: CallRow, talk: dict[str, Any], cdir: Path) -> list[dict
 def _run_phase1(
     rows: list[CallRow], archive: Path, work: Path, opts: BuildOptions
 ) -> list[dict[str, Any]]:
-    from tqdm import tqdm
-
     bar = tqdm(total=len(rows), desc="calls", unit="call", disable=not opts.progress)
     outcomes: list[dict[str, Any]] = []
     if opts.workers <= 1:
@@ -202,8 +195,6 @@ def _run_phase1(
             outcomes.append(process_call(row, archive, work, opts))
             bar.update()
     else:
-        import multiprocessing as mp
-
         ctx = mp.get_context("spawn")
         with ctx.Pool(opts.workers) as pool:
             args = [(row, archive, work, opts) for row in rows]

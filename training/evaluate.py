@@ -14,7 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
+from callroles.errors import ModelError
 from callroles.training.data import Item, load_window, scan_split, summarize
 from callroles.training.labels import class_names, role_of
 from callroles.training.runs import read_meta, write_meta
@@ -53,8 +55,6 @@ def speaker_level(items: list[Item], probs: np.ndarray, n_classes: int) -> dict[
 
 def window_metrics(y_true: np.ndarray, probs: np.ndarray, n_classes: int) -> dict[str, Any]:
     """Accuracy, confusion matrix and per-class precision/recall/F1 (the paper's Table 4)."""
-    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
-
     y_pred = probs.argmax(axis=1)
     labels = list(range(n_classes))
     p, r, f, s = precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)
@@ -80,7 +80,7 @@ def window_metrics(y_true: np.ndarray, probs: np.ndarray, n_classes: int) -> dic
 
 def plot_curves(history_csv: Path, out_dir: Path) -> list[Path]:
     """loss.png and accuracy.png per epoch, train and validation (the paper's Figures 5 and 6)."""
-    import matplotlib
+    import matplotlib  # ~0.4 s: only when drawing (and Agg is chosen here, not on import)
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -111,7 +111,7 @@ def plot_curves(history_csv: Path, out_dir: Path) -> list[Path]:
 
 def plot_confusion(matrix: list[list[int]], names: list[str], path: Path, title: str) -> Path:
     """Confusion matrix with counts in the cells (the paper's Figure 7)."""
-    import matplotlib
+    import matplotlib  # ~0.4 s: only when drawing (and Agg is chosen here, not on import)
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -137,9 +137,7 @@ def plot_confusion(matrix: list[list[int]], names: list[str], path: Path, title:
 
 def load_run_model(run_dir: Path) -> Any:
     """The Keras model of a run folder, with a typed error when it is missing or corrupt."""
-    import keras
-
-    from callroles.errors import ModelError
+    import keras  # TensorFlow, ~4 s: only when the caller passes no model
 
     path = Path(run_dir) / "model.keras"
     try:

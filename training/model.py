@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from callroles.features import DEFAULT_SPEC
 from callroles.training.labels import LabelError, class_names
 
 PAPER_PARAMS = {
@@ -73,10 +74,6 @@ def _input_shape(spec: Any) -> tuple[int, int]:
 
 
 def _default_spec() -> Any:
-    try:
-        from callroles.features import DEFAULT_SPEC
-    except ImportError:  # front end not installed: the paper's shape
-        return None
     return DEFAULT_SPEC
 
 
@@ -84,7 +81,7 @@ def build_crnn(
     n_classes: int = 2, rnn: str = "gru", spec: Any = None, trunk: Trunk = DEFAULT_TRUNK
 ) -> Any:
     """The paper's CRNN: input (batch, 96, 1000) float32 log-mel, softmax over the classes."""
-    import keras
+    import keras  # TensorFlow, ~4 s: only when building (parameter counts need none)
     from keras import layers
 
     class_names(n_classes)

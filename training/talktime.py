@@ -86,7 +86,7 @@ def evaluate_corpus(
 
 def plot_errors(reports: dict[str, dict[str, Any]], dst: Path, title: str) -> None:
     """Per-speaker relative error by call kind, one column of dots per method; the 5% band."""
-    import matplotlib
+    import matplotlib  # ~0.4 s: only when drawing (and Agg is chosen here, not on import)
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

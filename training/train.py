@@ -17,6 +17,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import keras
+
+from callroles.features import DEFAULT_SPEC
 from callroles.training.augment import Augment
 from callroles.training.data import (
     Item,
@@ -54,11 +57,6 @@ DEBUG_CONFIG = TrainConfig(epochs=2, batch_size=8, patience=1)
 
 def feature_spec_dict() -> tuple[dict[str, Any], str | None]:
     """The front end's DEFAULT_SPEC as a dict and its fingerprint (the scorer checks it)."""
-    try:
-        from callroles.features import DEFAULT_SPEC
-    except ImportError:
-        spec = {"sample_rate": 8000, "n_mels": 96, "n_fft": 200, "hop_length": 80}
-        return {**spec, "window_frames": 1000, "note": "front end not installed"}, None
     return DEFAULT_SPEC.to_dict(), DEFAULT_SPEC.fingerprint()
 
 
@@ -85,8 +83,6 @@ def train(
     evaluate: bool = True,
 ) -> Path:
     """Train one model; return the run folder. Evaluates on the validation split at the end."""
-    import keras
-
     keras.utils.set_random_seed(config.seed)
     names = class_names(config.n_classes)
     train_items = cap_per_speaker(

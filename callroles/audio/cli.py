@@ -31,6 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_segment)
 
 
+# Handlers import inside themselves so `callroles --help` stays fast (callroles/cli.py).
 def _segment(args: argparse.Namespace) -> int:
     from callroles.audio.pipeline import FrontEnd  # ONNX Runtime, librosa: not for --help
     from callroles.settings import get_settings

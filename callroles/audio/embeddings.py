@@ -9,7 +9,9 @@ torch pickle is read with a restricted unpickler, never torch.
 
 from __future__ import annotations
 
+import collections
 import functools
+import io
 import pickle
 import struct
 import subprocess
@@ -19,7 +21,11 @@ import zipfile
 from pathlib import Path
 from typing import IO, Any
 
+import librosa
 import numpy as np
+import onnx
+import onnxruntime as ort
+from onnx import TensorProto, helper, numpy_helper
 
 from callroles.audio.errors import SegmenterError
 from callroles.settings import Settings, get_settings  # get_settings: the install step only
@@ -69,8 +75,6 @@ class _Unpickler(pickle.Unpickler):
         if module == "torch" and name in _DTYPES:
             return name
         if module == "collections" and name == "OrderedDict":
-            import collections
-
             return collections.OrderedDict
         raise pickle.UnpicklingError(f"refusing {module}.{name} in a weights file")
 
@@ -109,8 +113,6 @@ def provision(settings: Settings) -> Path:
             raise SegmenterError(f"could not fetch {WHEEL} from PyPI:\n{proc.stderr[-1000:]}")
         wheel = next(Path(tmp).glob("*.whl"))
         with zipfile.ZipFile(wheel) as zf, zf.open("resemblyzer/pretrained.pt") as f:
-            import io
-
             state = read_legacy_torch(io.BytesIO(f.read()))
     part = out.with_suffix(".part.npz")
     np.savez(part, **state)
@@ -120,9 +122,6 @@ def provision(settings: Settings) -> Path:
 
 def _onnx_graph(w: dict[str, np.ndarray]) -> bytes:
     """The encoder as an ONNX graph: 3 native LSTM nodes, Gemm, ReLU, L2 norm."""
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
-
     order = [0, 3, 1, 2]  # torch gates i,f,g,o -> ONNX i,o,f,c
 
     def gates(a: np.ndarray) -> np.ndarray:
@@ -171,8 +170,6 @@ class VoiceEncoder:
     """GE2E encoder: (B, 160, 40) mel partials -> (B, 256) L2-normalised embeddings (ONNX)."""
 
     def __init__(self, settings: Settings, threads: int = 0) -> None:
-        import onnxruntime as ort
-
         path = weights_path(settings)
         if not path.exists():
             raise SegmenterError(
@@ -220,15 +217,11 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 
 @functools.lru_cache(maxsize=1)
 def _mel_basis() -> np.ndarray:
-    import librosa
-
     return librosa.filters.mel(sr=RATE, n_fft=400, n_mels=40).astype(np.float32)
 
 
 def partial_mels(wide: np.ndarray, starts_s: np.ndarray) -> np.ndarray:
     """Resemblyzer's (power) mel frames for 1.6 s partials starting at ``starts_s`` (16 kHz)."""
-    import librosa
-
     y = np.asarray(wide, np.float32)
     rms = float(np.sqrt(np.mean(y**2))) if y.size else 0.0
     if rms > 0:  # Resemblyzer normalises to -30 dBFS, increase only

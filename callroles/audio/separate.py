@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from callroles.audio.embeddings import partial_mels
 from callroles.audio.segmentation import FRAME_S, SpeakerTrack, runs
 
 SPEECH = ("female", "male")
@@ -87,7 +88,7 @@ def _smooth(labels: np.ndarray, speech: np.ndarray, min_frames: int) -> np.ndarr
 
 def cluster(embeddings: np.ndarray, n_speakers: int) -> np.ndarray:
     """Cluster L2-normalised embeddings (agglomerative, cosine, average linkage)."""
-    from sklearn.cluster import AgglomerativeClustering
+    from sklearn.cluster import AgglomerativeClustering  # ~1 s: only voice-separated calls
 
     if len(embeddings) <= n_speakers:
         return np.arange(len(embeddings))
@@ -113,8 +114,6 @@ def by_embedding(
     grid: np.ndarray, wide: np.ndarray, encoder, n_speakers: int = 2, batch: int = 64
 ) -> list[SpeakerTrack]:
     """Cluster voice embeddings of speech partials into ``n_speakers`` speakers."""
-    from callroles.audio.embeddings import partial_mels
-
     speech = np.isin(grid, SPEECH)
     starts = partial_starts(speech)
     if n_speakers <= 1 or len(starts) < 2:

@@ -18,7 +18,9 @@ from itertools import permutations
 
 import numpy as np
 
+from callroles.audio.embeddings import partial_mels
 from callroles.audio.segmentation import FRAME_S, SpeakerTrack, runs
+from callroles.audio.separate import SPEECH, gender_of, name_tracks
 from callroles.audio.talk import DEFAULT_TALK, TalkSpec, nearest_owner, speech_and_overlap
 from callroles.runtime.activity import Activity
 
@@ -49,8 +51,6 @@ def _partials(
     wide: np.ndarray, turns: list[tuple[int, int]]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Mel partials of every turn, the turn each belongs to and its first frame (-1: tiled)."""
-    from callroles.audio.embeddings import partial_mels
-
     starts: list[int] = []
     owner: list[int] = []
     short: list[int] = []
@@ -85,7 +85,7 @@ def cluster_turns(
     emb: np.ndarray, frames: np.ndarray, n_speakers: int, spec: TurnSpec = DEFAULT_TURNS
 ) -> np.ndarray:
     """Speaker label per turn from L2-normalised turn embeddings and turn lengths (frames)."""
-    from sklearn.cluster import SpectralClustering
+    from sklearn.cluster import SpectralClustering  # ~1 s: only voice-separated calls
 
     seeds = frames >= spec.min_cluster_s / FRAME_S
     if seeds.sum() <= n_speakers:
@@ -190,8 +190,6 @@ def by_turns(
 
     None when the call has too few turns to cluster (the caller falls back to partials).
     """
-    from callroles.audio.separate import SPEECH, gender_of, name_tracks
-
     owners = turn_owners(len(grid), wide, encoder, act, n_speakers)
     if owners is None:
         return None

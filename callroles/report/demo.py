@@ -16,11 +16,15 @@ import os
 import shutil
 import subprocess
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tqdm import tqdm
+
+from callroles.deploy import stack
 from callroles.errors import CallrolesError
 from callroles.report import tables
 from callroles.report.demo_worker import (
@@ -33,7 +37,13 @@ from callroles.report.demo_worker import (
     worker_available,
     worker_command,
 )
+from callroles.report.html import build_report
+from callroles.report.topic import EventWatcher
 from callroles.settings import Settings
+from callroles.simulate import generate_corpus
+from callroles.streaming.ingest import call_id_for_file
+from callroles.streaming.submit import event_for_file, publish
+from callroles.streaming.topics import create_topics_sync
 
 Echo = Callable[[str], None]
 
@@ -55,9 +65,10 @@ class Step:
 
 @dataclass
 class Submitted:
-    call_id: str
+    call_id: str  # fresh per run: a second demo must not meet the first one's results
     path: Path
     truth: bool
+    truth_id: str = ""  # the generated call's id in the corpus (its truth file's name)
 
 
 @dataclass
@@ -107,6 +118,7 @@ class Demo:
         self.echo = echo
         self.progress = progress
         self.info = DemoRun(out=self.out)
+        self.run_id = uuid.uuid4().hex[:6]  # call ids of this run: <corpus id>-<run id>
         self._stack_before: dict[str, dict[str, object]] | None = None
         self._worker: subprocess.Popen[bytes] | None = None
         self._worker_log: Path = self.out / "worker.log"
@@ -137,22 +149,16 @@ class Demo:
         self.echo(f"==> {name}\n    SKIPPED: {why}")
 
     def _start_stack(self) -> str:
-        from callroles.deploy import stack
-
         self._stack_before = stack.status(self.settings)
         return "; ".join(stack.start(self.settings))
 
     def _topics(self) -> str:
         if not available("callroles.streaming.topics"):
             raise _Unavailable("callroles.streaming.topics is not installed yet")
-        from callroles.streaming.topics import create_topics_sync
-
         made = create_topics_sync(self.settings)
         return ", ".join(f"{t} ({s})" for t, s in made.items())
 
     def _corpus(self) -> str:
-        from callroles.simulate import generate_corpus
-
         corpus = self.out / "corpus"
         if (corpus / "corpus.json").is_file():  # our own output of an earlier run
             shutil.rmtree(corpus)
@@ -160,15 +166,15 @@ class Demo:
             corpus, calls=self.calls, seed=self.seed, preset="small", progress=self.progress
         )
         for row in corpus_calls(corpus):
-            self.info.submitted.append(Submitted(row["call_id"], corpus / row["file"], True))
+            call_id = f"{row['call_id']}-{self.run_id}"
+            path = corpus / row["file"]
+            self.info.submitted.append(Submitted(call_id, path, True, row["call_id"]))
         return (
             f"{summary.calls} calls, {summary.audio_s:.0f} s of audio "
             f"({summary.same_gender_calls} same-gender, {summary.stereo_calls} stereo) in {corpus}"
         )
 
     def _user_files(self) -> str:
-        from callroles.streaming.ingest import call_id_for_file
-
         for path in self.files:
             if not path.is_file():
                 raise DemoError(f"no such recording: {path}")
@@ -199,23 +205,19 @@ class Demo:
         return asyncio.run(self._submit_and_wait_async())
 
     async def _submit_and_wait_async(self) -> str:
-        from tqdm import tqdm
-
-        from callroles.report.topic import EventWatcher
-        from callroles.streaming.submit import event_for_file, publish
-
         rows = {}
         corpus = self.out / "corpus"
         if (corpus / "calls.csv").is_file():
             rows = {r["call_id"]: r for r in corpus_calls(corpus)}
         events = []
         for sub in self.info.submitted:
-            row = rows.get(sub.call_id, {}) if sub.truth else {}
+            row = rows.get(sub.truth_id, {}) if sub.truth else {}
             overrides = {
                 "call_id": sub.call_id,
                 "agent_id": row.get("agent_id") or None,
                 "language": row.get("language") or None,
-                "metadata": {"source": "callroles demo", "generated": sub.truth},
+                "metadata": {"source": "callroles demo", "generated": sub.truth}
+                | ({"truth_id": sub.truth_id} if sub.truth_id else {}),
             }
             events.append(event_for_file(sub.path, overrides))
         watcher = EventWatcher(self.settings)
@@ -252,8 +254,6 @@ class Demo:
             raise DemoError(f"the worker exited with code {self._worker.returncode}:\n{log_tail}")
 
     def _report(self) -> str:
-        from callroles.report.html import build_report
-
         results = self.info.results
         with (self.out / "results.jsonl").open("w", encoding="utf-8") as fh:
             for res in results:
@@ -311,7 +311,7 @@ class Demo:
         for res in self.info.results:
             self.echo("")
             self.echo(tables.call_table(res))
-            truth = _load_json(truth_dir / f"{res['call_id']}.json")
+            truth = _load_json(truth_dir / f"{tables.truth_id(res)}.json")
             if truth:
                 self.echo(_truth_line(res, truth))
         for err in self.info.errors:
@@ -333,8 +333,6 @@ class Demo:
             self._worker = None
         before = self._stack_before
         if before is not None:
-            from callroles.deploy import stack
-
             if not before["kafka"]["answers"]:
                 said.append(stack.stop_kafka(self.settings))
             if not before["redis"]["answers"]:

@@ -20,8 +20,9 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from callroles import __version__
+from callroles.names import safe_name
 from callroles.report import tables
-from callroles.report.timeline import load_truth, role_colour, safe_name, timeline_png
+from callroles.report.timeline import load_truth, role_colour, timeline_png
 
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:1.5em;color:#222}
@@ -162,9 +163,9 @@ def build_report(
     bodies: list[str] = []
     figures: list[str] = []
     for res in results:
-        name = safe_name(str(res["call_id"]))
+        name = safe_name(str(res["call_id"]), "call")
         (out_dir / "results" / f"{name}.json").write_text(json.dumps(res, indent=2), "utf-8")
-        truth = load_truth(truth_dir, str(res["call_id"]))
+        truth = load_truth(truth_dir, tables.truth_id(res))
         bodies.append(call_rows(res, f"results/{name}.json", truth))
         png = timeline_png(res, truth)
         (out_dir / "timelines" / f"{name}.png").write_bytes(png)

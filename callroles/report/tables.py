@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from callroles.errors import InputError
+from callroles.schemas import SchemaError, validate
 
 Result = Mapping[str, Any]
 
@@ -38,8 +39,6 @@ class ReportInputError(InputError):
 
 
 def _check(payload: Any, where: str) -> dict[str, Any]:
-    from callroles.schemas import SchemaError, validate
-
     try:
         return validate("call_result", payload)
     except SchemaError as exc:
@@ -94,6 +93,13 @@ def latest_per_call(results: Iterable[Result]) -> list[dict[str, Any]]:
         if old is None or str(res.get("produced_at", "")) >= str(old.get("produced_at", "")):
             best[cid] = dict(res)
     return list(best.values())
+
+
+def truth_id(result: Result) -> str:
+    """The id of a result's ground truth: ``metadata.truth_id`` when the submitter set one (the
+    demo gives each run fresh call ids), else the call id."""
+    meta = result.get("metadata") or {}
+    return str(meta.get("truth_id") or result["call_id"])
 
 
 def speaker_rows(result: Result) -> list[dict[str, Any]]:

@@ -18,6 +18,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
+from callroles.names import safe_name
+
 Span = tuple[float, float]
 
 ROLE_SHADES: dict[str, tuple[str, ...]] = {
@@ -316,12 +318,6 @@ def write_timeline(
 ) -> Path:
     """Write ``<out_dir>/<call_id>.png`` and return its path."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"{safe_name(str(result['call_id']))}.png"
+    path = out_dir / f"{safe_name(str(result['call_id']), 'call')}.png"
     path.write_bytes(timeline_png(result, truth))
     return path
-
-
-def safe_name(call_id: str) -> str:
-    """A file name for a call id (ids may hold characters a file system refuses)."""
-    keep = "".join(c if c.isalnum() or c in "-_.+" else "_" for c in call_id)
-    return keep.lstrip(".") or "call"

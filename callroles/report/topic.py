@@ -14,45 +14,26 @@ import time
 from collections.abc import Callable, Collection
 from typing import Any
 
+from aiokafka import AIOKafkaConsumer
+from aiokafka.errors import KafkaError
+
 from callroles.errors import StackError
 from callroles.report.tables import ReportInputError
+from callroles.schemas import SchemaError, is_valid, topic_name, validate
 from callroles.settings import Settings
+from callroles.streaming.clients import kafka_kwargs
 
 log = logging.getLogger(__name__)
 
 
 def result_topic(settings: Settings) -> str:
     """The result topic's full name (with the deployment's prefix)."""
-    from callroles.schemas import topic_name
-
     return topic_name("call_result", settings.topic_prefix)
 
 
 def consumer_kwargs(settings: Settings) -> dict[str, Any]:
     """Connection options for aiokafka: streaming's own helper, so every client agrees."""
-    try:
-        from callroles.streaming.clients import kafka_kwargs
-    except ImportError:  # streaming not installed: plain options from the settings
-        return _plain_kwargs(settings)
     return kafka_kwargs(settings)
-
-
-def _plain_kwargs(settings: Settings) -> dict[str, Any]:
-    kwargs: dict[str, Any] = {
-        "bootstrap_servers": settings.bootstrap_servers,
-        "security_protocol": settings.kafka_security_protocol,
-    }
-    if settings.kafka_security_protocol in ("SSL", "SASL_SSL"):
-        from aiokafka.helpers import create_ssl_context
-
-        cafile = str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None
-        kwargs["ssl_context"] = create_ssl_context(cafile=cafile)
-    if settings.kafka_sasl_mechanism:
-        kwargs["sasl_mechanism"] = settings.kafka_sasl_mechanism
-        kwargs["sasl_plain_username"] = settings.kafka_sasl_username
-        if settings.kafka_sasl_password is not None:
-            kwargs["sasl_plain_password"] = settings.kafka_sasl_password.get_secret_value()
-    return kwargs
 
 
 async def _read(
@@ -63,11 +44,6 @@ async def _read(
     timeout_s: float,
     on_result: Callable[[dict[str, Any]], None] | None,
 ) -> list[dict[str, Any]]:
-    from aiokafka import AIOKafkaConsumer
-    from aiokafka.errors import KafkaError
-
-    from callroles.schemas import SchemaError, validate
-
     consumer = AIOKafkaConsumer(
         topic,
         group_id=None,
@@ -134,16 +110,12 @@ class EventWatcher:
     """Results and errors published *after* ``start()`` (the demo's own calls, not old runs)."""
 
     def __init__(self, settings: Settings, kinds: tuple[str, ...] = ("call_result", "call_error")):
-        from callroles.schemas import topic_name
-
         self.settings = settings
         self.topics = {topic_name(k, settings.topic_prefix): k for k in kinds}
         self._consumer: Any = None
 
     async def start(self, timeout_s: float = 30.0) -> None:
         """Pin every partition of the topics at its current end (topics must exist)."""
-        from aiokafka import AIOKafkaConsumer
-
         consumer = AIOKafkaConsumer(
             *self.topics,
             **consumer_kwargs(self.settings),
@@ -177,8 +149,6 @@ class EventWatcher:
         on_event: Callable[[str, dict[str, Any]], None] | None = None,
     ) -> dict[str, tuple[str, dict[str, Any]]]:
         """call_id -> (kind, event) for each wanted call, until all arrived or the timeout."""
-        from callroles.schemas import is_valid
-
         got: dict[str, tuple[str, dict[str, Any]]] = {}
         deadline = time.monotonic() + timeout_s
         while set(want) - set(got) and time.monotonic() < deadline:

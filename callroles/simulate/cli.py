@@ -56,6 +56,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_run)
 
 
+# Handlers import inside themselves so `callroles --help` stays fast (callroles/cli.py).
 def _run(args: argparse.Namespace) -> int:
     import json
 

@@ -16,6 +16,8 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+from tqdm import tqdm
+
 from callroles.simulate.channel import write_audio
 from callroles.simulate.dialogue import CallPlan, render
 from callroles.simulate.errors import SimulateInputError
@@ -222,8 +224,6 @@ def generate_corpus(
 def _render_all(
     plans: list[CallPlan], tmp: Path, audio_format: str, progress: bool, workers: int | None
 ) -> list[tuple[dict, dict]]:
-    from tqdm import tqdm
-
     n_workers = workers or min(2, os.cpu_count() or 1, len(plans))
     bar = tqdm(total=len(plans), unit="call", disable=not progress, desc="simulate")
     results: list[tuple[dict, dict]] = []

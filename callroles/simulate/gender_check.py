@@ -21,7 +21,7 @@ FPS = 100  # inaSpeechSegmenter's label resolution is 10 ms frames
 def segmenter(settings: Settings) -> Any:
     """inaSpeechSegmenter with the provisioned weights (no download)."""
     use_provisioned_weights(settings)
-    from inaSpeechSegmenter import Segmenter  # TensorFlow: only for this check, never a worker
+    from inaSpeechSegmenter import Segmenter  # TensorFlow, ~4 s: this check only, no worker
 
     return Segmenter(vad_engine="smn", detect_gender=True)
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from callroles import schemas
 from callroles.call import Models, load_models
 from callroles.settings import Settings
 from callroles.streaming.clients import key_prefix, redis_client
@@ -82,30 +83,64 @@ def _event(call_id: str, path: Path) -> dict[str, Any]:
     return {"schema_version": 1, "call_id": call_id, "recording_uri": str(path)}
 
 
-def test_one_result_per_call_and_a_replay_is_a_duplicate(
+def test_a_resubmitted_call_gets_its_stored_result_again_marked_replay(
     stack: Settings, models: Models, small_corpus: Path
 ) -> None:
     settings = _settings(stack)
     audio = next((small_corpus / "audio").glob("call00001.*"))
     sink = Sink()
 
-    async def scenario() -> tuple[list[str], dict[str, Any] | None, str | None]:
+    async def scenario() -> tuple[list[str], Any, str | None]:
         outcomes, ledger = await _run(
             settings, models, sink, [_event("c1", audio), _event("c1", audio)]
         )
-        stored = await ledger.stored_result("c1", models.model_version)
+        stored = await ledger.stored("c1", models.model_version)
         done = await ledger.redis.get(ledger.keys("c1", models.model_version).done)
         await ledger.redis.aclose()
         return outcomes, stored, done
 
     outcomes, stored, done = asyncio.run(scenario())
-    assert outcomes == ["done", "duplicate"]
-    assert len(sink.results) == 1 and not sink.errors
-    result = sink.results[0]
+    assert outcomes == ["done", "replay"]
+    assert len(sink.results) == 2 and not sink.errors
+    result, replay = sink.results
     assert result["call_id"] == "c1" and result["worker"] == "w-test"
+    assert "replay" not in result
     assert {s["role"] for s in result["speakers"]} == {"agent", "customer"}
     assert "fetch" in result["latency_s"] and "frontend" in result["latency_s"]
-    assert done == "sent" and stored == result  # the ledger keeps what was published
+    assert done == "sent" and stored is not None and stored[0] == result
+    assert len(stored[1]) == 64  # the recording's SHA-256 is kept with the result
+    # the same content, marked as a replay (and still a valid call_result.v1)
+    schemas.validate("call_result", replay)
+    assert replay["replay"] is True and "replayed_at" in replay
+    same = {k: v for k, v in replay.items() if k not in ("replay", "replayed_at")}
+    assert same == result
+
+
+def test_a_different_recording_under_a_used_call_id_is_a_conflict_unless_reprocess(
+    stack: Settings, models: Models, small_corpus: Path
+) -> None:
+    settings = _settings(stack)
+    first = next((small_corpus / "audio").glob("call00004.*"))
+    other = next((small_corpus / "audio").glob("call00002.*"))
+    sink = Sink()
+    again = {**_event("c4", other), "reprocess": True}
+    events = [_event("c4", first), _event("c4", other), again]
+
+    async def scenario() -> tuple[list[str], Any]:
+        outcomes, ledger = await _run(settings, models, sink, events)
+        stored = await ledger.stored("c4", models.model_version)
+        await ledger.redis.aclose()
+        return outcomes, stored
+
+    outcomes, stored = asyncio.run(scenario())
+    assert outcomes == ["done", "error", "done"]
+    (conflict,) = sink.errors
+    assert conflict["code"] == "call_id_conflict" and conflict["stage"] == "ingest"
+    assert conflict["retryable"] is False
+    first_result, second_result = sink.results
+    assert "replay" not in second_result
+    assert first_result["duration_s"] != second_result["duration_s"]  # another recording
+    assert stored is not None and stored[0] == second_result  # reprocess replaced it
 
 
 def test_a_bad_recording_is_one_typed_error_and_not_retried(
