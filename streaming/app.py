@@ -189,6 +189,7 @@ def run_worker(settings: Settings, *, loglevel: str = "info") -> int:
         settings.worker_web_host,
         settings.worker_web_port,
     )
+    metrics.MODEL_INFO.labels(scorer.model_name, scorer.model_version, scorer.provider).set(1)
     app = build_app(settings, Runtime(settings, models))
     worker = faust.Worker(app, loglevel=loglevel, redirect_stdouts=False)
     worker.execute_from_commandline()

@@ -40,6 +40,12 @@ WINDOWS_PER_SECOND = Gauge(
     "Scoring speed of the last call (windows per second)",
     registry=REGISTRY,
 )
+MODEL_INFO = Gauge(
+    "callroles_model_info",
+    "The role model this worker scores with (value 1; its name, version and provider as labels)",
+    ["name", "version", "provider"],
+    registry=REGISTRY,
+)
 IN_FLIGHT = Gauge("callroles_calls_in_flight", "Calls being processed", registry=REGISTRY)
 CONSUMER_LAG = Gauge(
     "callroles_consumer_lag",

@@ -1,31 +1,23 @@
 """Shared fixtures. Tests run against a real Kafka broker and a real Redis on 127.0.0.1.
 
-The ``stack`` fixture starts both on test ports (29092/29093/26379 unless CALLROLES_TEST_*_PORT
-say otherwise) so a user's own stack on the default ports is left alone; it stops what it started.
+The ``stack`` fixture starts both on free ports chosen per session (unless
+CALLROLES_TEST_KAFKA_PORT / CALLROLES_TEST_KAFKA_CONTROLLER_PORT / CALLROLES_TEST_REDIS_PORT name
+them), so a user's own stack and other test sessions are left alone; it stops what it started.
+Shared helpers live in ``tests.support``.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from callroles.settings import PROJECT_ROOT, Settings
+from tests.support.stacks import local_stack
 
 TESTS_DIR = Path(__file__).resolve().parent
 REFERENCE_DIR = TESTS_DIR / "data" / "reference"
-
-
-def _test_settings() -> Settings:
-    return Settings(
-        kafka_port=int(os.environ.get("CALLROLES_TEST_KAFKA_PORT", "29092")),
-        kafka_controller_port=int(os.environ.get("CALLROLES_TEST_KAFKA_CONTROLLER_PORT", "29093")),
-        redis_port=int(os.environ.get("CALLROLES_TEST_REDIS_PORT", "26379")),
-        kafka_bootstrap=None,
-        redis_url=None,
-    )
 
 
 @pytest.fixture(scope="session")
@@ -41,17 +33,10 @@ def project_root() -> Path:
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[Settings]:
-    """A running local Kafka and Redis, on test ports; stopped at the end if we started them."""
-    from callroles.deploy import stack as stack_mod
-
-    settings = _test_settings()
-    before = stack_mod.status(settings)
-    stack_mod.start(settings)
-    yield settings
-    if not before["kafka"]["answers"]:
-        stack_mod.stop_kafka(settings)
-    if not before["redis"]["answers"]:
-        stack_mod.stop_redis(settings)
+    """A running local Kafka and Redis, on free ports or CALLROLES_TEST_*_PORT; stopped at the
+    end if we started them (tests.support.stacks.local_stack)."""
+    with local_stack("CALLROLES_TEST_") as settings:
+        yield settings
 
 
 # ---- simulate (owner: simulate helper) -------------------------------------------------------

@@ -7,12 +7,14 @@ from pathlib import Path
 
 import pytest
 
+from callroles.settings import Settings
+
 
 @pytest.fixture(scope="session")
 def frontend():
     from callroles.audio.pipeline import FrontEnd
 
-    return FrontEnd()
+    return FrontEnd(Settings())
 
 
 def run(*cmd: str) -> None:

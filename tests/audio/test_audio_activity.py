@@ -9,14 +9,14 @@ import numpy as np
 import onnx
 import pytest
 
-from callroles.audio.activity import (
+from callroles.audio.decode import decode
+from callroles.runtime.activity import (
     ACTIVITY_SPEC,
     CHUNK_FRAMES,
     ActivityModel,
     activity_features,
     default_activity_model,
 )
-from callroles.audio.decode import decode
 from callroles.training.activity import frame_labels
 
 MONO_CALLS = ("call00001", "call00002", "call00003", "call00004")
@@ -51,8 +51,8 @@ def test_shipped_model_carries_its_feature_spec() -> None:
 
 
 def test_the_role_model_is_refused_as_an_activity_model() -> None:
-    from callroles.export.errors import ModelForeignError
-    from callroles.export.scorer import DEFAULT_MODEL
+    from callroles.runtime.errors import ModelForeignError
+    from callroles.runtime.scorer import DEFAULT_MODEL
 
     with pytest.raises(ModelForeignError, match="not an activity model"):
         ActivityModel.load(DEFAULT_MODEL)
@@ -61,8 +61,8 @@ def test_the_role_model_is_refused_as_an_activity_model() -> None:
 def test_a_model_trained_on_other_features_is_refused(tmp_path: Path) -> None:
     from dataclasses import replace
 
-    from callroles.export.errors import ModelSpecError
-    from callroles.export.metadata import read_metadata, write_metadata
+    from callroles.runtime.errors import ModelSpecError
+    from callroles.runtime.metadata import read_metadata, write_metadata
 
     proto = onnx.load(default_activity_model())
     meta = read_metadata(proto)

@@ -54,7 +54,7 @@ def test_segment_command(
     from callroles.audio import pipeline
     from callroles.cli import main
 
-    monkeypatch.setattr(pipeline, "FrontEnd", lambda: frontend)  # reuse the loaded models
+    monkeypatch.setattr(pipeline, "FrontEnd", lambda _settings: frontend)  # reuse its models
     rttm = tmp_path / "out.rttm"
     code = main(["segment", str(reference_dir / "lamartine.wav"), "--rttm", str(rttm), "--json"])
     assert code == 0

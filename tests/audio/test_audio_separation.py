@@ -11,6 +11,7 @@ import pytest
 
 from callroles.audio.der import der, read_rttm
 from callroles.errors import InputError
+from callroles.settings import Settings
 
 
 def _corpus_call(corpus: Path, *, channels: int, same_gender: bool) -> tuple[Path, dict, list]:
@@ -103,8 +104,8 @@ def test_embedding_graph_matches_numpy_lstm(reference_dir: Path) -> None:
     )
 
     mels = partial_mels(decode(reference_dir / "lamartine.wav").wide[0], np.array([1.0, 10.0]))
-    onnx_out = VoiceEncoder()(mels)
+    onnx_out = VoiceEncoder(Settings())(mels)
     np.testing.assert_allclose(
-        onnx_out, reference_embed(dict(np.load(weights_path())), mels), atol=1e-4
+        onnx_out, reference_embed(dict(np.load(weights_path(Settings()))), mels), atol=1e-4
     )
     assert float(onnx_out[0] @ onnx_out[1]) < 0.8  # two different readers

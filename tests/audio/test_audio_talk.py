@@ -6,10 +6,11 @@ from pathlib import Path
 
 import numpy as np
 
-from callroles.audio.activity import Activity
 from callroles.audio.segmentation import SpeakerTrack
 from callroles.audio.talk import nearest_owner, talk_tracks
 from callroles.audio.turns import _viterbi, cluster_turns, cut_turns
+from callroles.runtime.activity import Activity
+from callroles.settings import get_settings
 
 
 def _act(
@@ -85,11 +86,10 @@ def test_cluster_turns_separates_two_voices() -> None:
 def test_energy_mode_is_still_there(small_corpus: Path) -> None:
     """``talk_time="energy"`` runs without the model and gives other (energy-trimmed) times."""
     from callroles.audio.pipeline import FrontEnd
-    from callroles.settings import get_settings
 
     audio = small_corpus / "audio" / "call00002.gsm"
     energy = FrontEnd(get_settings().model_copy(update={"talk_time": "energy"}))
-    model = FrontEnd()
+    model = FrontEnd(get_settings())
     assert energy.activity is None and model.activity is not None
     a, b = energy.process(audio), model.process(audio)
     assert "activity" in b.timings and "activity" not in a.timings

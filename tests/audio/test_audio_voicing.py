@@ -9,6 +9,7 @@ import numpy as np
 
 from callroles.audio.segmentation import FRAME_S, SpeakerTrack
 from callroles.audio.voicing import VoicingSpec, frame_levels_db, trim_tracks, voiced_mask
+from callroles.settings import Settings
 
 SR = 8000
 SPF = int(SR * FRAME_S)
@@ -77,7 +78,7 @@ def test_trimmed_talk_time_closer_to_truth_on_generated_calls(small_corpus: Path
 
     errors: dict[bool, list[float]] = {True: [], False: []}
     for trim in (False, True):
-        frontend = FrontEnd(trim=trim)
+        frontend = FrontEnd(Settings(), trim=trim)
         for truth_file in sorted((small_corpus / "truth").glob("*.json")):
             truth = json.loads(truth_file.read_text())
             audio = next((small_corpus / "audio").glob(f"{truth['call_id']}.*"))

@@ -19,7 +19,8 @@ FRAME = 0.02  # seconds: inaSpeechSegmenter's own frame step
 SCRIPT = """
 import json, sys
 from callroles.deploy.provision import use_provisioned_weights
-use_provisioned_weights()
+from callroles.settings import get_settings
+use_provisioned_weights(get_settings())
 from inaSpeechSegmenter import Segmenter
 seg = Segmenter(vad_engine="smn", detect_gender=True, ffmpeg="ffmpeg")
 print(json.dumps([list(s) for s in seg(sys.argv[1])]))

@@ -41,9 +41,9 @@ def exported(
     tmp_path_factory: pytest.TempPathFactory, crnn_gru: Any, real_windows: np.ndarray
 ) -> tuple[Path, Any]:
     """The GRU CRNN exported once (with both variants), and its report."""
-    from callroles.audio.features import DEFAULT_SPEC
-    from callroles.export.metadata import ModelMetadata
     from callroles.export.onnx_export import export_model
+    from callroles.features import DEFAULT_SPEC
+    from callroles.runtime.metadata import ModelMetadata
 
     out = tmp_path_factory.mktemp("export") / "model.onnx"
     meta = ModelMetadata(

@@ -1,16 +1,25 @@
-"""The model shipped in the package: loads with no path, says what it was trained on."""
+"""The model shipped in the package: every file is there, it loads with no path, and it says
+what it was trained on. A packaging loss fails here (nothing is skipped)."""
 
 from __future__ import annotations
 
 import json
 
-import pytest
+from callroles.runtime.scorer import DEFAULT_MODEL, Scorer
+from tests.support.models import SHIPPED_FILES, assert_shipped_model
 
-from callroles.export.scorer import DEFAULT_MODEL, Scorer
+
+def test_shipped_model_files_are_all_there() -> None:
+    assert DEFAULT_MODEL.name == "model.onnx"
+    assert DEFAULT_MODEL.parent.name == "default_model"
+    for name in SHIPPED_FILES:
+        path = DEFAULT_MODEL.parent / name
+        assert path.is_file(), f"{path} is missing from the package"
+        assert path.stat().st_size > 0, f"{path} is empty"
 
 
-@pytest.mark.skipif(not DEFAULT_MODEL.is_file(), reason="no default model shipped yet")
 def test_shipped_default_model_loads_and_is_labelled_synthetic() -> None:
+    assert_shipped_model()
     scorer = Scorer.load(None, execution_provider="cpu")
     assert scorer.classes in (
         ("customer", "agent"),

@@ -9,8 +9,7 @@ import numpy as np
 import onnx
 import pytest
 
-from callroles.export.errors import ModelCorruptError, ParityError
-from callroles.export.metadata import read_metadata
+from callroles.export.errors import ParityError
 from callroles.export.onnx_export import (
     check_parity,
     keras_to_onnx,
@@ -18,6 +17,8 @@ from callroles.export.onnx_export import (
     run_keras,
     run_onnx,
 )
+from callroles.runtime.errors import ModelCorruptError
+from callroles.runtime.metadata import read_metadata
 
 
 def test_parity_and_metadata_round_trip(exported: tuple[Path, Any], crnn_gru: Any) -> None:
@@ -110,8 +111,8 @@ def test_cli_exports_a_run_folder(
     """A run folder as training leaves it; parity windows come from its dataset tree."""
     import json
 
-    from callroles.audio.features import DEFAULT_SPEC
     from callroles.cli import main
+    from callroles.features import DEFAULT_SPEC
 
     run = tmp_path / "runs" / "gru2"
     run.mkdir(parents=True)

@@ -11,17 +11,17 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
-from callroles.audio.features import DEFAULT_SPEC
 from callroles.errors import ConfigError, ModelError
-from callroles.export.errors import (
+from callroles.export.onnx_export import run_onnx
+from callroles.features import DEFAULT_SPEC
+from callroles.runtime.errors import (
     ModelCorruptError,
     ModelForeignError,
     ModelMissingError,
     ModelSpecError,
 )
-from callroles.export.metadata import read_metadata, write_metadata
-from callroles.export.onnx_export import run_onnx
-from callroles.export.scorer import Scorer, WindowsError, _cuda_usable
+from callroles.runtime.metadata import read_metadata, write_metadata
+from callroles.runtime.scorer import Scorer, WindowsError, _cuda_usable
 
 
 @pytest.fixture()
@@ -119,7 +119,7 @@ def test_refuses_foreign_onnx(tmp_path: Path) -> None:
         Scorer.load(foreign, execution_provider="cpu")
     # callroles metadata on a graph of the wrong shape: still foreign
     proto = onnx.load(str(foreign))
-    from callroles.export.metadata import ModelMetadata
+    from callroles.runtime.metadata import ModelMetadata
 
     write_metadata(proto, ModelMetadata(DEFAULT_SPEC.to_dict(), ("customer", "agent"), "gru", 0))
     onnx.save(proto, str(foreign))
@@ -137,8 +137,8 @@ def test_execution_provider_setting(exported: tuple[Path, Any]) -> None:
 
 def test_trunk_once_scoring(exported: tuple[Path, Any], reference_dir: Path) -> None:
     from callroles.audio.decode import decode
-    from callroles.audio.features import log_mel
     from callroles.audio.windows import slice_windows
+    from callroles.features import log_mel
 
     exact = Scorer.load(exported[0], execution_provider="cpu")
     fast = Scorer.load(exported[0], execution_provider="cpu", stream_trunk=True)
@@ -167,8 +167,8 @@ def test_model_without_trunk_once_graph_scores_windows(
     import shutil
 
     from callroles.audio.decode import decode
-    from callroles.audio.features import log_mel
     from callroles.audio.windows import slice_windows
+    from callroles.features import log_mel
 
     alone = tmp_path / "alone.onnx"
     shutil.copy(exported[0], alone)

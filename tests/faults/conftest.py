@@ -1,20 +1,22 @@
-"""Fixtures of the fault and bad-input suites: the corpus, its HTTP server, limited settings."""
+"""Fixtures of the fault and bad-input suites: the corpus, its HTTP server, limited settings,
+the suite's own stack and two workers."""
 
 from __future__ import annotations
 
-import sys
+import asyncio
+import json
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from callroles.settings import Settings
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import corpus  # noqa: E402
-import harness  # noqa: E402
-import http_server  # noqa: E402
+from tests.faults import corpus
+from tests.support import http_server
+from tests.support.models import assert_shipped_model
+from tests.support.stacks import local_stack
+from tests.support.workers import Workers, stack_env
 
 
 @pytest.fixture(scope="session")
@@ -51,28 +53,16 @@ def limited_settings(corpus_root: Path) -> Settings:
 
 @pytest.fixture(scope="session")
 def fault_stack() -> Iterator[Settings]:
-    """The fault suite's own Kafka and Redis (restarted by the tests, so never shared)."""
-    from harness import fault_settings
-
-    from callroles.deploy import stack as stack_mod
-
-    settings = fault_settings()
-    stack_mod.start(settings)
-    try:
+    """The fault suite's own Kafka and Redis (restarted by the tests, so never shared): free
+    ports unless CALLROLES_FAULT_KAFKA_PORT / _KAFKA_CONTROLLER_PORT / _REDIS_PORT name them."""
+    with local_stack("CALLROLES_FAULT_", partitions=2) as settings:
         yield settings
-    finally:
-        stack_mod.stop(settings)
 
 
 @pytest.fixture(scope="session")
 def fault_model() -> Path:
-    """The shipped default model, else an untrained CRNN exported once and cached: the fault
-    tests count events, they do not judge roles."""
-    from callroles.export.scorer import DEFAULT_MODEL
-
-    if DEFAULT_MODEL.is_file():
-        return DEFAULT_MODEL
-    return harness.untrained_model()
+    """The shipped default model; its files must be there (a packaging loss fails here)."""
+    return assert_shipped_model()
 
 
 @pytest.fixture(scope="session")
@@ -82,46 +72,30 @@ def fault_workers(
     corpus_root: Path,
     bad_inputs: list,
     tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[tuple[Settings, Path, harness.Workers]]:
+) -> Iterator[tuple[Settings, Path, Workers]]:
     """Two workers on a fresh topic prefix with the corpus limits; yields settings, scratch,
     the worker group (tests may kill and restart them)."""
-    import asyncio
-    import json
-    import os
-    import uuid
-
-    from harness import Workers
-
     from callroles.streaming.topics import create_topics
 
     scratch = tmp_path_factory.mktemp("faults")
     settings = fault_stack.model_copy(update={"topic_prefix": f"f{uuid.uuid4().hex[:8]}."})
     asyncio.run(create_topics(settings))
-    env = {
-        **os.environ,
-        "CALLROLES_KAFKA_PORT": str(settings.kafka_port),
-        "CALLROLES_REDIS_PORT": str(settings.redis_port),
-        "CALLROLES_TOPIC_PREFIX": settings.topic_prefix,
-        "CALLROLES_PARTITIONS": str(settings.partitions),
-        "CALLROLES_ALLOWED_ROOTS": json.dumps([str(corpus_root / "allowed"), str(scratch)]),
-        "CALLROLES_ALLOWED_HOSTS": json.dumps(["127.0.0.1"]),
-        "CALLROLES_MAX_BYTES": str(corpus.LIMIT_BYTES),
-        "CALLROLES_MAX_DURATION_S": str(corpus.LIMIT_DURATION_S),
-        "CALLROLES_DECODE_TIMEOUT_S": "30",
-        "CALLROLES_FETCH_TIMEOUT_S": "8",
-        "CALLROLES_LEASE_TTL_S": "15",
-        "CALLROLES_BROKER_SESSION_TIMEOUT_S": "10",
-        "CALLROLES_BROKER_HEARTBEAT_INTERVAL_S": "1",
-        "CALLROLES_MODEL_PATH": str(fault_model),
-        "OMP_NUM_THREADS": "1",
-    }
-    for key in ("CALLROLES_KAFKA_BOOTSTRAP", "CALLROLES_REDIS_URL", "CALLROLES_SETTINGS_FILE"):
-        env.pop(key, None)
-    group = Workers(env, scratch)
-    try:
+    env = stack_env(
+        settings,
+        CALLROLES_ALLOWED_ROOTS=json.dumps([str(corpus_root / "allowed"), str(scratch)]),
+        CALLROLES_ALLOWED_HOSTS=json.dumps(["127.0.0.1"]),
+        CALLROLES_MAX_BYTES=str(corpus.LIMIT_BYTES),
+        CALLROLES_MAX_DURATION_S=str(corpus.LIMIT_DURATION_S),
+        CALLROLES_DECODE_TIMEOUT_S="30",
+        CALLROLES_FETCH_TIMEOUT_S="8",
+        CALLROLES_LEASE_TTL_S="15",
+        CALLROLES_BROKER_SESSION_TIMEOUT_S="10",
+        CALLROLES_BROKER_HEARTBEAT_INTERVAL_S="1",
+        CALLROLES_MODEL_PATH=str(fault_model),
+        OMP_NUM_THREADS="1",
+    )
+    with Workers(settings, env, scratch) as group:
         group.start(0)
         group.start(1)
         group.wait_ready()
         yield settings, scratch, group
-    finally:
-        group.stop()

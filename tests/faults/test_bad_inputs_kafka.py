@@ -10,12 +10,13 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import corpus
-import harness
 import pytest
 
 from callroles import schemas
 from callroles.settings import Settings
+from tests.faults import corpus, harness
+from tests.support import calls
+from tests.support.workers import Workers
 
 pytestmark = [pytest.mark.services]
 
@@ -24,11 +25,11 @@ PHONE = "+905321234567"
 
 @pytest.fixture(scope="module")
 def kafka_run(
-    fault_workers: tuple[Settings, Path, harness.Workers],
+    fault_workers: tuple[Settings, Path, Workers],
     bad_inputs: list[corpus.BadInput],
     corpus_root: Path,
 ) -> dict[str, Any]:
-    settings, _scratch, group = fault_workers
+    settings, scratch, group = fault_workers
     allowed = corpus_root / "allowed"
     named = allowed / f"in-A017-{PHONE}-20261123-101500-c1.gsm"  # Asterisk-style file name
     shutil.copy(allowed / "one_speaker.gsm", named)
@@ -37,15 +38,15 @@ def kafka_run(
     messages += [
         ("bad-duplicate", first),
         ("bad-duplicate", second),
-        ("bad-phone", harness.event("bad-phone", named, metadata={"customer": PHONE})),
+        ("bad-phone", calls.event("bad-phone", named, metadata={"customer": PHONE})),
     ]
-    harness.submit(settings, messages)
+    calls.submit(settings, messages)
     ids = {i.call_id for i in bad_inputs if i.event and i.event.get("call_id") == i.call_id}
     ids |= {"bad-duplicate", "bad-phone"}
     null_ids = sum(1 for i in bad_inputs if i.event is None)
-    got = harness.gather(settings, ids, timeout_s=300, linger_s=10, extra=null_ids)
+    got = calls.gather(settings, ids, timeout_s=300, linger_s=10, extra=null_ids)
     row = harness.tally("bad inputs (corpus)", ids, got, note=f"{len(messages)} messages")
-    harness.record(row)
+    harness.record(row, scratch / "faults.json")
     assert row.calls_missing == 0, row
     by_id: dict[str | None, list[tuple[str, dict[str, Any]]]] = {}
     for kind, ev in got:
@@ -88,8 +89,12 @@ def test_non_json_messages_give_not_json_errors(kafka_run: dict[str, Any]) -> No
 
 
 def test_duplicate_call_id_one_result(kafka_run: dict[str, Any]) -> None:
-    kinds = Counter(k for k, _ in kafka_run["by_id"].get("bad-duplicate", []))
-    assert kinds == {"call_result": 1}, kafka_run["by_id"].get("bad-duplicate")
+    """The same call id with another recording: one result, then call_id_conflict."""
+    events = kafka_run["by_id"].get("bad-duplicate", [])
+    kinds = Counter(k for k, _ in events)
+    assert kinds == {"call_result": 1, "call_error": 1}, events
+    (error,) = [e for k, e in events if k == "call_error"]
+    assert error["code"] == "call_id_conflict", error
 
 
 def test_workers_stay_up(kafka_run: dict[str, Any]) -> None:

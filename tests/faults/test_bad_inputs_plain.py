@@ -8,12 +8,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import corpus
 import numpy as np
 import pytest
 
 from callroles.errors import CallrolesError
 from callroles.settings import Settings
+from tests.faults import corpus
 
 FrontEndT = Any
 

@@ -1,7 +1,8 @@
 """Faults with calls in flight, against two real workers on the fault suite's own stack:
 kill -9 of a worker, a Redis restart, a Kafka broker restart, and recordings that are slow to
 read or never finish. Each counts submitted calls, result and error events, distinct call ids,
-missing calls and raw duplicates (bench/results/faults.json). Required: no call missing and
+missing calls and raw duplicates (printed, and kept as faults.json in the session's scratch
+folder). Required: no call missing and
 exactly one result per call after deduplication on call_id.
 
 Traffic is bounded: CALLROLES_FAULT_CALLS short (~9 s) generated calls per fault, 10 unless
@@ -15,25 +16,27 @@ import time
 import uuid
 from pathlib import Path
 
-import harness
 import pytest
 
 from callroles.deploy import stack as stack_mod
 from callroles.settings import Settings
+from tests.faults import harness
+from tests.support import calls
+from tests.support.workers import Workers
 
 pytestmark = [pytest.mark.services]
 
 N_CALLS = int(os.environ.get("CALLROLES_FAULT_CALLS", "10"))
 GATHER_S = max(480.0, 20.0 * N_CALLS)
 
-Ctx = tuple[Settings, Path, harness.Workers]
+Ctx = tuple[Settings, Path, Workers]
 
 
-def _done_lines(group: harness.Workers) -> int:
+def _done_lines(group: Workers) -> int:
     return sum(group.text(n).count(" done in ") for n in (0, 1))
 
 
-def _wait_done(group: harness.Workers, at_least: int, timeout: float = 240) -> None:
+def _wait_done(group: Workers, at_least: int, timeout: float = 240) -> None:
     deadline = time.monotonic() + timeout
     while _done_lines(group) < at_least and time.monotonic() < deadline:
         time.sleep(0.5)
@@ -41,16 +44,17 @@ def _wait_done(group: harness.Workers, at_least: int, timeout: float = 240) -> N
 
 def _submit_calls(ctx: Ctx, tag: str, n: int = N_CALLS) -> set[str]:
     settings, scratch, _group = ctx
-    calls = harness.make_calls(scratch / tag, n, tag)
+    recordings = calls.make_calls(scratch / tag, n, tag)
     ids = {f"{tag}-{uuid.uuid4().hex[:6]}-{k:03d}" for k in range(n)}
-    harness.submit(
-        settings, [(c, harness.event(c, p)) for c, p in zip(sorted(ids), calls, strict=True)]
+    calls.submit(
+        settings, [(c, calls.event(c, p)) for c, p in zip(sorted(ids), recordings, strict=True)]
     )
     return ids
 
 
-def _check(row: harness.Tally, group: harness.Workers, ids: set[str], got: list) -> None:
-    harness.record(row)
+def _check(ctx: Ctx, row: harness.Tally, ids: set[str], got: list) -> None:
+    _settings, scratch, group = ctx
+    harness.record(row, scratch / "faults.json")
     assert row.calls_missing == 0, row  # every call answered by a result or an error
     assert group.alive() == [True, True], "a worker went down"
     assert row.calls_without_result == 0, row
@@ -66,10 +70,9 @@ def test_kill9_one_of_two_workers(fault_workers: Ctx) -> None:
     time.sleep(12)  # w0 takes the partition over (session timeout 10 s) while w1 is down
     group.start(1)
     group.wait_ready([1])
-    got = harness.gather(settings, ids, GATHER_S)
-    _check(
-        harness.tally("kill -9 one of two workers", ids, got, f"{N_CALLS} calls"), group, ids, got
-    )
+    got = calls.gather(settings, ids, GATHER_S)
+    row = harness.tally("kill -9 one of two workers", ids, got, f"{N_CALLS} calls")
+    _check(fault_workers, row, ids, got)
 
 
 def test_redis_restart_mid_run(fault_workers: Ctx) -> None:
@@ -84,9 +87,9 @@ def test_redis_restart_mid_run(fault_workers: Ctx) -> None:
     stack_mod.start_redis(settings)  # appendonly yes: sums, markers and leases survive
     time.sleep(5)
     ids |= _submit_calls(fault_workers, "redis2", 4)
-    got = harness.gather(settings, ids, GATHER_S)
+    got = calls.gather(settings, ids, GATHER_S)
     note = f"{N_CALLS} calls + 4 after the restart"
-    _check(harness.tally("restart Redis mid-run", ids, got, note), group, ids, got)
+    _check(fault_workers, harness.tally("restart Redis mid-run", ids, got, note), ids, got)
 
 
 def test_kafka_restart_mid_run(fault_workers: Ctx) -> None:
@@ -97,10 +100,9 @@ def test_kafka_restart_mid_run(fault_workers: Ctx) -> None:
     stack_mod.stop_kafka(settings)
     time.sleep(3)
     stack_mod.start_kafka(settings)
-    got = harness.gather(settings, ids, GATHER_S)
-    _check(
-        harness.tally("restart Kafka broker mid-run", ids, got, f"{N_CALLS} calls"), group, ids, got
-    )
+    got = calls.gather(settings, ids, GATHER_S)
+    row = harness.tally("restart Kafka broker mid-run", ids, got, f"{N_CALLS} calls")
+    _check(fault_workers, row, ids, got)
 
 
 def test_slow_and_never_finishing_reads(fault_workers: Ctx, http_base: str) -> None:
@@ -116,10 +118,10 @@ def test_slow_and_never_finishing_reads(fault_workers: Ctx, http_base: str) -> N
         f"never-http-{tag}": (f"{http_base}/never", {"fetch_failed", "fetch_timeout"}),
         f"fifo-{tag}": (str(fifo), {"recording_missing", "audio_timeout", "fetch_timeout"}),
     }
-    harness.submit(settings, [(c, harness.event(c, uri)) for c, (uri, _) in cases.items()])
-    got = harness.gather(settings, set(cases), 180)
+    calls.submit(settings, [(c, calls.event(c, uri)) for c, (uri, _) in cases.items()])
+    got = calls.gather(settings, set(cases), 180)
     row = harness.tally("slow / never-ending reads", set(cases), got, "3 calls")
-    harness.record(row)
+    harness.record(row, scratch / "faults.json")
     outcome = {e["call_id"]: ("result" if k == "call_result" else e["code"]) for k, e in got}
     for cid, (_uri, ok) in cases.items():
         assert outcome.get(cid) in ok, f"{cid}: {outcome.get(cid)}, expected {sorted(ok)}"

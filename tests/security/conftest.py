@@ -6,21 +6,19 @@ from collections.abc import Iterator
 
 import pytest
 
-from callroles.deploy import secure_stack
+from callroles.deploy.secure_stack import SecureStack
 from callroles.settings import Settings
+from tests.support.stacks import secure_stack
 
 
 @pytest.fixture(scope="session")
-def secure() -> Iterator[secure_stack.SecureStack]:
-    """Fresh CA, certificates and SCRAM users on ports 29192/29193 (Kafka) and 26479 (Redis)."""
-    stack = secure_stack.start(Settings())
-    try:
+def secure() -> Iterator[SecureStack]:
+    """Fresh CA, certificates and SCRAM users, on free ports (tests.support.stacks)."""
+    with secure_stack(Settings()) as stack:
         yield stack
-    finally:
-        secure_stack.stop(stack)
 
 
 @pytest.fixture(scope="session")
-def secure_settings(secure: secure_stack.SecureStack) -> Settings:
+def secure_settings(secure: SecureStack) -> Settings:
     """What a worker's environment would hold for that stack."""
     return secure.client_settings(Settings())

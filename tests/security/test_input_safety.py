@@ -7,18 +7,14 @@ from __future__ import annotations
 
 import ast
 import asyncio
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from callroles.settings import PROJECT_ROOT, Settings
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "faults"))
-
-import harness  # noqa: E402
-import http_server  # noqa: E402
+from tests.support import http_server
+from tests.support.models import untrained_model
 
 PACKAGES = ["callroles", "streaming", "schemas", "export", "deploy", "bench", "training"]
 # module.function calls that can run code found in data
@@ -118,7 +114,7 @@ def test_restricted_unpickler_refuses_code() -> None:
 
 @pytest.fixture(scope="module")
 def model_file() -> Path:
-    return harness.untrained_model()
+    return untrained_model()
 
 
 def test_model_with_altered_weights_is_refused(model_file: Path, tmp_path: Path) -> None:
@@ -126,7 +122,7 @@ def test_model_with_altered_weights_is_refused(model_file: Path, tmp_path: Path)
     from onnx import numpy_helper
 
     from callroles.errors import ModelError
-    from callroles.export.scorer import Scorer
+    from callroles.runtime.scorer import Scorer
 
     proto = onnx.load(str(model_file))
     init = max(proto.graph.initializer, key=lambda t: int(np.prod(t.dims)))
@@ -145,7 +141,7 @@ def test_model_without_metadata_or_not_onnx_is_refused(model_file: Path, tmp_pat
     import onnx
 
     from callroles.errors import ModelError
-    from callroles.export.scorer import Scorer
+    from callroles.runtime.scorer import Scorer
 
     proto = onnx.load(str(model_file))
     del proto.metadata_props[:]

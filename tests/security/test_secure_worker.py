@@ -7,10 +7,6 @@ Redis client, not just aiokafka.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import time
 import uuid
 from pathlib import Path
 
@@ -18,10 +14,10 @@ import pytest
 
 from callroles.deploy.secure_stack import SecureStack
 from callroles.settings import Settings
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "faults"))
-
-import harness  # noqa: E402
+from tests.support import calls
+from tests.support.models import untrained_model
+from tests.support.stacks import secure_worker_env
+from tests.support.workers import Workers
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
 
@@ -37,46 +33,19 @@ def test_worker_over_sasl_ssl_and_redis_tls(
         update={"topic_prefix": f"sec{uuid.uuid4().hex[:6]}.", "partitions": 1}
     )
     asyncio.run(create_topics(settings, 1))
-    calls = harness.make_calls(tmp_path / "calls", 1, "sec")
+    recordings = calls.make_calls(tmp_path / "calls", 1, "sec")
     env = {
-        **os.environ,
-        "CALLROLES_KAFKA_BOOTSTRAP": settings.bootstrap_servers,
-        "CALLROLES_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
-        "CALLROLES_KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
-        "CALLROLES_KAFKA_SASL_USERNAME": secure.client_user,
-        "CALLROLES_KAFKA_SASL_PASSWORD": secure.client_password,
-        "CALLROLES_KAFKA_SSL_CAFILE": str(secure.ca_file),
-        "CALLROLES_REDIS_URL": settings.redis_dsn,
-        "CALLROLES_REDIS_SSL_CA_CERTS": str(secure.ca_file),
-        "CALLROLES_TOPIC_PREFIX": settings.topic_prefix,
-        "CALLROLES_PARTITIONS": "1",
+        **secure_worker_env(secure, settings),
         "CALLROLES_ALLOWED_ROOTS": json.dumps([str(tmp_path)]),
-        "CALLROLES_MODEL_PATH": str(harness.untrained_model()),
-        "CALLROLES_WORKER_ID": "secure-w0",
+        "CALLROLES_MODEL_PATH": str(untrained_model()),
         "OMP_NUM_THREADS": "1",
     }
-    log = tmp_path / "worker.log"
-    with log.open("ab") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "callroles", "worker", "--web-port", "26466"],
-            env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 240
-        while "Worker]: Ready" not in log.read_text(errors="replace"):
-            assert proc.poll() is None, log.read_text(errors="replace")[-3000:]
-            assert time.monotonic() < deadline, log.read_text(errors="replace")[-3000:]
-            time.sleep(1)
+    with Workers(settings, env, tmp_path, names=["secure-w0"]) as worker:
+        worker.start(0)
+        worker.wait_ready(timeout=240)
         cid = f"secure-{uuid.uuid4().hex[:6]}"
-        harness.submit(settings, [(cid, harness.event(cid, calls[0]))])
-        got = harness.gather(settings, {cid}, 240, linger_s=3)
-        assert [k for k, _ in got] == ["call_result"], got or log.read_text()[-3000:]
+        calls.submit(settings, [(cid, calls.event(cid, recordings[0]))])
+        got = calls.gather(settings, {cid}, 240, linger_s=3)
+        assert [k for k, _ in got] == ["call_result"], got or worker.text(0)[-3000:]
         assert got[0][1]["worker"] == "secure-w0"
-        text = log.read_text(errors="replace")
-        assert secure.client_password not in text  # secrets never logged
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        assert secure.client_password not in worker.text(0)  # secrets never logged

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from callroles.settings import Settings
 from callroles.simulate.gender_check import agreement, segmenter
 
 
 def test_ina_labels_intended_gender_on_small_calls(small_corpus: Path) -> None:
-    seg = segmenter()
+    seg = segmenter(Settings())
     total = correct = 0.0
     for call in ("call00002",):  # de: male agent, female customer (bench covers every family)
         per_speaker = agreement(

@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from simvad import energy_vad_seconds
 
 from callroles.simulate import voices
 from callroles.simulate.dialogue import RenderedCall, render
 from callroles.simulate.plan import draw_plan
+from tests.simulate.simvad import energy_vad_seconds
 
 ESPEAK_CALLS = (0, 1, 3, 4)  # espeak-ng only (index 2 has a Festival customer: slower)
 

@@ -19,14 +19,9 @@ import pytest
 
 from callroles.settings import Settings
 from callroles.streaming.clients import redis_client
+from tests.support.ports import free_port
 
 pytestmark = pytest.mark.skipif(not shutil.which("redis-server"), reason="needs redis-server")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class _Server:
@@ -58,7 +53,7 @@ class _Server:
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[_Server]:
-    srv = _Server(_free_port(), tmp_path)
+    srv = _Server(free_port(), tmp_path)
     srv.start()
     try:
         yield srv

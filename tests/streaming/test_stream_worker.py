@@ -12,9 +12,6 @@ import asyncio
 import csv
 import json
 import os
-import signal
-import subprocess
-import sys
 import time
 import uuid
 from collections import Counter
@@ -27,6 +24,8 @@ import pytest
 
 from callroles import schemas
 from callroles.settings import Settings
+from tests.support.models import assert_shipped_model
+from tests.support.workers import Workers, stack_env
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
 
@@ -53,45 +52,19 @@ def _spread_ids(ids: list[str]) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def model_path(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, bool]:
-    """(ONNX model, trained?): the shipped default model, or an untrained CRNN exported here."""
-    from callroles.export.scorer import DEFAULT_MODEL
-
-    if DEFAULT_MODEL.is_file():
-        return DEFAULT_MODEL, True
-    import keras
-    import numpy as np
-
-    from callroles.audio.features import DEFAULT_SPEC
-    from callroles.export.metadata import ModelMetadata
-    from callroles.export.onnx_export import export_model
-    from callroles.export.runs import windows_from_audio
-    from callroles.settings import PROJECT_ROOT
-    from callroles.training.model import build_crnn
-
-    keras.utils.set_random_seed(7)
-    model = build_crnn(2, "gru")
-    windows = windows_from_audio(PROJECT_ROOT / "tests/data/reference/lamartine.wav", limit=4)
-    out = tmp_path_factory.mktemp("stream-model") / "model.onnx"
-    meta = ModelMetadata(
-        feature_spec=DEFAULT_SPEC.to_dict(),
-        classes=("customer", "agent"),
-        rnn="gru",
-        param_count=int(model.count_params()),
-        model_name="untrained-test-crnn",
-    )
-    export_model(model, out, meta, windows, labels=np.zeros(len(windows), dtype=int))
-    return out, False
+def model_path() -> Path:
+    """The shipped default model; its files must be there (a packaging loss fails here)."""
+    return assert_shipped_model()
 
 
 @pytest.fixture(scope="module")
 def workers(
     stack: Settings,
     small_corpus: Path,
-    model_path: tuple[Path, bool],
+    model_path: Path,
     tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[tuple[Settings, Path, list[Path]]]:
-    """Two worker processes on a fresh topic prefix; yields settings, a scratch dir, logs."""
+) -> Iterator[tuple[Settings, Path, Workers]]:
+    """Two worker processes on a fresh topic prefix; yields settings, a scratch dir, the group."""
     from callroles.streaming.topics import create_topics
 
     scratch = tmp_path_factory.mktemp("stream-e2e")
@@ -99,103 +72,18 @@ def workers(
         update={"topic_prefix": f"e2e{uuid.uuid4().hex[:8]}.", "partitions": PARTITIONS}
     )
     asyncio.run(create_topics(settings))
-    env = {
-        **os.environ,
-        "CALLROLES_KAFKA_PORT": str(settings.kafka_port),
-        "CALLROLES_REDIS_PORT": str(settings.redis_port),
-        "CALLROLES_TOPIC_PREFIX": settings.topic_prefix,
-        "CALLROLES_PARTITIONS": str(PARTITIONS),
-        "CALLROLES_ALLOWED_ROOTS": json.dumps([str(small_corpus), str(scratch)]),
-        "CALLROLES_LEASE_TTL_S": "20",
-        "CALLROLES_MODEL_PATH": str(model_path[0]),
-        "OMP_NUM_THREADS": "1",
-    }
-    env.pop("CALLROLES_KAFKA_BOOTSTRAP", None)
-    env.pop("CALLROLES_REDIS_URL", None)
-    group = Workers(env, scratch)
-    try:
+    env = stack_env(
+        settings,
+        CALLROLES_ALLOWED_ROOTS=json.dumps([str(small_corpus), str(scratch)]),
+        CALLROLES_LEASE_TTL_S="20",
+        CALLROLES_MODEL_PATH=str(model_path),
+        OMP_NUM_THREADS="1",
+    )
+    with Workers(settings, env, scratch) as group:
         group.start(0)
         group.start(1)
-        group.wait_ready()
+        group.wait_ready(timeout=180)
         yield settings, scratch, group
-    finally:
-        group.stop()
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class Workers:
-    """``callroles worker`` subprocesses: ids w0, w1 on their own web ports, logs appended."""
-
-    def __init__(self, env: dict[str, str], scratch: Path) -> None:
-        self.env = env
-        self.ports = (_free_port(), _free_port())
-        self.logs = [scratch / f"worker{n}.log" for n in range(len(self.ports))]
-        self.procs: list[subprocess.Popen | None] = [None] * len(self.ports)
-
-    def start(self, n: int) -> None:
-        cmd = [sys.executable, "-m", "callroles", "worker", "--web-port", str(self.ports[n])]
-        self.procs[n] = subprocess.Popen(
-            cmd,
-            env={**self.env, "CALLROLES_WORKER_ID": f"w{n}"},
-            stdout=self.logs[n].open("ab"),
-            stderr=subprocess.STDOUT,
-        )
-
-    def kill(self, n: int) -> None:
-        proc = self.procs[n]
-        assert proc is not None
-        proc.kill()  # SIGKILL: no goodbye to the group, no lease release
-        proc.wait()
-
-    def stop(self) -> None:
-        for p in self.procs:
-            if p is not None and p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for p in self.procs:
-            if p is None:
-                continue
-            try:
-                p.wait(30)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
-
-    def text(self, n: int) -> str:
-        return self.logs[n].read_text(errors="replace")
-
-    def wait_ready(self, timeout: float = 180) -> None:
-        """All workers ready, and all in the same (latest) consumer-group generation."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for n, p in enumerate(self.procs):
-                if p is not None and p.poll() is not None:
-                    pytest.fail(f"worker {n} exited ({p.returncode}):\n{self.text(n)[-3000:]}")
-            gens = []
-            for n in range(len(self.procs)):
-                lines = self.text(n).splitlines()
-                last_start = max(
-                    (i for i, x in enumerate(lines) if "Worker]: Starting" in x), default=0
-                )
-                lines = lines[last_start:]
-                ready = any("Worker]: Ready" in x for x in lines)
-                found = [
-                    int(x.split("generation id ")[1].split()[0])
-                    for x in lines
-                    if "generation id " in x
-                ]
-                gens.append(found[-1] if ready and found else None)
-            if None not in gens and len(set(gens)) == 1:
-                time.sleep(2)
-                return
-            time.sleep(1)
-        pytest.fail("workers not ready:\n" + "\n".join(self.text(n)[-2000:] for n in (0, 1)))
 
 
 def _truth(corpus: Path) -> dict[str, dict]:
@@ -249,22 +137,30 @@ def run(workers, small_corpus: Path) -> Run:
         return {m.partition for m in metas}
 
     assert asyncio.run(submit()) == set(range(PARTITIONS))
-    expected = len(events) + 4
+    expected = len(events) + 1 + 4  # every call, the duplicate's replay, four errors
     got = asyncio.run(collect(settings, expected, TIMEOUT_S))
     if len(got) < expected:
         tails = "\n".join(log.read_text(errors="replace")[-3000:] for log in logs)
         pytest.fail(f"{len(got)}/{expected} events in {TIMEOUT_S}s: {got}\n{tails}")
-    # anything more (a second result for the duplicate, a second error) would arrive now
+    # anything more (a second computed result, a second error) would arrive now
     got = asyncio.run(collect(settings, expected + 5, 15.0))
-    results = {e["call_id"]: e for k, e in got if k == "call_result"}
+    results = {e["call_id"]: e for k, e in got if k == "call_result" and not e.get("replay")}
     errors = [e for k, e in got if k == "call_error"]
     return Run(settings, ids, truth, results, errors, got, logs)
 
 
 def test_every_call_once_split_between_workers(run: Run) -> None:
-    kinds = Counter(k for k, _ in run.got)
-    assert kinds == {"call_result": len(run.ids), "call_error": 4}, run.got
+    kinds = Counter(("replay" if e.get("replay") else k) for k, e in run.got)
+    assert kinds == {"call_result": len(run.ids), "replay": 1, "call_error": 4}, run.got
     assert set(run.results) == set(run.ids.values())
+    # the call submitted twice: computed once, its stored result published again as a replay
+    (replay,) = [e for k, e in run.got if k == "call_result" and e.get("replay")]
+    first = run.ids[sorted(run.ids)[0]]
+    assert replay["call_id"] == first
+    schemas.validate("call_result", replay)
+    original = run.results[first]
+    assert replay["speakers"] == original["speakers"]
+    assert replay["produced_at"] == original["produced_at"]
     for r in run.results.values():
         schemas.validate("call_result", r)
         assert len(r["speakers"]) == 2 and r["model"]["classes"] == ["customer", "agent"]
@@ -275,7 +171,7 @@ def test_every_call_once_split_between_workers(run: Run) -> None:
         "already has a result" in log.read_text() or "processed by another" in log.read_text()
         for log in run.logs
     )
-    assert skipped >= 1  # the duplicate was recognised, not turned into a second result
+    assert skipped >= 1  # the duplicate was recognised, not computed a second time
 
 
 def test_bad_inputs_give_one_typed_error_each(run: Run) -> None:
@@ -290,12 +186,12 @@ def test_bad_inputs_give_one_typed_error_each(run: Run) -> None:
         schemas.validate("call_error", e)
 
 
-def test_results_carry_the_front_ends_figures_unchanged(run: Run, model_path) -> None:
+def test_results_carry_the_front_ends_figures_unchanged(run: Run, model_path: Path) -> None:
     """The worker adds nothing and loses nothing: same call in-process, same talk times."""
     from callroles.audio.pipeline import FrontEnd
 
     corpus_id = min(run.truth, key=lambda c: run.truth[c]["duration_s"])
-    front = FrontEnd().process(run.truth[corpus_id]["file"], layout="auto")
+    front = FrontEnd(Settings()).process(run.truth[corpus_id]["file"], layout="auto")
     r = run.results[run.ids[corpus_id]]
     assert r["separation_strategy"] == front.strategy
     assert {s["speaker"]: s["talk_time_s"] for s in r["speakers"]} == {
@@ -339,9 +235,8 @@ def test_talk_times_median_within_2_percent_of_truth(run: Run) -> None:
     assert float(np.median(errors)) <= 0.02, sorted(errors)
 
 
-def test_roles_match_truth_with_trained_model(run: Run, model_path: tuple[Path, bool]) -> None:
-    if not model_path[1]:
-        pytest.skip("no trained default model shipped yet (export/default_model/model.onnx)")
+def test_roles_match_truth_with_trained_model(run: Run, model_path: Path) -> None:
+    """The workers ran the shipped (trained) default model: it finds the agents."""
     right = 0
     for c, call_id in run.ids.items():
         r = run.results[call_id]

@@ -32,8 +32,8 @@ def test_run_folder_is_complete(debug_run: Path) -> None:
 
 
 def test_exported_model_loads_and_serves_the_front_end(debug_run: Path, small_corpus: Path) -> None:
-    from callroles.audio.activity import ActivityModel
     from callroles.audio.pipeline import FrontEnd
+    from callroles.runtime.activity import ActivityModel
     from callroles.settings import get_settings
 
     model = ActivityModel.load(debug_run / "activity.onnx")

@@ -88,7 +88,7 @@ def test_ship_writes_the_whole_default_model_folder(debug_run: Path, tmp_path: P
     from dataclasses import asdict
 
     from callroles.export.rebuild import RECIPE, ship
-    from callroles.export.scorer import Scorer
+    from callroles.runtime.scorer import Scorer
 
     out = tmp_path / "default_model"
     report = ship(debug_run, out, seed=3, recipe=asdict(RECIPE))

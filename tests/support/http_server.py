@@ -1,4 +1,4 @@
-"""A tiny aiohttp server on 127.0.0.1 in a background thread, for fetch faults.
+"""A tiny aiohttp server on 127.0.0.1 in a background thread, for fetch tests and faults.
 
 Routes: ``/files/<name>`` serves a file of the corpus; ``/redirect-out`` redirects to a host
 that is not allowed (``localhost``); ``/redirect-in`` redirects to ``/files/one_speaker.gsm``;
@@ -10,18 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 from aiohttp import web
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.support.ports import free_port
 
 
 def _app(files: Path, slow_chunk_s: float) -> web.Application:
@@ -73,7 +68,7 @@ def _app(files: Path, slow_chunk_s: float) -> web.Application:
 @contextlib.contextmanager
 def running(files: Path, slow_chunk_s: float = 0.5) -> Iterator[str]:
     """Serve ``files`` on a free port; yields the base URL ``http://127.0.0.1:PORT``."""
-    port = _free_port()
+    port = free_port()
     loop = asyncio.new_event_loop()
     runner = web.AppRunner(_app(files, slow_chunk_s))
     ready = threading.Event()
