@@ -66,7 +66,7 @@ def _free_port() -> int:
 class Group:
     """N ``callroles worker`` processes on one topic prefix."""
 
-    def __init__(self, settings: Any, n: int, folder: Path, logs: Path) -> None:
+    def __init__(self, settings: Any, n: int, folder: Path, logs: Path, pin: bool = False) -> None:
         self.env = {
             **os.environ,
             "CALLROLES_KAFKA_PORT": str(settings.kafka_port),
@@ -80,15 +80,24 @@ class Group:
             self.env["CALLROLES_MODEL_PATH"] = str(settings.model_path)
         logs.mkdir(parents=True, exist_ok=True)
         self.logs = [logs / f"{settings.topic_prefix}w{i}.log" for i in range(n)]
-        self.procs = [
-            subprocess.Popen(
-                [sys.executable, "-m", "callroles", "worker", "--web-port", str(_free_port())],
-                env={**self.env, "CALLROLES_WORKER_ID": f"bench-w{i}"},
-                stdout=log.open("wb"),
-                stderr=subprocess.STDOUT,
+        cores = sorted(os.sched_getaffinity(0))
+        self.cores: list[int | None] = [cores[i % len(cores)] if pin else None for i in range(n)]
+        self.procs = []
+        for i, log in enumerate(self.logs):
+            cmd = [sys.executable, "-m", "callroles", "worker", "--web-port", str(_free_port())]
+            env = {**self.env, "CALLROLES_WORKER_ID": f"bench-w{i}"}
+            if self.cores[i] is not None:  # one core each, and thread pools sized to it
+                cmd = ["taskset", "-c", str(self.cores[i]), *cmd]
+                env |= {
+                    "CALLROLES_ONNX_THREADS": "1",
+                    "CALLROLES_FRONTEND_THREADS": "1",
+                    "OMP_NUM_THREADS": "1",
+                    "OPENBLAS_NUM_THREADS": "1",
+                    "NUMBA_NUM_THREADS": "1",
+                }
+            self.procs.append(
+                subprocess.Popen(cmd, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
             )
-            for i, log in enumerate(self.logs)
-        ]
 
     def wait_ready(self, timeout: float = 300) -> None:
         deadline = time.monotonic() + timeout
@@ -215,6 +224,11 @@ def main(argv: list[str]) -> int:
     p.add_argument(
         "--scoring", choices=("windows", "trunk-once"), help="the workers' CALLROLES_SCORING"
     )
+    p.add_argument(
+        "--pin",
+        action="store_true",
+        help="pin worker i to core i (taskset) with one ONNX Runtime thread: N workers on N cores",
+    )
     args = p.parse_args(argv)
 
     base = get_settings()
@@ -239,6 +253,7 @@ def main(argv: list[str]) -> int:
         f", {len(files)} calls of {args.min_duration:.0f}-{min(args.max_duration, 1e4):.0f} s, "
         f"{sum(d for _, d in files) / 60:.1f} min of audio (synthetic)",
         "scoring": base.scoring,
+        "pinned": args.pin,
         "runs": {},
     }
     for n in [int(x) for x in args.workers.split(",")]:
@@ -246,12 +261,12 @@ def main(argv: list[str]) -> int:
             update={"topic_prefix": f"bench{uuid.uuid4().hex[:6]}.", "partitions": max(2, n)}
         )
         asyncio.run(create_topics(settings))
-        group = Group(settings, n, folder, base.home / "bench-cache" / "logs")
+        group = Group(settings, n, folder, base.home / "bench-cache" / "logs", pin=args.pin)
         try:
             group.wait_ready()
             print(f"{n} worker(s): burst of {len(files)} calls", flush=True)
             burst = _figures(asyncio.run(_submit_and_wait(settings, files, 0, args.timeout)), files)
-            run: dict[str, Any] = {"burst": burst}
+            run: dict[str, Any] = {"burst": burst, "cores": group.cores if args.pin else "all"}
             if args.steady:
                 steady_files = (files * (args.steady // len(files) + 1))[: args.steady]
                 print(f"{n} worker(s): steady, 1 call / {args.interval:.0f} s", flush=True)

@@ -61,6 +61,7 @@ def load_models(settings: Settings) -> Models:
         settings.model_path,
         execution_provider=settings.execution_provider,
         stream_trunk=settings.scoring == "trunk-once",
+        threads=settings.onnx_threads,
     )
     return Models(FrontEnd(settings), scorer)
 

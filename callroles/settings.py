@@ -59,10 +59,21 @@ class Settings(BaseSettings):
     # Topics are named in schemas/; a prefix lets several tenants or test runs share a broker.
     topic_prefix: str = ""
     partitions: int = 4
+    # Replication of the topics we create: 1 on the single-broker local stack; 3 with
+    # min.insync.replicas 2 on a three-broker cluster (deploy/cluster.py).
+    replication_factor: int = 1
+    min_insync_replicas: int | None = None  # topic config; None: the broker's default
+    # Our producers (submit, watch, HTTP ingest): acks and idempotence (idempotence needs "all";
+    # both are safe on a single broker too)
+    kafka_acks: Literal["all", "1", "0"] = "all"
+    kafka_idempotence: bool = True
 
     # Model and scoring
     model_path: Path | None = None
     execution_provider: str = "auto"  # auto, cuda, cpu
+    # ONNX Runtime intra-op threads per session; 0: its default (one per core). A worker pinned
+    # to N cores (taskset, a pod's CPU limit) sets N, so its threads do not fight over them.
+    onnx_threads: int = 0
     # trunk-once: the conv trunk runs once per speaker stream (export/README.md: 5x faster,
     # same speaker labels as per-window scoring in bench/results/trunkonce.json); windows:
     # every 10 s window scored on its own, batched across calls (exact, the paper's procedure)

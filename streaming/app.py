@@ -13,12 +13,14 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import signal
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import faust
 
 from callroles.call import Models, load_models
+from callroles.errors import CallrolesError
 from callroles.settings import Settings
 
 from . import metrics
@@ -66,6 +68,29 @@ class Runtime:
         )
         self._processor: CallProcessor | None = None
         self._lock: asyncio.Lock | None = None
+
+    async def reload(self) -> bool:
+        """Roll out the model now at ``settings.model_path`` (SIGHUP): load and check it off the
+        event loop, then hand it to the processor; calls in flight finish with the old one. A
+        model that fails its checks is refused with a log line; the old one keeps serving."""
+        loop = asyncio.get_running_loop()
+        old = self.models.scorer
+        try:
+            models = await loop.run_in_executor(None, load_models, self.settings)
+        except CallrolesError as exc:
+            log.error("model rollout refused, still serving %s: [%s] %s", old.model_version,
+                      exc.code, exc)  # fmt: skip
+            metrics.ROLLOUTS.labels("refused").inc()
+            return False
+        self.models = models
+        if self._processor is not None:
+            self._processor.use_models(models)
+        new = models.scorer
+        metrics.MODEL_INFO.clear()
+        metrics.MODEL_INFO.labels(new.model_name, new.model_version, new.provider).set(1)
+        metrics.ROLLOUTS.labels("done").inc()
+        log.info("model rolled out: %s -> %s (%s)", old.model_version, new.model_version, new.path)
+        return True
 
     async def processor(self, sink: TopicSink) -> CallProcessor:
         """The call processor, created on first use (its Redis client needs the running loop)."""
@@ -137,18 +162,26 @@ def build_app(settings: Settings, runtime: Runtime) -> Any:
 
     @app.agent(finished, concurrency=max(1, settings.worker_concurrency))
     async def calls(stream: Any) -> None:
-        async for value in stream:
+        async for event in stream.events():
+            msg = event.message
+            source = f"{msg.topic}:{msg.partition}:{msg.offset}"
             # handle() turns every problem with the call into an event; what still raises is
             # the infrastructure (Kafka refusing our output, Redis down). Retry the same event
             # rather than let the offset move past it: processing is idempotent.
             while True:
                 try:
                     processor = await runtime.processor(sink)
-                    await processor.handle(value)
+                    await processor.handle(event.value, source)
                     break
                 except Exception:
                     log.exception("event not finished (Kafka or Redis unavailable?); retry in 5 s")
                     await asyncio.sleep(5.0)
+
+    @app.task
+    async def reload_on_sighup() -> None:
+        """``kill -HUP <worker>`` rolls out the model file again (see Runtime.reload)."""
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(runtime.reload()))
 
     @app.page("/metrics")
     async def metrics_page(web: Any, request: Any) -> Any:

@@ -74,6 +74,23 @@ def kafka_kwargs(settings: Settings) -> dict[str, Any]:
     return kwargs
 
 
+def producer_kwargs(settings: Settings) -> dict[str, Any]:
+    """``kafka_kwargs`` plus acks and idempotence from settings (default ``acks=all`` with
+    idempotence: a retried send after a leader change is written once, and a record counts as
+    sent only once every in-sync replica has it, at least ``min.insync.replicas``)."""
+    acks: str | int = "all" if settings.kafka_acks == "all" else int(settings.kafka_acks)
+    if settings.kafka_idempotence and acks != "all":
+        raise ConfigError(
+            f"kafka_idempotence needs kafka_acks=all (got {settings.kafka_acks}); set "
+            "CALLROLES_KAFKA_IDEMPOTENCE=false to use fewer acks"
+        )
+    return {
+        **kafka_kwargs(settings),
+        "acks": acks,
+        "enable_idempotence": settings.kafka_idempotence,
+    }
+
+
 def faust_credentials(settings: Settings) -> Any:
     """Faust's credentials object for the same security settings (None for PLAINTEXT)."""
     protocol = settings.kafka_security_protocol.upper()

@@ -20,7 +20,7 @@ from callroles.errors import CallrolesError, StackError
 from callroles.schemas import SCHEMA_VERSION, topic_name, utc_now
 from callroles.settings import Settings
 
-from .clients import kafka_kwargs
+from .clients import producer_kwargs
 from .ingest import parse_event
 
 log = logging.getLogger(__name__)
@@ -32,7 +32,7 @@ def build_http_app(settings: Settings, token: str | None = None) -> Any:
     producer_key = web.AppKey("producer", AIOKafkaProducer)
 
     async def producer_ctx(app: web.Application) -> Any:
-        producer = AIOKafkaProducer(**kafka_kwargs(settings), acks="all", enable_idempotence=True)
+        producer = AIOKafkaProducer(**producer_kwargs(settings))
         try:
             await producer.start()
         except Exception as exc:

@@ -49,6 +49,15 @@ return 0
 
 
 @dataclass(frozen=True)
+class Stored:
+    """What the ledger keeps of a published result."""
+
+    result: dict[str, Any]
+    recording_sha256: str
+    source: str  # topic:partition:offset of the event it answered; "" when not from Kafka
+
+
+@dataclass(frozen=True)
 class Keys:
     """Redis key names of one call (and model version, for what depends on the model)."""
 
@@ -81,6 +90,11 @@ class Keys:
     def recording(self) -> str:
         """SHA-256 of the recording the published result was computed from."""
         return self._call(f"{self.model_version}:recording")
+
+    @property
+    def source(self) -> str:
+        """Where the event that produced the result sat (``topic:partition:offset``)."""
+        return self._call(f"{self.model_version}:source")
 
 
 class Ledger:
@@ -133,25 +147,31 @@ class Ledger:
         await self.redis.delete(self.keys(call_id, model_version).done)
 
     async def mark_sent(
-        self, call_id: str, model_version: str, result: dict[str, Any], recording_sha256: str
+        self,
+        call_id: str,
+        model_version: str,
+        result: dict[str, Any],
+        recording_sha256: str,
+        source: str | None = None,
     ) -> None:
         """After Kafka acknowledged the result: never compute it again (until the TTL), and
-        keep what was published and which recording it came from."""
+        keep what was published, which recording it came from and which event asked for it."""
         k = self.keys(call_id, model_version)
         pipe = self.redis.pipeline(transaction=True)
         pipe.set(k.done, "sent", ex=self.ttl_s)
         pipe.set(k.result, json.dumps(result), ex=self.ttl_s)
         pipe.set(k.recording, recording_sha256, ex=self.ttl_s)
+        pipe.set(k.source, source or "", ex=self.ttl_s)
         await pipe.execute()
 
-    async def stored(self, call_id: str, model_version: str) -> tuple[dict[str, Any], str] | None:
-        """The result published for this call and model version and its recording's SHA-256,
-        or None while it is being published (claimed) or once it expired."""
+    async def stored(self, call_id: str, model_version: str) -> Stored | None:
+        """The result published for this call and model version, or None while it is being
+        published (claimed) or once it expired."""
         k = self.keys(call_id, model_version)
-        raw, sha = await self.redis.mget(k.result, k.recording)
-        return (json.loads(raw), str(sha or "")) if raw else None
+        raw, sha, source = await self.redis.mget(k.result, k.recording, k.source)
+        return Stored(json.loads(raw), str(sha or ""), str(source or "")) if raw else None
 
     async def forget(self, call_id: str, model_version: str) -> None:
         """Drop a call's result for this model version (a re-submission asked to reprocess)."""
         k = self.keys(call_id, model_version)
-        await self.redis.delete(k.done, k.result, k.recording)
+        await self.redis.delete(k.done, k.result, k.recording, k.source)

@@ -46,6 +46,12 @@ MODEL_INFO = Gauge(
     ["name", "version", "provider"],
     registry=REGISTRY,
 )
+ROLLOUTS = Counter(
+    "callroles_model_rollouts_total",
+    "Model reloads on SIGHUP, by outcome (done, or refused: the old model keeps serving)",
+    ["outcome"],
+    registry=REGISTRY,
+)
 IN_FLIGHT = Gauge("callroles_calls_in_flight", "Calls being processed", registry=REGISTRY)
 CONSUMER_LAG = Gauge(
     "callroles_consumer_lag",

@@ -102,17 +102,28 @@ class CallProcessor:
         self.executor = executor
         self.sink = sink
         self.worker = worker
-        self.model_version = models.model_version
         self._in_flight: set[str] = set()  # calls this process works on now
 
-    async def handle(self, raw: bytes | str | dict[str, Any]) -> str:
+    @property
+    def model_version(self) -> str:
+        return self.models.model_version
+
+    def use_models(self, models: Models) -> None:
+        """Roll out another model version: calls that start from now on use it; calls in
+        flight finish, and publish, with the version they started with."""
+        self.models = models
+
+    async def handle(self, raw: bytes | str | dict[str, Any], source: str | None = None) -> str:
         """Process one message; returns done, replay, duplicate or error.
 
+        ``source`` is where the message sits (``topic:partition:offset``): Kafka redelivering
+        the message a result was computed for is a duplicate; the same call id in another
+        message is a re-submission, answered with the stored result.
         Raises only when an error event itself cannot be published (the broker is gone).
         """
         metrics.IN_FLIGHT.inc()
         try:
-            return await self._handle(raw)
+            return await self._handle(raw, source)
         finally:
             metrics.IN_FLIGHT.dec()
 
@@ -133,14 +144,14 @@ class CallProcessor:
             raise
         return "error"
 
-    async def _handle(self, raw: bytes | str | dict[str, Any]) -> str:
+    async def _handle(self, raw: bytes | str | dict[str, Any], source: str | None) -> str:
         try:
             event = parse_event(raw, max_bytes=self.settings.max_event_bytes)
         except CallrolesError as exc:
             return await self._fail(raw, exc, 1, "ingest")
         tries = 1 + max(0, self.settings.call_retries)
         for n in range(1, tries + 1):
-            outcome = await self._try(event)
+            outcome = await self._try(event, source)
             if isinstance(outcome, str):
                 return outcome
             if outcome.final or n == tries:
@@ -163,30 +174,32 @@ class CallProcessor:
             await asyncio.sleep(delay)
         raise AssertionError("unreachable: the last try returns")
 
-    async def _try(self, event: dict[str, Any]) -> str | _Failure:
+    async def _try(self, event: dict[str, Any], source: str | None) -> str | _Failure:
         """One try of a call: lease, process, release; a failure is returned, not raised."""
         call_id = event["call_id"]
+        models = self.models  # one version for the whole call, even if a rollout comes
+        version = models.model_version
         attempt = 1
         try:
             attempt = await self.ledger.attempt(call_id)
             reprocess = bool(event.get("reprocess"))
-            if not await self._take(call_id, reprocess):
-                return await self._resubmitted(event, attempt)
+            if not await self._take(call_id, version, reprocess):
+                return await self._resubmitted(event, attempt, source, version)
             if reprocess:  # leased: the old result goes, the new one is claimed as usual
-                await self.ledger.forget(call_id, self.model_version)
+                await self.ledger.forget(call_id, version)
         except Exception as exc:
             return _Failure(exc, attempt, "aggregate")
         self._in_flight.add(call_id)
         renewer = asyncio.get_running_loop().create_task(self._renew(call_id))
         try:
-            return await self._process(event, attempt)
+            return await self._process(event, attempt, source, models)
         finally:
             self._in_flight.discard(call_id)
             renewer.cancel()
             with contextlib.suppress(Exception):
                 await self.ledger.release_lease(call_id, self.worker)
 
-    async def _take(self, call_id: str, reprocess: bool = False) -> bool:
+    async def _take(self, call_id: str, version: str, reprocess: bool = False) -> bool:
         """Lease the call; False when it already has a result for this model version (and
         the event does not ask to reprocess it).
 
@@ -197,9 +210,9 @@ class CallProcessor:
         ttl = self.settings.lease_ttl_s
         waited = False
         while True:
-            if not reprocess and await self.ledger.already_done(call_id, self.model_version):
+            if not reprocess and await self.ledger.already_done(call_id, version):
                 metrics.DUPLICATES.labels("done").inc()
-                log.info("call %s already has a result for model %s", call_id, self.model_version)
+                log.info("call %s already has a result for model %s", call_id, version)
                 return False
             if call_id not in self._in_flight and await self.ledger.acquire_lease(
                 call_id, self.worker, ttl
@@ -211,22 +224,26 @@ class CallProcessor:
                 waited = True
             await asyncio.sleep(min(5.0, max(0.5, ttl / 4)))
 
-    async def _resubmitted(self, event: dict[str, Any], attempt: int) -> str | _Failure:
+    async def _resubmitted(
+        self, event: dict[str, Any], attempt: int, source: str | None, version: str
+    ) -> str | _Failure:
         """A call id that already has a result: publish it again when the recording is the
         same, refuse a different one (see the module docstring)."""
         call_id = event["call_id"]
-        stored = await self.ledger.stored(call_id, self.model_version)
+        stored = await self.ledger.stored(call_id, version)
         if stored is None:  # another worker is publishing it right now
             return "duplicate"
-        result, sha = stored
+        if source and stored.source == source:  # Kafka redelivered the message we answered
+            return "duplicate"
+        result, sha = stored.result, stored.recording_sha256
         stage = "fetch"
         try:
-            source = await fetch(event["recording_uri"], self.settings)
+            recording = await fetch(event["recording_uri"], self.settings)
             loop = asyncio.get_running_loop()
-            now = await loop.run_in_executor(self.executor, recording_sha256, source)
+            now = await loop.run_in_executor(self.executor, recording_sha256, recording)
             if sha and now != sha:
                 raise CallIdConflictError(
-                    f"call {call_id} already has a result for model {self.model_version} from "
+                    f"call {call_id} already has a result for model {version} from "
                     "another recording (different SHA-256); send reprocess: true to replace it"
                 )
             stage = "result"
@@ -237,7 +254,7 @@ class CallProcessor:
         except Exception as exc:
             return _Failure(exc, attempt, stage)
         metrics.DUPLICATES.labels("replayed").inc()
-        log.info("call %s: stored result for model %s published again", call_id, self.model_version)
+        log.info("call %s: stored result for model %s published again", call_id, version)
         return "replay"
 
     async def _renew(self, call_id: str) -> None:
@@ -247,21 +264,23 @@ class CallProcessor:
             with contextlib.suppress(Exception):
                 await self.ledger.renew_lease(call_id, self.worker, ttl)
 
-    async def _process(self, event: dict[str, Any], attempt: int) -> str | _Failure:
+    async def _process(
+        self, event: dict[str, Any], attempt: int, source: str | None, models: Models
+    ) -> str | _Failure:
         call_id = event["call_id"]
         log.info("call %s started (attempt %d): %s", call_id, attempt, event["recording_uri"])
         stage = "fetch"
         try:
             t0 = time.perf_counter()
-            source = await fetch(event["recording_uri"], self.settings)
+            recording = await fetch(event["recording_uri"], self.settings)
             fetched = {"fetch": time.perf_counter() - t0}
             loop = asyncio.get_running_loop()
-            sha = await loop.run_in_executor(self.executor, recording_sha256, source)
+            sha = await loop.run_in_executor(self.executor, recording_sha256, recording)
             run = functools.partial(
                 run_call,
-                source,
+                recording,
                 event,
-                self.models,
+                models,
                 self.settings,
                 latencies=fetched,
                 worker=self.worker,
@@ -270,16 +289,17 @@ class CallProcessor:
             if isinstance(outcome, CallFailure):
                 return _Failure(outcome.error, attempt, outcome.stage)
             stage = "aggregate"
-            if not await self.ledger.claim(call_id, self.model_version, self.worker, CLAIM_TTL_S):
+            version = models.model_version
+            if not await self.ledger.claim(call_id, version, self.worker, CLAIM_TTL_S):
                 metrics.DUPLICATES.labels("claimed").inc()
                 return "duplicate"
             stage = "result"
             try:
                 await self.sink.result(call_id, outcome.event)
             except BaseException:
-                await self.ledger.unclaim(call_id, self.model_version)
+                await self.ledger.unclaim(call_id, version)
                 raise
-            await self.ledger.mark_sent(call_id, self.model_version, outcome.event, sha)
+            await self.ledger.mark_sent(call_id, version, outcome.event, sha, source)
         except Exception as exc:
             return _Failure(exc, attempt, stage)
         _observe(outcome)

@@ -18,7 +18,7 @@ from callroles.errors import InputError, StackError
 from callroles.schemas import topic_name, validate
 from callroles.settings import Settings
 
-from .clients import kafka_kwargs
+from .clients import producer_kwargs
 from .ingest import make_event
 
 EVENT_FIELDS = (
@@ -74,7 +74,7 @@ def event_for_file(path: Path, overrides: Mapping[str, Any] | None = None) -> di
 async def publish(settings: Settings, events: Iterable[Mapping[str, Any]]) -> list[Any]:
     """Send validated events to the call-finished topic; returns Kafka's record metadata."""
     checked = [validate("call_finished", dict(e)) for e in events]
-    producer = AIOKafkaProducer(**kafka_kwargs(settings), acks="all", enable_idempotence=True)
+    producer = AIOKafkaProducer(**producer_kwargs(settings))
     try:
         await producer.start()
     except Exception as exc:
@@ -93,7 +93,7 @@ async def publish(settings: Settings, events: Iterable[Mapping[str, Any]]) -> li
 
 async def publish_raw(settings: Settings, payloads: Iterable[tuple[bytes | None, bytes]]) -> None:
     """Send raw bytes (for tests and replays of invalid input): the worker must cope."""
-    producer = AIOKafkaProducer(**kafka_kwargs(settings), acks="all")
+    producer = AIOKafkaProducer(**producer_kwargs(settings))
     await producer.start()
     try:
         topic = topic_name("call_finished", settings.topic_prefix)

@@ -25,10 +25,18 @@ def all_topics(settings: Settings) -> dict[str, str]:
 
 
 async def create_topics(
-    settings: Settings, partitions: int | None = None, replication: int = 1
+    settings: Settings, partitions: int | None = None, replication: int | None = None
 ) -> dict[str, str]:
-    """Create missing topics; return topic -> ``created`` or ``exists`` (partitions unchanged)."""
+    """Create missing topics; return topic -> ``created`` or ``exists`` (partitions unchanged).
+
+    Replication is ``settings.replication_factor`` unless given; ``settings.min_insync_replicas``
+    becomes the topics' ``min.insync.replicas`` when set (an existing topic keeps its own).
+    """
     parts = partitions or settings.partitions
+    factor = replication or settings.replication_factor
+    configs = {}
+    if settings.min_insync_replicas is not None:
+        configs["min.insync.replicas"] = str(settings.min_insync_replicas)
     admin = AIOKafkaAdminClient(**kafka_kwargs(settings))
     try:
         await admin.start()
@@ -44,8 +52,8 @@ async def create_topics(
             NewTopic(
                 name,
                 num_partitions=parts,
-                replication_factor=replication,
-                topic_configs={"retention.ms": str(RETENTION_MS[kind])},
+                replication_factor=factor,
+                topic_configs={"retention.ms": str(RETENTION_MS[kind]), **configs},
             )
             for kind, name in wanted.items()
             if name not in existing

@@ -116,7 +116,7 @@ class FrontEnd:
         self.settings = settings
         self.spec = spec
         self.limits = limits or DecodeLimits.from_settings(self.settings)
-        self.segmenter = segmenter or OnnxSegmenter(self.settings)
+        self.segmenter = segmenter or OnnxSegmenter(self.settings, threads=settings.onnx_threads)
         self.trim = trim  # talk time from voiced frames only (callroles.audio.voicing)
         # mono talk time and same-voice turns from the speaker-count model, when there is one
         self.activity = self._activity(activity)
@@ -135,7 +135,7 @@ class FrontEnd:
     def encoder(self) -> Any:
         with self._lock:
             if self._encoder is None:
-                self._encoder = VoiceEncoder(self.settings)
+                self._encoder = VoiceEncoder(self.settings, self.settings.onnx_threads)
             return self._encoder
 
     def process(

@@ -134,7 +134,7 @@ class Scorer:
     provider: str
     max_batch: int = MAX_BATCH
     input_name: str = "windows"
-    _cache: ClassVar[dict[tuple[str, str, bool], Scorer]] = {}
+    _cache: ClassVar[dict[tuple[str, str, bool, int, int, int], Scorer]] = {}
     _lock: ClassVar[threading.Lock] = threading.Lock()
     window_shape: tuple[int, int] = DEFAULT_SPEC.shape  # from the model's spec at load
     frames_per_hop: int = DEFAULT_SPEC.frames_per_hop
@@ -148,6 +148,7 @@ class Scorer:
         *,
         execution_provider: str = DEFAULT_PROVIDER,
         stream_trunk: bool = False,
+        threads: int = 0,
     ) -> Scorer:
         """The scorer for ``path`` (None: the default model), created once per process.
 
@@ -156,19 +157,25 @@ class Scorer:
         """
         setting = execution_provider
         resolved = Path(path).expanduser().resolve() if path is not None else DEFAULT_MODEL
-        key = (str(resolved), setting, stream_trunk)
+        # the file's identity is in the key: a model replaced in place (a rollout) loads anew
+        stat = resolved.stat() if resolved.is_file() else None
+        mtime, size = (stat.st_mtime_ns, stat.st_size) if stat else (0, 0)
+        key = (str(resolved), setting, stream_trunk, mtime, size, threads)
         with cls._lock:
             if key not in cls._cache:
-                cls._cache[key] = cls._create(resolved, setting, stream_trunk)
+                cls._cache[key] = cls._create(resolved, setting, stream_trunk, threads)
             return cls._cache[key]
 
     @classmethod
-    def _create(cls, path: Path, setting: str, stream_trunk: bool = False) -> Scorer:
+    def _create(
+        cls, path: Path, setting: str, stream_trunk: bool = False, threads: int = 0
+    ) -> Scorer:
         data, meta = read_model(path)
         check_spec(meta, str(path))
         options = ort.SessionOptions()
         # EXTENDED fuses what matters here; ALL adds NCHWc reorders that cost more than they save
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+        options.intra_op_num_threads = threads  # 0: ONNX Runtime's default
         wanted = providers_for(setting)
         try:
             session = ort.InferenceSession(data, options, providers=wanted)

@@ -65,7 +65,11 @@ def _settings(stack: Settings) -> Settings:
 
 
 async def _run(
-    settings: Settings, models: Models, sink: Sink, events: list[Any]
+    settings: Settings,
+    models: Models,
+    sink: Sink,
+    events: list[Any],
+    sources: list[str | None] | None = None,
 ) -> tuple[list[str], Ledger]:
     redis = redis_client(settings)
     ledger = Ledger(redis, prefix=key_prefix(settings), ttl_s=600)
@@ -75,7 +79,8 @@ async def _run(
         processor = CallProcessor(
             settings, models=models, ledger=ledger, executor=pool, sink=sink, worker="w-test"
         )
-        outcomes = [await processor.handle(e) for e in events]
+        where = sources or [None] * len(events)
+        outcomes = [await processor.handle(e, w) for e, w in zip(events, where, strict=True)]
     return outcomes, ledger
 
 
@@ -107,8 +112,8 @@ def test_a_resubmitted_call_gets_its_stored_result_again_marked_replay(
     assert "replay" not in result
     assert {s["role"] for s in result["speakers"]} == {"agent", "customer"}
     assert "fetch" in result["latency_s"] and "frontend" in result["latency_s"]
-    assert done == "sent" and stored is not None and stored[0] == result
-    assert len(stored[1]) == 64  # the recording's SHA-256 is kept with the result
+    assert done == "sent" and stored is not None and stored.result == result
+    assert len(stored.recording_sha256) == 64  # the recording's SHA-256 is kept with the result
     # the same content, marked as a replay (and still a valid call_result.v1)
     schemas.validate("call_result", replay)
     assert replay["replay"] is True and "replayed_at" in replay
@@ -140,7 +145,7 @@ def test_a_different_recording_under_a_used_call_id_is_a_conflict_unless_reproce
     first_result, second_result = sink.results
     assert "replay" not in second_result
     assert first_result["duration_s"] != second_result["duration_s"]  # another recording
-    assert stored is not None and stored[0] == second_result  # reprocess replaced it
+    assert stored is not None and stored.result == second_result  # reprocess replaced it
 
 
 def test_a_bad_recording_is_one_typed_error_and_not_retried(
@@ -210,3 +215,23 @@ def test_sends_failing_past_the_retries_leave_the_call_unclaimed(
     assert error["stage"] == "result" and error["code"] == "internal"
     assert error["retryable"] is True and error["attempt"] == 2
     assert done == 0  # a redelivered event may still publish the result
+
+
+def test_kafka_redelivering_the_answered_message_is_a_silent_duplicate(
+    stack: Settings, models: Models, small_corpus: Path
+) -> None:
+    """A crash between publishing and committing makes Kafka deliver the same message again:
+    that is no re-submission, so nothing is published; the same call in a new message is."""
+    settings = _settings(stack)
+    audio = next((small_corpus / "audio").glob("call00005.*"))
+    sink = Sink()
+    events = [_event("c5", audio)] * 3
+    sources = ["calls:0:7", "calls:0:7", "calls:1:42"]
+
+    async def scenario() -> list[str]:
+        outcomes, ledger = await _run(settings, models, sink, events, sources)
+        await ledger.redis.aclose()
+        return outcomes
+
+    assert asyncio.run(scenario()) == ["done", "duplicate", "replay"]
+    assert [bool(r.get("replay")) for r in sink.results] == [False, True]

@@ -28,7 +28,8 @@ def untrained_model() -> Path:
     """An untrained CRNN exported to ONNX once and cached under <home>/test-cache: for tests
     that check integrity or plumbing, never roles."""
     cached = Settings().home / "test-cache" / "faults-untrained-crnn.onnx"
-    if cached.is_file():
+    stream = cached.with_name(f"{cached.stem}.stream.onnx")  # its trunk-once graph
+    if cached.is_file() and stream.is_file():
         return cached
     import keras
     import numpy as np
@@ -52,5 +53,6 @@ def untrained_model() -> Path:
     )
     tmp = cached.with_suffix(".partial.onnx")
     export_model(model, tmp, meta, windows, labels=np.zeros(len(windows), dtype=int))
+    tmp.with_name(f"{tmp.stem}.stream.onnx").rename(stream)
     tmp.rename(cached)
     return cached

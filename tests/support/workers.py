@@ -143,16 +143,18 @@ class Workers:
     def alive(self) -> list[bool]:
         return [p is not None and p.poll() is None for p in self.procs]
 
-    def stop(self) -> None:
-        """SIGTERM every live worker, wait up to 30 s each, SIGKILL what is left."""
-        for p in self.procs:
+    def stop(self, n: int | None = None, grace_s: float = 30.0) -> None:
+        """SIGTERM worker ``n`` (default: every live worker), wait up to ``grace_s`` each,
+        SIGKILL what is left (its ``returncode`` is then -9)."""
+        chosen = self.procs if n is None else [self.procs[n]]
+        for p in chosen:
             if p is not None and p.poll() is None:
                 p.send_signal(signal.SIGTERM)
-        for p in self.procs:
+        for p in chosen:
             if p is None:
                 continue
             try:
-                p.wait(30)
+                p.wait(grace_s)
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()
