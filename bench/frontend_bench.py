@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from callroles.deploy.provision import use_provisioned_weights
+from callroles.deploy.provision import ina_segmenter
 from callroles.settings import Settings, get_settings
 
 RESULTS = Path(__file__).resolve().parent / "results" / "frontend.json"
@@ -186,7 +186,4 @@ if __name__ == "__main__":
 
 def _plain_segmenter(settings: Settings) -> Any:
     """inaSpeechSegmenter's own Segmenter (TensorFlow), for comparisons and the benchmark."""
-    use_provisioned_weights(settings)
-    from inaSpeechSegmenter import Segmenter  # TensorFlow: never in a worker, only here
-
-    return Segmenter(vad_engine="smn", detect_gender=True, batch_size=1024)
+    return ina_segmenter(settings, vad_engine="smn", detect_gender=True, batch_size=1024)

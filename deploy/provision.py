@@ -14,6 +14,7 @@ import sys
 import tempfile
 import zipfile
 from pathlib import Path
+from typing import Any
 
 from callroles.errors import StackError
 from callroles.settings import Settings, get_settings
@@ -41,6 +42,20 @@ def use_provisioned_weights(settings: Settings) -> Path:
         )
     os.environ["KERAS_HOME"] = str(settings.keras_home)
     return target
+
+
+def ina_segmenter(settings: Settings, **options: Any) -> Any:
+    """inaSpeechSegmenter's own (TensorFlow) ``Segmenter`` on the provisioned weights.
+
+    Keras reads ``KERAS_HOME`` once, when it is first imported; in a process that imported
+    Keras before (a test session, a benchmark), setting it is too late and ina would try to
+    download. So ina's weight lookup is pointed at the provisioned files directly.
+    """
+    target = use_provisioned_weights(settings)
+    import inaSpeechSegmenter.segmenter as ina  # TensorFlow, ~4 s: comparisons and checks only
+
+    ina.get_remote = lambda fname: str(target / fname)  # type: ignore[attr-defined]
+    return ina.Segmenter(**options)
 
 
 def provision(settings: Settings) -> Path:

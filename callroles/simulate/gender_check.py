@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from callroles.deploy.provision import use_provisioned_weights
+from callroles.deploy.provision import ina_segmenter
 from callroles.settings import Settings
 
 FPS = 100  # inaSpeechSegmenter's label resolution is 10 ms frames
@@ -20,10 +20,7 @@ FPS = 100  # inaSpeechSegmenter's label resolution is 10 ms frames
 
 def segmenter(settings: Settings) -> Any:
     """inaSpeechSegmenter with the provisioned weights (no download)."""
-    use_provisioned_weights(settings)
-    from inaSpeechSegmenter import Segmenter  # TensorFlow, ~4 s: this check only, no worker
-
-    return Segmenter(vad_engine="smn", detect_gender=True)
+    return ina_segmenter(settings, vad_engine="smn", detect_gender=True)
 
 
 def agreement(seg: Any, audio: Path, truth_json: Path) -> dict[str, tuple[float, float]]:
