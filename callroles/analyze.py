@@ -24,6 +24,10 @@ def register(sub: Any) -> None:
     a.add_argument("--model", type=Path, help="exported .onnx (default: the shipped model)")
     a.add_argument("--layout", default="auto", choices=LAYOUTS)
     a.add_argument("--speakers", type=int, default=2, help="expected speakers (mono calls)")
+    a.add_argument(
+        "--agent-id", help="the call's agent: with a voiceprint enrolled, their voice decides"
+    )
+    a.add_argument("--tenant", default=None, help="the agent's tenant (voiceprints per tenant)")
     fast = a.add_mutually_exclusive_group()
     fast.add_argument(
         "--fast",
@@ -44,6 +48,7 @@ def _analyze(args: argparse.Namespace) -> int:
     # the pipeline loads ONNX Runtime and librosa: imported here so `callroles --help` stays fast
     from callroles.call import analyze_file
     from callroles.settings import get_settings
+    from callroles.voiceprints import open_store
 
     settings = get_settings()
     update: dict[str, Any] = {}
@@ -53,7 +58,11 @@ def _analyze(args: argparse.Namespace) -> int:
         update["scoring"] = "trunk-once" if args.fast else "windows"
     settings = settings.model_copy(update=update) if update else settings
     call = {"call_id": args.file.stem, "layout": args.layout}
-    result = analyze_file(args.file, settings=settings, call=call, n_speakers=args.speakers).event
+    call |= {"agent_id": args.agent_id, "tenant": args.tenant} if args.agent_id else {}
+    store = open_store(settings) if args.agent_id else None
+    result = analyze_file(
+        args.file, settings=settings, call=call, n_speakers=args.speakers, voiceprints=store
+    ).event
     if args.plot:
         write_plot(result, args.plot)
     if args.json:
@@ -77,8 +86,11 @@ def format_text(result: dict[str, Any]) -> str:
     ]
     for spk in result["speakers"]:
         probs = ", ".join(f"{c} {p:.2f}" for c, p in spk["probabilities"].items()) or "no windows"
+        source = spk.get("role_source", "model")
+        if spk.get("voiceprint_similarity") is not None:
+            source += f" {spk['voiceprint_similarity']:.2f}"
         lines.append(
-            f"  {spk['speaker']:<6} {spk['role']:<8} {spk['gender']:<7} "
+            f"  {spk['speaker']:<6} {spk['role']:<8} ({source}) {spk['gender']:<7} "
             f"talk {spk['talk_time_s']:6.1f} s  confidence {spk['confidence']:.2f}  "
             f"[{probs}]  ({spk['windows']} windows{', padded' if spk['padded'] else ''})"
         )

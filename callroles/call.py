@@ -11,6 +11,7 @@ a streaming worker turns them into error events and a notebook user can raise th
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from callroles.audio.decode import DecodedAudio
+from callroles.audio.decode import DecodedAudio, decode
 from callroles.audio.pipeline import FrontEnd, FrontEndResult
 from callroles.errors import CallrolesError, InputError
 from callroles.result import build_result
@@ -27,6 +28,9 @@ from callroles.roles import SpeakerRole, decide_roles
 from callroles.runtime.scorer import Scorer
 from callroles.schemas import ModelInfo
 from callroles.settings import Settings, get_settings
+from callroles.voiceprints import VoiceprintStore, span_embedding
+
+log = logging.getLogger(__name__)
 
 Recording = Path | bytes | DecodedAudio
 
@@ -110,6 +114,7 @@ def run_call(
     strategy: str = "auto",
     latencies: Mapping[str, float] | None = None,
     worker: str | None = None,
+    voiceprints: VoiceprintStore | None = None,
 ) -> CallResult | CallFailure:
     """Run one call; never raises for a problem with the call (it comes back as a failure).
 
@@ -117,7 +122,8 @@ def run_call(
     None analyses a bare file, named after its stem. ``latencies`` measured before (a fetch)
     are merged into the result's ``latency_s``. ``settings`` are the ones ``models`` were
     loaded with. A failure's ``stage`` is where the call was; the error event prefers the
-    error's own stage when it names one (decode, segment...).
+    error's own stage when it names one (decode, segment...). With ``voiceprints``, a call whose
+    ``agent_id`` is enrolled gets its roles from the agent's voice (:mod:`callroles.voiceprints`).
     """
     call = call or {}
     timings = dict(latencies or {})
@@ -125,8 +131,13 @@ def run_call(
     stage = "frontend"
     try:
         call_id = str(call.get("call_id") or _name_of(recording))
+        audio = (
+            recording
+            if isinstance(recording, DecodedAudio)
+            else decode(recording, models.frontend.limits)
+        )
         front = models.frontend.process(
-            recording,
+            audio,
             layout=str(call.get("layout") or "auto"),
             n_speakers=n_speakers,
             strategy=strategy,
@@ -138,8 +149,9 @@ def run_call(
         timings["score"] = time.perf_counter() - t0
         stage = "result"
         t0 = time.perf_counter()
+        similarity = _voiceprint_similarity(call, front, audio, models, voiceprints)
         roles = decide_roles(
-            window_probs, models.scorer.classes, [s.speaker for s in front.speakers]
+            window_probs, models.scorer.classes, [s.speaker for s in front.speakers], similarity
         )
         timings["roles"] = time.perf_counter() - t0
         timings["total"] = time.perf_counter() - started + sum((latencies or {}).values())
@@ -149,6 +161,37 @@ def run_call(
     except Exception as exc:  # errors as data: the caller decides (error event, retry, raise)
         return CallFailure(exc, stage, timings)
     return CallResult(event, front, window_probs, roles)
+
+
+def _voiceprint_similarity(
+    call: Mapping[str, Any],
+    front: FrontEndResult,
+    audio: DecodedAudio,
+    models: Models,
+    store: VoiceprintStore | None,
+) -> dict[str, float] | None:
+    """Each speaker's similarity to the call's enrolled agent, or None (no agent id, none
+    enrolled, a print from another embedding model: then the model decides, and a log says why
+    for the last)."""
+    agent_id = call.get("agent_id")
+    if store is None or not agent_id or len(front.speakers) < 2:
+        return None
+    print_ = store.get(str(agent_id), str(call.get("tenant") or ""))
+    if print_ is None:
+        return None
+    why = print_.usable()
+    if why:
+        log.warning("voiceprint of agent %s not used: %s", agent_id, why)
+        return None
+    wide = audio.wide.mean(axis=0)
+    vec = np.asarray(print_.vector, np.float32)
+    out = {}
+    for stream in front.speakers:
+        spans = [(g.start, g.end) for g in stream.segments]
+        emb = span_embedding(wide, spans, models.frontend.encoder)
+        if emb is not None:
+            out[stream.speaker] = float(emb @ vec)
+    return out
 
 
 def _name_of(recording: Recording) -> str:
@@ -165,6 +208,7 @@ def analyze_file(
     call: Mapping[str, Any] | None = None,
     n_speakers: int = 2,
     strategy: str = "auto",
+    voiceprints: VoiceprintStore | None = None,
 ) -> CallResult:
     """The public entry point: one recording in, the worker's ``call_result.v1`` out.
 
@@ -179,7 +223,10 @@ def analyze_file(
     if not source.is_file():
         raise InputError(f"no such recording: {source}", code="input_missing")
     models = models or load_models(settings)
-    outcome = run_call(source, call, models, settings, n_speakers=n_speakers, strategy=strategy)
+    outcome = run_call(
+        source, call, models, settings, n_speakers=n_speakers, strategy=strategy,
+        voiceprints=voiceprints,
+    )  # fmt: skip
     if isinstance(outcome, CallFailure):
         outcome.raise_()
     assert isinstance(outcome, CallResult)

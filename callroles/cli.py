@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "callroles.training.cli",  # dataset, train, evaluate, compare
     "callroles.export.activity_cli",  # activity train, activity talk-time
     "callroles.analyze",  # analyze
+    "callroles.agents_cli",  # agents enroll, list, forget
     "callroles.export.cli",  # export, default-model
     "callroles.streaming.cli",  # worker, submit, tail, serve, watch
     "callroles.report.cli",  # demo, report

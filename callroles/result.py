@@ -86,6 +86,8 @@ def build_result(
                 "gender": gender if gender in ("female", "male") else "unknown",
                 "probabilities": dict(r.probabilities),
                 "confidence": r.confidence,
+                "role_source": r.source,
+                "voiceprint_similarity": r.voiceprint_similarity,
                 "talk_time_s": _seconds(stream.talk_time_s),
                 "turns": turns[spk][0],
                 "longest_turn_s": turns[spk][1],

@@ -9,7 +9,7 @@ Workers, ``callroles analyze``, training's evaluation and the benchmarks all dec
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -51,6 +51,8 @@ class SpeakerRole:
     label: str | None = None
     confidence: float = 0.0
     probabilities: dict[str, float] = field(default_factory=dict)
+    source: str = "model"  # what decided the role: model (Eq. 4/5) or voiceprint
+    voiceprint_similarity: float | None = None
 
     def agent_probability(self) -> float:
         return float(sum(p for c, p in self.probabilities.items() if role_of(c) == "agent"))
@@ -58,7 +60,7 @@ class SpeakerRole:
     def as_role(self, role: str) -> SpeakerRole:
         """The same speaker given ``role``, with that role's summed probability as confidence."""
         conf = sum(p for c, p in self.probabilities.items() if role_of(c) == role)
-        return SpeakerRole(self.speaker, role, self.label, _unit(conf), self.probabilities)
+        return replace(self, role=role, confidence=_unit(conf))
 
 
 def _unit(x: float) -> float:
@@ -92,10 +94,52 @@ def two_party(decisions: list[SpeakerRole]) -> list[SpeakerRole]:
     return [fixed[d.speaker] for d in decisions]
 
 
-def decide_roles(
-    window_probs: Mapping[str, np.ndarray], classes: Sequence[str], speakers: Sequence[str]
+def by_voiceprint(
+    decisions: list[SpeakerRole], similarity: Mapping[str, float]
 ) -> list[SpeakerRole]:
-    """Every speaker's role, in ``speakers`` order: Eq. 4, Eq. 5, then the two-party rule."""
+    """The enrolled agent's voice decides: the speaker most similar to the agent's voiceprint is
+    the agent, the others customers. Needs two or more speakers with an embedding (with one
+    voice there is nothing to compare, and similarities are not calibrated to a threshold yet).
+
+    Confidence is 0.5 plus the margin over the next speaker's similarity, at most 1: a plain,
+    uncalibrated reading of how clearly the voiceprint tells them apart.
+    """
+    scored = sorted(
+        (d for d in decisions if d.speaker in similarity),
+        key=lambda d: similarity[d.speaker],
+        reverse=True,
+    )
+    if len(scored) < 2:
+        return decisions
+    agent = scored[0].speaker
+    margin = similarity[agent] - similarity[scored[1].speaker]
+    out = []
+    for d in decisions:
+        sim = similarity.get(d.speaker)
+        if sim is None:
+            out.append(d)
+            continue
+        out.append(
+            replace(
+                d,
+                role="agent" if d.speaker == agent else "customer",
+                confidence=_unit(0.5 + margin),
+                source="voiceprint",
+                voiceprint_similarity=round(float(sim), 4),
+            )
+        )
+    return out
+
+
+def decide_roles(
+    window_probs: Mapping[str, np.ndarray],
+    classes: Sequence[str],
+    speakers: Sequence[str],
+    voiceprint: Mapping[str, float] | None = None,
+) -> list[SpeakerRole]:
+    """Every speaker's role, in ``speakers`` order: Eq. 4, Eq. 5 and the two-party rule; then,
+    when the call's agent is enrolled, the voiceprint (``voiceprint``: each speaker's cosine
+    similarity to it), which a known voice outranks the model's acoustic guess with."""
     decisions = []
     for spk in speakers:
         probs = window_probs.get(spk)
@@ -103,4 +147,5 @@ def decide_roles(
             decisions.append(SpeakerRole(spk))
         else:
             decisions.append(eq5(spk, speaker_probabilities(probs)[0], classes))
-    return two_party(decisions)
+    decisions = two_party(decisions)
+    return by_voiceprint(decisions, voiceprint) if voiceprint else decisions

@@ -82,6 +82,9 @@ class Settings(BaseSettings):
     # None: the shipped one); "energy", voiced frames of ina's runs (callroles.audio.voicing)
     talk_time: Literal["activity", "energy"] = "activity"
     activity_model_path: Path | None = None
+    # agents' voiceprints (callroles.voiceprints): a redis:// URL, or a JSON file; None:
+    # <home>/voiceprints.json. Biometric data: `callroles agents forget ID` removes one.
+    voiceprint_store: str | None = None
 
     # Input limits and where recordings may be read from
     allowed_roots: tuple[Path, ...] = ()

@@ -32,6 +32,8 @@ class SpeakerResult(TypedDict):
     gender: Gender
     probabilities: dict[str, float]
     confidence: float
+    role_source: NotRequired[Literal["model", "voiceprint"]]
+    voiceprint_similarity: NotRequired[float | None]
     talk_time_s: float
     turns: int
     longest_turn_s: float

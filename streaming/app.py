@@ -22,6 +22,7 @@ import faust
 from callroles.call import Models, load_models
 from callroles.errors import CallrolesError
 from callroles.settings import Settings
+from callroles.voiceprints import open_store
 
 from . import metrics
 from .clients import faust_credentials, key_prefix, redis_client, worker_id
@@ -106,6 +107,7 @@ class Runtime:
                 )
                 self._processor = CallProcessor(
                     self.settings,
+                    voiceprints=open_store(self.settings),
                     models=self.models,
                     ledger=ledger,
                     executor=self.executor,

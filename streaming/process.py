@@ -33,6 +33,7 @@ from callroles.call import CallFailure, CallResult, Models, run_call
 from callroles.errors import CallrolesError, InputError
 from callroles.schemas import utc_now
 from callroles.settings import Settings
+from callroles.voiceprints import VoiceprintStore
 
 from . import metrics
 from .fetch import fetch
@@ -95,6 +96,7 @@ class CallProcessor:
         executor: Executor,
         sink: Sink,
         worker: str,
+        voiceprints: VoiceprintStore | None = None,
     ) -> None:
         self.settings = settings
         self.models = models
@@ -102,6 +104,7 @@ class CallProcessor:
         self.executor = executor
         self.sink = sink
         self.worker = worker
+        self.voiceprints = voiceprints  # agents' voices (the call event names its agent_id)
         self._in_flight: set[str] = set()  # calls this process works on now
 
     @property
@@ -283,6 +286,7 @@ class CallProcessor:
                 models,
                 self.settings,
                 latencies=fetched,
+                voiceprints=self.voiceprints,
                 worker=self.worker,
             )
             outcome = await loop.run_in_executor(self.executor, run)

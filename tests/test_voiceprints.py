@@ -1,0 +1,134 @@
+"""Agent voiceprints: enrolment with its refusals, the stores, and roles decided by voice.
+
+The real two-party calls (Callytics, ``../shared/data/real-calls/callytics``: the same female
+representative CSR01 in both, a male customer) are where the shipped CRNN fails (it calls the
+customer the agent); with CSR01's voice sample enrolled, her voice must decide.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from callroles.audio.decode import decode
+from callroles.call import Models, load_models, run_call
+from callroles.settings import PROJECT_ROOT, Settings
+from callroles.voiceprints import (
+    FileStore,
+    RedisStore,
+    Voiceprint,
+    VoiceprintError,
+    make_voiceprint,
+    speech_partials,
+)
+
+CALLYTICS = PROJECT_ROOT.parent / "shared" / "data" / "real-calls" / "callytics"
+needs_callytics = pytest.mark.skipif(
+    not CALLYTICS.is_dir(),
+    reason=f"the real evaluation calls are not here ({CALLYTICS}: only in the project's "
+    "shared folder, not in a user's clone)",
+)
+
+
+@pytest.fixture(scope="module")
+def models() -> Models:
+    return load_models(Settings())
+
+
+def _enrol(models: Models, files: list[Path], agent_id: str = "CSR01") -> Voiceprint:
+    partials = []
+    for path in files:
+        audio = decode(path)
+        front = models.frontend.process(audio, layout="mono", n_speakers=1)
+        spans = [(s.start, s.end) for s in front.segmentation.speech]
+        partials.append(speech_partials(audio, spans, models.frontend.encoder))
+    return make_voiceprint(agent_id, partials, [p.name for p in files])
+
+
+def _agent_in_reference(rttm: Path, segments: list[list[float]]) -> float:
+    """Seconds of ``segments`` that the reference gives to the agent."""
+    spans = [
+        (float(f[3]), float(f[3]) + float(f[4]))
+        for f in (line.split() for line in rttm.read_text().splitlines())
+        if f and f[7].startswith("agent_")
+    ]
+    return sum(max(0.0, min(b, d) - max(a, c)) for a, b in segments for c, d in spans)
+
+
+@needs_callytics
+@pytest.mark.parametrize("call", ["Call01", "Call02"])
+def test_the_enrolled_agents_voice_decides_on_real_calls(
+    models: Models, tmp_path: Path, call: str
+) -> None:
+    store = FileStore(tmp_path / "voiceprints.json")
+    store.put(_enrol(models, [CALLYTICS / "CSR01.wav"]))
+    event = {"call_id": call, "agent_id": "CSR01"}
+    outcome = run_call(CALLYTICS / f"{call}.wav", event, models, Settings(), voiceprints=store)
+    result = outcome.event  # type: ignore[union-attr]
+    speakers = result["speakers"]
+    assert {s["role_source"] for s in speakers} == {"voiceprint"}
+    truth = {s["speaker"]: _agent_in_reference(CALLYTICS / f"{call}.rttm", s["segments"])
+             for s in speakers}  # fmt: skip
+    agent = max(truth, key=lambda k: truth[k])  # the speaker holding the reference agent's turns
+    assert result["agent_speaker"] == agent
+    sims = {s["speaker"]: s["voiceprint_similarity"] for s in speakers}
+    assert sims[agent] == max(sims.values())
+    # without the voiceprint, the shipped model decides (and gets these calls wrong today)
+    plain = run_call(CALLYTICS / f"{call}.wav", event, models, Settings())
+    assert {s["role_source"] for s in plain.event["speakers"]} == {"model"}  # type: ignore[union-attr]
+
+
+def test_enrolment_refuses_silence_music_and_two_voices(
+    models: Models, reference_dir: Path, tmp_path: Path
+) -> None:
+    music = tmp_path / "music.wav"  # musanmix's first 20 s: music only (ina's reference)
+    subprocess.run(
+        ["sox", str(reference_dir / "musanmix.wav"), str(music), "trim", "0", "20"], check=True
+    )
+    for path, code in (
+        (reference_dir / "silence2sec.wav", "voiceprint_no_speech"),
+        (music, "voiceprint_no_speech"),
+        (reference_dir / "lamartine.wav", "voiceprint_two_voices"),  # two readers
+    ):
+        with pytest.raises(VoiceprintError) as err:
+            _enrol(models, [path], "X")
+        assert err.value.code == code, (path.name, err.value)
+
+
+def test_a_voiceprint_from_another_embedding_model_is_not_used(
+    models: Models, reference_dir: Path, tmp_path: Path
+) -> None:
+    store = FileStore(tmp_path / "voiceprints.json")
+    vec = np.zeros(256, np.float32)
+    vec[0] = 1.0
+    old = Voiceprint("A1", vec.tolist(), model="some-older-encoder")
+    store.put(old)
+    assert old.usable() is not None
+    event = {"call_id": "c", "agent_id": "A1"}
+    out = run_call(reference_dir / "lamartine.wav", event, models, Settings(), voiceprints=store)
+    assert {s["role_source"] for s in out.event["speakers"]} == {"model"}  # type: ignore[union-attr]
+
+
+def test_file_store_keeps_no_audio_and_forget_removes_every_trace(tmp_path: Path) -> None:
+    store = FileStore(tmp_path / "voiceprints.json")
+    vp = Voiceprint("A7", [0.1] * 256, tenant="acme", sources=["a7.wav"], partials=9)
+    store.put(vp)
+    store.put(dataclasses.replace(vp, agent_id="A8"))
+    assert store.get("A7", "acme") == vp and store.get("A7") is None  # per tenant
+    assert {p.agent_id for p in store.list("acme")} == {"A7", "A8"}
+    assert (tmp_path / "voiceprints.json").stat().st_mode & 0o077 == 0  # owner only
+    assert store.forget("A7", "acme") and not store.forget("A7", "acme")
+    assert "A7" not in (tmp_path / "voiceprints.json").read_text()
+
+
+@pytest.mark.services
+def test_redis_store_round_trip(stack: Settings) -> None:
+    store = RedisStore(stack.redis_dsn, key=f"test:voiceprints:{np.random.randint(1e9)}")
+    vp = Voiceprint("A9", [0.5] * 256, tenant="t1")
+    store.put(vp)
+    assert store.get("A9", "t1") == vp and [p.agent_id for p in store.list("t1")] == ["A9"]
+    assert store.forget("A9", "t1") and store.get("A9", "t1") is None
