@@ -244,6 +244,6 @@ class RedisStore:
 def open_store(settings: Settings) -> VoiceprintStore:
     """The store ``settings.voiceprint_store`` names: a redis:// URL, or a file path."""
     where = settings.voiceprint_store or str(settings.home / "voiceprints.json")
-    if where.startswith(("redis://", "rediss://")):
-        return RedisStore(where)
+    if where.startswith(("redis://", "rediss://")):  # beside the ledger, under its prefix
+        return RedisStore(where, key=f"callroles:{settings.topic_prefix}voiceprints")
     return FileStore(Path(where))
