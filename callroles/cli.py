@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "callroles.export.activity_cli",  # activity train, activity talk-time
     "callroles.analyze",  # analyze
     "callroles.agents_cli",  # agents enroll, list, forget
+    "callroles.eval_diarization",  # eval diarization
     "callroles.export.cli",  # export, default-model
     "callroles.streaming.cli",  # worker, submit, tail, serve, watch
     "callroles.report.cli",  # demo, report

@@ -1,0 +1,62 @@
+"""``callroles bench eval``: the front end on real audio and on synthetic calls, in one run.
+
+Runs ``callroles eval diarization``'s measurement on: the real calls with manual annotation
+(``../shared/data/real-calls/callytics``), the real multi-speaker recordings
+(``../shared/data/diarization/pyaudioanalysis``), inaSpeechSegmenter's own reference files
+(``tests/data/reference``: music, noise, speech), and the synthetic test corpus (seed 1234,
+small preset). Writes ``bench/results/eval-diarization.json``. The real data lives in the
+project's shared folder, not in a user's clone: a set that is absent is reported as absent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+from callroles.audio.pipeline import FrontEnd
+from callroles.eval_diarization import evaluate_dir, format_report
+from callroles.settings import PROJECT_ROOT, get_settings
+from callroles.simulate import generate_corpus, generator_fingerprint
+
+RESULTS = Path(__file__).resolve().parent / "results" / "eval-diarization.json"
+SHARED = PROJECT_ROOT.parent / "shared" / "data"
+
+
+def main(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="callroles bench eval")
+    p.add_argument("--out", type=Path, default=RESULTS)
+    args = p.parse_args(argv)
+    settings = get_settings()
+    corpus = settings.home / "bench-cache" / f"eval-small-seed1234-{generator_fingerprint()}"
+    if not (corpus / "calls.csv").is_file():
+        generate_corpus(corpus, calls=5, seed=1234, preset="small")
+    sets: list[tuple[str, Path, Path | None, str]] = [
+        ("real calls (Callytics)", SHARED / "real-calls" / "callytics", None, "real"),
+        ("real recordings (pyAudioAnalysis)", SHARED / "diarization" / "pyaudioanalysis", None,
+         "real; contiguous reference turns, pauses included"),
+        ("inaSpeechSegmenter reference", PROJECT_ROOT / "tests" / "data" / "reference", None,
+         "real (MUSAN music, noise, speech); reference is ina's own output"),
+        ("test corpus (seed 1234)", corpus / "audio", corpus / "truth", "SYNTHETIC"),
+    ]  # fmt: skip
+    frontend = FrontEnd(settings)
+    report: dict[str, Any] = {
+        "benchmark": "eval-diarization",
+        "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "sets": {},
+    }
+    for name, folder, refs, kind in sets:
+        if not folder.is_dir():
+            print(f"{name}: absent ({folder}); skipped")
+            report["sets"][name] = {"absent": str(folder)}
+            continue
+        result = evaluate_dir(folder, frontend, refs)
+        result["data"] = kind
+        report["sets"][name] = result
+        print(f"== {name} [{kind}]\n{format_report(result)}", flush=True)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=1) + "\n")
+    print(f"wrote {args.out}")
+    return 0

@@ -1,0 +1,59 @@
+"""``callroles eval diarization``: the figures on hand-made results with known answers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from callroles.audio.decode import AudioFacts
+from callroles.audio.pipeline import FrontEndResult, SpeakerStream
+from callroles.audio.segmentation import Segment, Segmentation
+from callroles.eval_diarization import Reference, read_reference, score_file
+
+
+def _front(turns: list[tuple[float, float, str]], talk: dict[str, float]) -> FrontEndResult:
+    segs = [Segment(a, b, "speech", who, "female") for a, b, who in turns]
+    speakers = [
+        SpeakerStream(who, "female", t, np.zeros((1, 96, 1000), np.float32), np.zeros(1), False,
+                      [s for s in segs if s.speaker == who])
+        for who, t in talk.items()
+    ]  # fmt: skip
+    facts = AudioFacts("wav", "pcm_s16le", 8000, 1, 20.0, 320_000)
+    return FrontEndResult(Segmentation(20.0, segs), speakers, {}, "embedding", facts)
+
+
+def test_a_perfect_hypothesis_scores_zero_and_errors_are_counted(tmp_path: Path) -> None:
+    ref = Reference([(0.0, 5.0, "agent_A"), (6.0, 10.0, "customer_C")],
+                    [(12.0, 16.0, "music")])  # fmt: skip
+    perfect = score_file(
+        tmp_path / "c.wav", ref, _front([(0, 5, "S1"), (6, 10, "S2")], {"S1": 5.0, "S2": 4.0})
+    )
+    assert perfect.der == 0.0 and perfect.jer == 0.0
+    assert perfect.speakers_found == perfect.speakers_reference == 2
+    assert perfect.talk_time_error == {"agent_A": 0.0, "customer_C": 0.0}
+    assert perfect.nonspeech_as_talk_s == 0.0 and perfect.speech_agreement == 1.0
+    # the hypothesis hears the music as S2's speech: 4 s of background counted as talk
+    wrong = score_file(
+        tmp_path / "c.wav",
+        ref,
+        _front([(0, 5, "S1"), (6, 10, "S2"), (12, 16, "S2")], {"S1": 5.0, "S2": 8.0}),
+    )
+    assert wrong.background_as_talk_s == pytest.approx(4.0)
+    assert wrong.nonspeech_as_talk_s == pytest.approx(4.0)
+    assert wrong.der == pytest.approx(4.0 / 9.0, abs=1e-3)  # false alarm over reference speech
+    assert wrong.talk_time_error["customer_C"] == pytest.approx(1.0)
+
+
+def test_references_are_read_from_rttm_or_ina_csv(reference_dir: Path, tmp_path: Path) -> None:
+    ina = read_reference(reference_dir / "musanmix.wav")
+    assert ina is not None and ina.kind == "ina"
+    assert {w for _, _, w in ina.turns} == {"male"} and {k for *_, k in ina.background} == {
+        "music",
+        "noise",
+    }
+    (tmp_path / "x.rttm").write_text("SPEAKER x 1 1.00 2.50 <NA> <NA> agent_A1 <NA> <NA>\n")
+    ref = read_reference(tmp_path / "x.wav")
+    assert ref is not None and ref.turns == [(1.0, 3.5, "agent_A1")]
+    assert read_reference(tmp_path / "none.wav") is None
