@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -188,7 +188,7 @@ class FrontEnd:
             grids, audio, stereo, layout, n_speakers, strategy, act
         )
         if act is not None:
-            talk = talk_tracks(tracks, act, owner)
+            talk = _without_background(talk_tracks(tracks, act, owner), grids[0])
         elif self.trim:
             talk = trim_tracks(tracks, signals, grids, SAMPLES_PER_FRAME)
         else:
@@ -274,6 +274,17 @@ def _method(act: Activity | None, trim: bool) -> str:
     if share > DEFAULT_TALK.max_overlap_share:
         return f"activity; overlap ignored (heard in {share:.0%} of speech, implausible)"
     return "activity"
+
+
+def _without_background(talk: list[SpeakerTrack], grid: np.ndarray) -> list[SpeakerTrack]:
+    """Music and noise are never a speaker's talk. The activity model has heard only our
+    generated calls and hears speech in real music (ina's MUSAN reference: 39 s of its music
+    and noise became talk); inaSpeechSegmenter's music/noise decisions were trained on real
+    audio, so a frame it calls music or noise is taken out of every speaker's talk."""
+    background = np.isin(grid, ("music", "noise"))
+    if not background.any():
+        return talk
+    return [replace(t, active=t.active & ~background[: len(t.active)]) for t in talk]
 
 
 def _background(grids: list[np.ndarray]) -> np.ndarray:

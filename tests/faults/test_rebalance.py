@@ -8,11 +8,11 @@ Sequence (thresholds are results done, counted from the workers' logs):
 1. one worker (w0); the first half of the calls is submitted at once;
 2. after N/10 results: w1 and w2 start (rebalance: 6 partitions over 3 members) and a quarter
    of the calls is submitted while the group rebalances;
-3. after 40 % of the results: kill -9 of the worker with the most calls in flight (its
-   partitions move once the broker's session timeout, 10 s, passes; its leases expire after
-   15 s) and the last quarter is submitted;
-4. after 60 % of the results: SIGTERM of another worker (graceful leave), one remains and
-   finishes the backlog.
+3. after 40 % of the results, and N/10 more since the group of 3 was Stable: kill -9 of the
+   worker with the most calls in flight (its partitions move once the broker's session
+   timeout, 10 s, passes; its leases expire after 15 s) and the last quarter is submitted;
+4. after 60 % of the results, and N/10 more since the group of 2 was Stable: SIGTERM of the
+   busier of the two left (graceful leave); one remains and finishes the backlog.
 
 The calls reuse a few short generated recordings under distinct call ids (generation stays
 cheap; the ledger is keyed by call id, so each one is computed on its own).
@@ -127,7 +127,8 @@ def test_rebalance_1_3_1_under_load(rebalance_workers: Ctx) -> None:
     mark("1 worker (w0) ready")
     submit(batches[0])
 
-    _wait_done(group, max(3, N_CALLS // 10))
+    step = max(3, N_CALLS // 10)  # results each phase sees at least
+    _wait_done(group, step)
     group.start(1)
     group.start(2)
     mark("w1, w2 started: 1 -> 3")
@@ -135,7 +136,7 @@ def test_rebalance_1_3_1_under_load(rebalance_workers: Ctx) -> None:
     group.wait_ready([0, 1, 2])
     mark("group Stable with 3 members")
 
-    _wait_done(group, int(N_CALLS * 0.4))
+    _wait_done(group, max(int(N_CALLS * 0.4), _done(group) + step))
     victim = max((0, 1, 2), key=lambda n: (_in_flight(group, n), -n))
     in_flight = _in_flight(group, victim)
     group.kill9(victim)
@@ -145,12 +146,13 @@ def test_rebalance_1_3_1_under_load(rebalance_workers: Ctx) -> None:
     group.wait_ready(rest)
     mark(f"group Stable with {', '.join(group.names[n] for n in rest)}")
 
-    _wait_done(group, int(N_CALLS * 0.6))
-    leaving, last = rest
-    in_flight = _in_flight(group, leaving)
+    _wait_done(group, max(int(N_CALLS * 0.6), _done(group) + step))
+    leaving = max(rest, key=lambda n: (_in_flight(group, n), -n))
+    last = next(n for n in rest if n != leaving)
+    mark(f"SIGTERM {group.names[leaving]} ({_in_flight(group, leaving)} calls in flight): 2 -> 1")
     group.stop(leaving, grace_s=120)
     code = group.procs[leaving].returncode  # type: ignore[union-attr]
-    mark(f"SIGTERM {group.names[leaving]} ({in_flight} calls in flight, exit {code}): 2 -> 1")
+    mark(f"{group.names[leaving]} exited {code}" + (" (SIGKILL after 120 s)" if code == -9 else ""))
     group.wait_ready([last])
     mark(f"group Stable with {group.names[last]} alone")
 
