@@ -140,6 +140,11 @@ def build_app(settings: Settings, runtime: Runtime) -> Any:
         web_bind=settings.worker_web_host,
         web_port=settings.worker_web_port,
         topic_partitions=settings.partitions,
+        # Faust's own topics (the assignor's) replicated like ours; the producer waits for
+        # every in-sync replica (acks=all: -1). Idempotence needs Faust's exactly-once mode,
+        # marked experimental: results are deduplicated by (call_id, model version) instead.
+        topic_replication_factor=settings.replication_factor,
+        producer_acks={"all": -1, "1": 1, "0": 0}[settings.kafka_acks],
         consumer_auto_offset_reset="earliest",
         broker_max_poll_interval=settings.broker_max_poll_interval_s,
         broker_session_timeout=session,

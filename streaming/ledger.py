@@ -120,9 +120,13 @@ class Ledger:
         count, _ = await pipe.execute()
         return int(count)
 
-    async def already_done(self, call_id: str, model_version: str) -> bool:
-        """True once a result for this call and model version was emitted (or is being)."""
-        return bool(await self.redis.exists(self.keys(call_id, model_version).done))
+    async def done_state(self, call_id: str, model_version: str) -> str | None:
+        """``sent`` once a result for this call and model version was published, ``claimed``
+        while a worker publishes it (the claim expires if that worker dies), else None."""
+        value = await self.redis.get(self.keys(call_id, model_version).done)
+        if value is None:
+            return None
+        return "sent" if value == "sent" else "claimed"
 
     async def acquire_lease(self, call_id: str, owner: str, ttl_s: int) -> bool:
         """SET NX lease: one worker works on a call at a time; a dead worker's lease expires.

@@ -213,12 +213,17 @@ class CallProcessor:
         ttl = self.settings.lease_ttl_s
         waited = False
         while True:
-            if not reprocess and await self.ledger.already_done(call_id, version):
+            state = None if reprocess else await self.ledger.done_state(call_id, version)
+            if state == "sent":
                 metrics.DUPLICATES.labels("done").inc()
                 log.info("call %s already has a result for model %s", call_id, version)
                 return False
-            if call_id not in self._in_flight and await self.ledger.acquire_lease(
-                call_id, self.worker, ttl
+            # a claim without "sent" is a result being published, or one whose publisher died
+            # (its claim expires): wait for either, never skip, or the call could be lost
+            if (
+                state is None
+                and call_id not in self._in_flight
+                and await self.ledger.acquire_lease(call_id, self.worker, ttl)
             ):
                 return True
             if not waited:

@@ -235,3 +235,26 @@ def test_kafka_redelivering_the_answered_message_is_a_silent_duplicate(
 
     assert asyncio.run(scenario()) == ["done", "duplicate", "replay"]
     assert [bool(r.get("replay")) for r in sink.results] == [False, True]
+
+
+def test_a_claim_left_by_a_dead_publisher_is_waited_out_not_skipped(
+    stack: Settings, models: Models, small_corpus: Path
+) -> None:
+    """A worker killed between claiming a result and publishing it leaves a claim that expires;
+    the call must then be processed, not dropped as a duplicate (its offset would be committed
+    and the call lost)."""
+    settings = _settings(stack)
+    audio = next((small_corpus / "audio").glob("call00002.*"))
+    sink = Sink()
+
+    async def scenario() -> list[str]:
+        redis = redis_client(settings)
+        ledger = Ledger(redis, prefix=key_prefix(settings), ttl_s=600)
+        await redis.set(ledger.keys("c6", models.model_version).done, "claimed:dead", ex=3)
+        await redis.aclose()
+        outcomes, ledger = await _run(settings, models, sink, [_event("c6", audio)])
+        await ledger.redis.aclose()
+        return outcomes
+
+    assert asyncio.run(scenario()) == ["done"]
+    assert len(sink.results) == 1 and "replay" not in sink.results[0]
