@@ -20,12 +20,12 @@ from typing import Any
 import faust
 
 from callroles.call import Models, load_models
-from callroles.errors import CallrolesError
+from callroles.errors import CallrolesError, StackError
 from callroles.settings import Settings
 from callroles.voiceprints import open_store
 
 from . import metrics
-from .clients import faust_credentials, key_prefix, redis_client, worker_id
+from .clients import faust_credentials, key_prefix, redis_client, redis_where, worker_id
 from .fetch import warn_if_open
 from .ledger import Ledger
 from .process import CallProcessor
@@ -211,10 +211,27 @@ def build_app(settings: Settings, runtime: Runtime) -> Any:
     return app
 
 
+async def _redis_reachable(settings: Settings) -> None:
+    """A worker without its Redis ledger could neither lease nor deduplicate: refuse to start
+    (the client's own retries, about 3 s, are the grace a restarting Redis gets)."""
+    redis = redis_client(settings)
+    try:
+        await redis.ping()
+    except Exception as exc:
+        raise StackError(
+            f"Redis is not reachable at {redis_where(settings)} ({type(exc).__name__}: "
+            f"{exc}); the worker needs it for leases and results. Start it (callroles stack "
+            "start) or set CALLROLES_REDIS_URL"
+        ) from exc
+    finally:
+        await redis.aclose()
+
+
 def run_worker(settings: Settings, *, loglevel: str = "info") -> int:
     """Create topics if missing, load models, then run one worker until stopped."""
     redact_logs()  # phone numbers out of every log line of this process (F3)
     warn_if_open(settings)
+    asyncio.run(_redis_reachable(settings))  # refuse to start without the ledger
     created = asyncio.run(create_topics(settings))
     log.info("topics: %s", ", ".join(f"{t} ({s})" for t, s in created.items()))
     models = load_models(settings)  # refuses to start on a missing or unconverted model

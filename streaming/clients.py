@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import ssl
 from typing import Any
+from urllib.parse import urlsplit
 
 import faust
 import redis.asyncio as aioredis
@@ -131,6 +132,12 @@ def _retry() -> Any:
             )
 
     return _Retry(ExponentialBackoff(cap=2.0, base=0.1), 5)
+
+
+def redis_where(settings: Settings) -> str:
+    """Where Redis is, for log lines and errors: host and port, never the credentials."""
+    parts = urlsplit(settings.redis_dsn)
+    return f"{parts.hostname}:{parts.port or 6379}"
 
 
 def redis_client(settings: Settings) -> Any:

@@ -37,6 +37,8 @@ from callroles.runtime.activity import Activity, ActivityModel
 from callroles.schemas import LAYOUTS
 from callroles.settings import Settings
 
+#: ina's labels that are never a speaker's talk (see _without_background)
+NOT_TALK = ("music", "noise")
 #: what a caller may force for a mono call ("auto" picks; the result names the one used)
 SEPARATION_CHOICES = ("auto", "gender", "embedding")
 SAMPLES_PER_FRAME = int(SAMPLE_RATE * FRAME_S)
@@ -281,7 +283,7 @@ def _without_background(talk: list[SpeakerTrack], grid: np.ndarray) -> list[Spea
     generated calls and hears speech in real music (ina's MUSAN reference: 39 s of its music
     and noise became talk); inaSpeechSegmenter's music/noise decisions were trained on real
     audio, so a frame it calls music or noise is taken out of every speaker's talk."""
-    background = np.isin(grid, ("music", "noise"))
+    background = np.isin(grid, NOT_TALK)
     if not background.any():
         return talk
     return [replace(t, active=t.active & ~background[: len(t.active)]) for t in talk]
