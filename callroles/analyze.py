@@ -100,6 +100,8 @@ def format_text(result: dict[str, Any]) -> str:
         f"{call['noise_s']:.1f} s, overlap {call['overlap_s']:.1f} s; agent/customer talk ratio "
         + (f"{ratio:.2f}" if ratio is not None else "n/a")
     )
+    if result.get("flags"):
+        lines.append("  doubts: " + ", ".join(result["flags"]))
     lat = result.get("latency_s", {})
     lines.append("  seconds: " + ", ".join(f"{k} {v:.2f}" for k, v in lat.items()))
     return "\n".join(lines)

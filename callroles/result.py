@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from callroles.audio.pipeline import FrontEndResult
-from callroles.roles import SpeakerRole
+from callroles.roles import SpeakerRole, role_of
 from callroles.schemas import SCHEMA_VERSION, ModelInfo, utc_now, validate
 
 
@@ -47,6 +47,32 @@ def conversation_figures(
         per[current].append(turn_end - turn_start)
     figures = {spk: (len(t), round(max(t), 3) if t else 0.0) for spk, t in per.items()}
     return figures, turn_count, interruptions
+
+
+def doubts(
+    result: Mapping[str, Any], front: FrontEndResult, roles: Sequence[SpeakerRole]
+) -> list[str]:
+    """Where this result doubts itself (the ``flags`` of ``call_result.v1``), in a fixed order.
+
+    Each flag is a fact read off the result, not a tuned score: a dashboard sets such calls
+    aside for a person to check.
+    """
+    talk = [s["talk_time_s"] for s in result["speakers"]]
+    flags = []
+    if not any(t > 0 for t in talk):
+        flags.append("no_speech")
+    elif sum(t > 0 for t in talk) == 1:
+        flags.append("one_voice")
+    if "overlap ignored" in str(front.budget.get("talk_time_method", "")):
+        flags.append("overlap_ignored")
+    if sum(talk) > float(result["duration_s"]) + 0.5:
+        flags.append("talk_exceeds_duration")
+    model = [r for r in roles if r.source == "model" and r.label]
+    if any(role_of(r.label or "") != r.role for r in model):
+        flags.append("roles_by_pair_rule")
+    if any(r.source == "voiceprint" and r.label and role_of(r.label) != r.role for r in roles):
+        flags.append("model_disagrees_with_voiceprint")
+    return flags
 
 
 def build_result(
@@ -136,6 +162,7 @@ def build_result(
         "produced_at": utc_now(),
         "worker": worker,
     }
+    result["flags"] = doubts(result, front, roles)
     event_time = event.get("submitted_at") or event.get("ended_at")
     if event_time:
         result["event_time"] = event_time

@@ -80,6 +80,7 @@ class CallResult(TypedDict):
     event_time: NotRequired[str]
     produced_at: str
     worker: NotRequired[str | None]
+    flags: NotRequired[list[str]]
     replay: NotRequired[bool]
     replayed_at: NotRequired[str]
 

@@ -110,3 +110,17 @@ def test_two_speakers_with_the_same_eq5_role_get_one_agent_and_one_customer() ->
     assert roles["S0"] == ("customer", "agent", pytest.approx(0.16))  # label keeps Eq. 5
     assert result["agent_speaker"] == "S1" and result["customer_speaker"] == "S0"
     schemas.validate("call_result", result)
+
+
+def test_flags_say_where_the_result_doubts_itself() -> None:
+    clear = _result({"S0": np.array([0.2, 0.8]), "S1": np.array([0.7, 0.3])})
+    assert clear["flags"] == []
+    paired = _result({"S0": np.array([0.16, 0.84]), "S1": np.array([0.01, 0.99])})
+    assert paired["flags"] == ["roles_by_pair_rule"]  # Eq. 5 said agent for both
+    front = _front()
+    for stream in front.speakers:
+        stream.talk_time_s = 0.0
+    roles = decide_roles({}, MODEL["classes"], ["S0", "S1"])
+    silent = build_result("c-3", front, roles, MODEL, {})
+    assert silent["flags"] == ["no_speech"]
+    schemas.validate("call_result", silent)

@@ -77,6 +77,7 @@ def test_the_enrolled_agents_voice_decides_on_real_calls(
     assert result["agent_speaker"] == agent
     sims = {s["speaker"]: s["voiceprint_similarity"] for s in speakers}
     assert sims[agent] == max(sims.values())
+    assert "model_disagrees_with_voiceprint" in result["flags"]  # the CRNN says the other one
     # without the voiceprint, the shipped model decides (and gets these calls wrong today)
     plain = run_call(CALLYTICS / f"{call}.wav", event, models, Settings())
     assert {s["role_source"] for s in plain.event["speakers"]} == {"model"}  # type: ignore[union-attr]
