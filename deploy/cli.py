@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import Any
 
 from callroles.settings import Settings, get_settings
 
@@ -31,14 +32,7 @@ def _stack(args: argparse.Namespace) -> int:
         for line in stack.stop(settings):
             print(line)
         return 0
-    state = stack.status(settings)
-    if args.json:
-        print(json.dumps(state, indent=2))
-    else:
-        for name, facts in state.items():
-            up = "up" if facts["answers"] else "down"
-            print(f"{name:6} {up:5} {facts['address']:22} pid={facts['pid']}")
-    return 0 if all(f["answers"] for f in state.values()) else 3
+    return _print_status(stack.status(settings), args.json)
 
 
 def _cluster(args: argparse.Namespace, settings: Settings) -> int:
@@ -60,14 +54,7 @@ def _cluster(args: argparse.Namespace, settings: Settings) -> int:
         for line in [*cluster.stop(c), stack.stop_redis(settings)]:
             print(line)
         return 0
-    state = cluster.status(c)
-    if args.json:
-        print(json.dumps(state, indent=2))
-    else:
-        for name, facts in state.items():
-            up = "up" if facts["answers"] else "down"
-            print(f"{name:6} {up:5} {facts['address']:22} pid={facts['pid']}")
-    return 0 if all(f["answers"] for f in state.values()) else 3
+    return _print_status(cluster.status(c), args.json)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -80,3 +67,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--base-port", type=int, default=19192, help="cluster: first of six ports")
     p.add_argument("--json", action="store_true", help="status as JSON")
     p.set_defaults(func=_stack)
+
+
+def _print_status(state: dict[str, dict[str, Any]], as_json: bool) -> int:
+    """One line per service (or JSON); exit code 3 when any is down."""
+    if as_json:
+        print(json.dumps(state, indent=2))
+    else:
+        for name, facts in state.items():
+            up = "up" if facts["answers"] else "down"
+            print(f"{name:6} {up:5} {facts['address']:22} pid={facts['pid']}")
+    return 0 if all(f["answers"] for f in state.values()) else 3
