@@ -24,6 +24,8 @@ from typing import Any
 
 from tqdm import tqdm
 
+from callroles.audio.decode import decode
+from callroles.audio.pipeline import FrontEnd
 from callroles.deploy import stack
 from callroles.errors import CallrolesError
 from callroles.report import tables
@@ -44,6 +46,7 @@ from callroles.simulate import generate_corpus
 from callroles.streaming.ingest import call_id_for_file
 from callroles.streaming.submit import event_for_file, publish
 from callroles.streaming.topics import create_topics_sync
+from callroles.voiceprints import FileStore, make_voiceprint, speech_partials
 
 Echo = Callable[[str], None]
 
@@ -122,6 +125,7 @@ class Demo:
         self._stack_before: dict[str, dict[str, object]] | None = None
         self._worker: subprocess.Popen[bytes] | None = None
         self._worker_log: Path = self.out / "worker.log"
+        self.voiceprints = self.out / "voiceprints.json"  # the demo's own agents, not yours
 
     # -- steps ---------------------------------------------------------------------------------
 
@@ -163,7 +167,12 @@ class Demo:
         if (corpus / "corpus.json").is_file():  # our own output of an earlier run
             shutil.rmtree(corpus)
         summary = generate_corpus(
-            corpus, calls=self.calls, seed=self.seed, preset="small", progress=self.progress
+            corpus,
+            calls=self.calls,
+            seed=self.seed,
+            preset="small",
+            progress=self.progress,
+            agent_samples=True,
         )
         for row in corpus_calls(corpus):
             call_id = f"{row['call_id']}-{self.run_id}"
@@ -173,6 +182,21 @@ class Demo:
             f"{summary.calls} calls, {summary.audio_s:.0f} s of audio "
             f"({summary.same_gender_calls} same-gender, {summary.stereo_calls} stereo) in {corpus}"
         )
+
+    def _enrol(self) -> str:
+        """Each generated agent's voice sample into the demo's voiceprint store, which the
+        worker reads: a call whose event names an enrolled agent gets roles by voice."""
+        frontend = FrontEnd(self.settings, activity=False)
+        store = FileStore(self.voiceprints)
+        names = []
+        for sample in sorted((self.out / "corpus" / "agents").glob("*.wav")):
+            audio = decode(sample, frontend.limits)
+            front = frontend.process(audio, layout="mono", n_speakers=1)
+            spans = [(s.start, s.end) for s in front.segmentation.speech]
+            partials = [speech_partials(audio, spans, frontend.encoder)]
+            store.put(make_voiceprint(sample.stem, partials, [sample.name]))
+            names.append(sample.stem)
+        return f"{len(names)} agents ({', '.join(names)}) in {self.voiceprints}"
 
     def _user_files(self) -> str:
         for path in self.files:
@@ -194,6 +218,7 @@ class Demo:
             roots = [(self.out / "corpus").resolve()] + [f.resolve().parent for f in self.files]
             env["CALLROLES_ALLOWED_ROOTS"] = json.dumps(sorted({str(r) for r in roots}))
         env.setdefault("CALLROLES_WORKER_WEB_PORT", str(free_port()))
+        env["CALLROLES_VOICEPRINT_STORE"] = str(self.voiceprints)
         self._worker = subprocess.Popen(
             worker_command(), stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
         )
@@ -286,10 +311,9 @@ class Demo:
             ok = ok and self._step("create the topics", self._topics)
             # the worker loads its models while the calls are generated
             ok = ok and self._step("start a worker (callroles worker)", self._start_worker)
-            if (
-                self._step("generate example calls (callroles simulate)", self._corpus)
-                and self.files
-            ):
+            if self._step("generate example calls (callroles simulate)", self._corpus):
+                self._step("enrol the agents' voices (callroles agents enroll)", self._enrol)
+            if self.files:
                 self._step("add your files", self._user_files)
             if ok and self.info.submitted:
                 self._step("submit the calls and wait for the results", self._submit_and_wait)

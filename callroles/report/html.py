@@ -130,7 +130,8 @@ def call_rows(result: Mapping[str, Any], json_href: str, truth: Mapping[str, Any
     for i, row in enumerate(rows):
         role = html.escape(row["role"])
         cells = (
-            f'<td>{html.escape(row["speaker"])}</td><td class="{role}">{role}</td>'
+            f'<td>{html.escape(row["speaker"])}</td><td class="{role}">{role}'
+            f'<br><span class="muted">by {html.escape(row["decided_by"])}</span></td>'
             f"<td>{html.escape(row['gender'])}</td>{_num(row['talk_s'])}"
             f'<td class="num">{100 * row["share"]:.0f}%</td>{_num(row["confidence"], 2)}'
             + _truth_cell(row["role"], true.get(row["speaker"]) if truth else None)

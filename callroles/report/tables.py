@@ -119,6 +119,7 @@ def speaker_rows(result: Result) -> list[dict[str, Any]]:
                 "talk_s": talk,
                 "share": talk / total if total > 0 else 0.0,
                 "confidence": float(spk["confidence"]),
+                "decided_by": spk.get("role_source", "model"),
                 "silence_s": float(call["silence_s"]),
                 "music_s": float(call["music_s"]),
                 "overlap_s": float(call["overlap_s"]),
@@ -188,7 +189,7 @@ def call_table(result: Result) -> str:
     )
     if result.get("agent_id"):
         head += f"  agent_id {result['agent_id']}"
-    cols = ("speaker", "role", "gender", "talk_s", "share", "confidence")
+    cols = ("speaker", "role", "decided_by", "gender", "talk_s", "share", "confidence")
     foot = (
         f"silence {float(call['silence_s']):.1f} s  music {float(call['music_s']):.1f} s  "
         f"noise {float(call['noise_s']):.1f} s  overlap {float(call['overlap_s']):.1f} s  "

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from callroles.simulate.agents import write_agent_samples
 from callroles.simulate.channel import write_audio
 from callroles.simulate.dialogue import CallPlan, render
 from callroles.simulate.errors import SimulateInputError
@@ -168,8 +169,13 @@ def generate_corpus(
     progress: bool = False,
     engines: tuple[str, ...] | None = None,
     workers: int | None = None,
+    agent_samples: bool = False,
 ) -> CorpusSummary:
-    """Write a synthetic call-center corpus to ``out``; same seed and options, same files."""
+    """Write a synthetic call-center corpus to ``out``; same seed and options, same files.
+
+    ``agent_samples`` also writes ``agents/<agent_id>.wav``, each agent alone (for enrolment;
+    callroles.simulate.agents); the calls are the same either way.
+    """
     out = Path(out)
     check_options(out, calls, preset, audio_format, stereo_fraction)
     langs = check_languages(languages)
@@ -193,6 +199,8 @@ def generate_corpus(
         results = _render_all(plans, tmp, audio_format, progress, workers)
         rows = [r for r, _ in results]
         _write_tables(tmp, rows)
+        if agent_samples:
+            write_agent_samples(plans, tmp / "agents")
         for _, truth in results:
             summary.add_call(truth)
         (tmp / "corpus.json").write_text(

@@ -64,6 +64,14 @@ def test_demo_end_to_end(stack: Settings, tmp_path: Path, reference_dir: Path) -
     for r in results:
         assert f"call {r['call_id']} " in printed  # a table per call
     assert printed.count("roles right for") == 5  # each generated call met its truth
+    # the demo enrols its generated agents first: every call's roles come from the voiceprint,
+    # the same-gender call included (synthetic voices; real calls: README, voiceprints)
+    assert printed.count("roles right for 2/2 speakers") == 5, printed[-4000:]
+    assert printed.count("voiceprint") >= 10
+    prints = json.loads((out / "voiceprints.json").read_text())
+    assert sorted(p["agent_id"] for p in prints.values()) == sorted(
+        {r["agent_id"] for r in results if r.get("agent_id")}
+    )
     assert any(r["separation_strategy"] == "stereo" for r in results)
     page = (out / "index.html").read_text()
     assert page.count('<tbody class="call"') == 6
