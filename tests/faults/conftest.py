@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 
 from callroles.settings import Settings
-from tests.faults import corpus
+from tests.faults import corpus, harness
 from tests.support import http_server
 from tests.support.models import assert_shipped_model
 from tests.support.stacks import local_stack
-from tests.support.workers import Workers, stack_env
+from tests.support.workers import Workers
 
 
 @pytest.fixture(scope="session")
@@ -80,19 +80,14 @@ def fault_workers(
     scratch = tmp_path_factory.mktemp("faults")
     settings = fault_stack.model_copy(update={"topic_prefix": f"f{uuid.uuid4().hex[:8]}."})
     asyncio.run(create_topics(settings))
-    env = stack_env(
+    env = harness.fault_env(
         settings,
+        fault_model,
         CALLROLES_ALLOWED_ROOTS=json.dumps([str(corpus_root / "allowed"), str(scratch)]),
         CALLROLES_ALLOWED_HOSTS=json.dumps(["127.0.0.1"]),
         CALLROLES_MAX_BYTES=str(corpus.LIMIT_BYTES),
         CALLROLES_MAX_DURATION_S=str(corpus.LIMIT_DURATION_S),
-        CALLROLES_DECODE_TIMEOUT_S="30",
         CALLROLES_FETCH_TIMEOUT_S="8",
-        CALLROLES_LEASE_TTL_S="15",
-        CALLROLES_BROKER_SESSION_TIMEOUT_S="10",
-        CALLROLES_BROKER_HEARTBEAT_INTERVAL_S="1",
-        CALLROLES_MODEL_PATH=str(fault_model),
-        OMP_NUM_THREADS="1",
     )
     with Workers(settings, env, scratch) as group:
         group.start(0)

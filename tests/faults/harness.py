@@ -16,6 +16,35 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from callroles.settings import Settings
+from tests.support.workers import Workers, stack_env
+
+#: what every fault suite's workers share: short leases and sessions so faults show quickly
+FAULT_TIMINGS = {
+    "CALLROLES_DECODE_TIMEOUT_S": "30",
+    "CALLROLES_LEASE_TTL_S": "15",
+    "CALLROLES_BROKER_SESSION_TIMEOUT_S": "10",
+    "CALLROLES_BROKER_HEARTBEAT_INTERVAL_S": "1",
+    "OMP_NUM_THREADS": "1",
+}
+
+
+def fault_env(settings: Settings, model: Path, **extra: str) -> dict[str, str]:
+    """The environment of a fault suite's workers: the stack, the timings, the model."""
+    return stack_env(settings, **FAULT_TIMINGS, CALLROLES_MODEL_PATH=str(model), **extra)
+
+
+def done_lines(group: Workers, which: tuple[int, ...] = (0, 1)) -> int:
+    """Calls the workers have finished so far (their ``done in`` log lines)."""
+    return sum(group.text(n).count(" done in ") for n in which)
+
+
+def wait_done(group: Workers, at_least: int, timeout: float = 240) -> None:
+    """Wait until the workers have finished ``at_least`` calls (or ``timeout`` passes)."""
+    deadline = time.monotonic() + timeout
+    while done_lines(group) < at_least and time.monotonic() < deadline:
+        time.sleep(0.5)
+
 
 @dataclass
 class Tally:

@@ -29,7 +29,7 @@ from callroles.settings import Settings
 from tests.faults import harness
 from tests.support import calls
 from tests.support.ports import free_ports
-from tests.support.workers import Workers, stack_env
+from tests.support.workers import Workers
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
 
@@ -98,8 +98,9 @@ def cluster_workers(
     cl.wait_in_sync(c, topics)
     for topic in cl.metadata(c, topics)["topics"]:
         assert all(len(p["replicas"]) == cl.REPLICATION for p in topic["partitions"]), topic
-    env = stack_env(
+    env = harness.fault_env(
         settings,
+        fault_model,
         CALLROLES_KAFKA_BOOTSTRAP=c.bootstrap,
         CALLROLES_REPLICATION_FACTOR=str(cl.REPLICATION),
         CALLROLES_MIN_INSYNC_REPLICAS=str(cl.MIN_ISR),
@@ -110,12 +111,6 @@ def cluster_workers(
         TOPIC_REPLICATION_FACTOR=str(cl.REPLICATION),
         PRODUCER_ACKS="-1",
         CALLROLES_ALLOWED_ROOTS=json.dumps([str(scratch)]),
-        CALLROLES_DECODE_TIMEOUT_S="30",
-        CALLROLES_LEASE_TTL_S="15",
-        CALLROLES_BROKER_SESSION_TIMEOUT_S="10",
-        CALLROLES_BROKER_HEARTBEAT_INTERVAL_S="1",
-        CALLROLES_MODEL_PATH=str(fault_model),
-        OMP_NUM_THREADS="1",
     )
     with Workers(settings, env, scratch) as group:
         group.start(0)
@@ -129,16 +124,6 @@ def cluster_workers(
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def _done_lines(group: Workers) -> int:
-    return sum(group.text(n).count(" done in ") for n in (0, 1))
-
-
-def _wait_done(group: Workers, at_least: int, timeout: float = 240) -> None:
-    deadline = time.monotonic() + timeout
-    while _done_lines(group) < at_least and time.monotonic() < deadline:
-        time.sleep(0.5)
 
 
 def _submit(ctx: Ctx, tag: str, n: int = N_CALLS) -> set[str]:
@@ -183,9 +168,9 @@ def test_kill9_leader_of_call_topic(cluster_workers: Ctx) -> None:
     c, settings, _scratch, group = cluster_workers
     topic = all_topics(settings)["call_finished"]
     t0 = time.monotonic()
-    before = _done_lines(group)
+    before = harness.done_lines(group)
     ids = _submit(cluster_workers, "leader")
-    _wait_done(group, before + 2)
+    harness.wait_done(group, before + 2)
     led = cl.leaders(c, topic)
     victim = cl.main_leader(c, topic)
     assert set(led.values()) == {victim}, f"one node should lead all of {topic}: {led}"
@@ -214,9 +199,9 @@ def test_rolling_restart_of_three_brokers(cluster_workers: Ctx) -> None:
     the next goes; two calls are submitted while each node is down."""
     c, settings, _scratch, group = cluster_workers
     t0 = time.monotonic()
-    before = _done_lines(group)
+    before = harness.done_lines(group)
     ids = _submit(cluster_workers, "roll")
-    _wait_done(group, before + 2)
+    harness.wait_done(group, before + 2)
     steps = []
     for node in c.nodes:
         t = time.monotonic()

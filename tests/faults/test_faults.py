@@ -32,16 +32,6 @@ GATHER_S = max(480.0, 20.0 * N_CALLS)
 Ctx = tuple[Settings, Path, Workers]
 
 
-def _done_lines(group: Workers) -> int:
-    return sum(group.text(n).count(" done in ") for n in (0, 1))
-
-
-def _wait_done(group: Workers, at_least: int, timeout: float = 240) -> None:
-    deadline = time.monotonic() + timeout
-    while _done_lines(group) < at_least and time.monotonic() < deadline:
-        time.sleep(0.5)
-
-
 def _submit_calls(ctx: Ctx, tag: str, n: int = N_CALLS) -> set[str]:
     settings, scratch, _group = ctx
     recordings = calls.make_calls(scratch / tag, n, tag)
@@ -63,9 +53,9 @@ def _check(ctx: Ctx, row: harness.Tally, ids: set[str], got: list) -> None:
 
 def test_kill9_one_of_two_workers(fault_workers: Ctx) -> None:
     settings, _scratch, group = fault_workers
-    before = _done_lines(group)
+    before = harness.done_lines(group)
     ids = _submit_calls(fault_workers, "kill")
-    _wait_done(group, before + 2)
+    harness.wait_done(group, before + 2)
     group.kill9(1)  # mid-run: w1 holds leases and uncommitted offsets
     time.sleep(12)  # w0 takes the partition over (session timeout 10 s) while w1 is down
     group.start(1)
@@ -79,9 +69,9 @@ def test_redis_restart_mid_run(fault_workers: Ctx) -> None:
     """Restart Redis with calls in flight, then send a second batch: the pooled connections
     of both workers are stale after the restart, and every call must still get its result."""
     settings, _scratch, group = fault_workers
-    before = _done_lines(group)
+    before = harness.done_lines(group)
     ids = _submit_calls(fault_workers, "redis")
-    _wait_done(group, before + 2)
+    harness.wait_done(group, before + 2)
     stack_mod.stop_redis(settings)
     time.sleep(3)
     stack_mod.start_redis(settings)  # appendonly yes: sums, markers and leases survive
@@ -94,9 +84,9 @@ def test_redis_restart_mid_run(fault_workers: Ctx) -> None:
 
 def test_kafka_restart_mid_run(fault_workers: Ctx) -> None:
     settings, _scratch, group = fault_workers
-    before = _done_lines(group)
+    before = harness.done_lines(group)
     ids = _submit_calls(fault_workers, "kafka")
-    _wait_done(group, before + 2)
+    harness.wait_done(group, before + 2)
     stack_mod.stop_kafka(settings)
     time.sleep(3)
     stack_mod.start_kafka(settings)
