@@ -30,23 +30,13 @@ def register(sub: Any) -> None:
 
 
 def _enroll(args: argparse.Namespace) -> int:
-    from callroles.audio.decode import decode
     from callroles.audio.pipeline import FrontEnd
-    from callroles.errors import InputError
     from callroles.settings import get_settings
-    from callroles.voiceprints import make_voiceprint, open_store, speech_partials
+    from callroles.voiceprints import enrol, open_store
 
     settings = get_settings()
     frontend = FrontEnd(settings, activity=False)  # speech spans only: no talk-time model
-    partials = []
-    for path in args.files:
-        if not path.is_file():
-            raise InputError(f"no such recording: {path}", code="input_missing")
-        audio = decode(path, frontend.limits)
-        front = frontend.process(audio, layout="mono", n_speakers=1)
-        spans = [(s.start, s.end) for s in front.segmentation.speech]
-        partials.append(speech_partials(audio, spans, frontend.encoder))
-    print_ = make_voiceprint(args.agent_id, partials, [p.name for p in args.files], args.tenant)
+    print_ = enrol(frontend, args.agent_id, list(args.files), args.tenant)
     open_store(settings).put(print_)
     print(
         f"enrolled agent {print_.agent_id}{f' ({print_.tenant})' if print_.tenant else ''}: "

@@ -24,8 +24,9 @@ from typing import Any, Protocol
 import numpy as np
 import redis
 
-from callroles.audio.decode import DecodedAudio
+from callroles.audio.decode import DecodedAudio, decode
 from callroles.audio.embeddings import PARTIAL_FRAMES, partial_mels
+from callroles.audio.pipeline import FrontEnd
 from callroles.audio.segmentation import FRAME_S
 from callroles.errors import InputError
 from callroles.settings import Settings
@@ -142,6 +143,20 @@ def make_voiceprint(
         sources=sources,
         enrolled_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     )
+
+
+def enrol(frontend: FrontEnd, agent_id: str, files: list[Path], tenant: str = "") -> Voiceprint:
+    """The voiceprint of recordings of an agent alone: the front end's speech segments of each
+    file, their partials, then :func:`make_voiceprint` (which refuses no speech, two voices)."""
+    partials = []
+    for path in files:
+        if not Path(path).is_file():
+            raise InputError(f"no such recording: {path}", code="input_missing")
+        audio = decode(path, frontend.limits)
+        front = frontend.process(audio, layout="mono", n_speakers=1)
+        spans = [(s.start, s.end) for s in front.segmentation.speech]
+        partials.append(speech_partials(audio, spans, frontend.encoder))
+    return make_voiceprint(agent_id, partials, [Path(p).name for p in files], tenant)
 
 
 def _two_voices(emb: np.ndarray) -> str | None:

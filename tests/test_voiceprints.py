@@ -14,7 +14,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from callroles.audio.decode import decode
 from callroles.call import Models, load_models, run_call
 from callroles.settings import PROJECT_ROOT, Settings
 from callroles.voiceprints import (
@@ -22,8 +21,7 @@ from callroles.voiceprints import (
     RedisStore,
     Voiceprint,
     VoiceprintError,
-    make_voiceprint,
-    speech_partials,
+    enrol,
 )
 
 CALLYTICS = PROJECT_ROOT.parent / "shared" / "data" / "real-calls" / "callytics"
@@ -40,13 +38,7 @@ def models() -> Models:
 
 
 def _enrol(models: Models, files: list[Path], agent_id: str = "CSR01") -> Voiceprint:
-    partials = []
-    for path in files:
-        audio = decode(path)
-        front = models.frontend.process(audio, layout="mono", n_speakers=1)
-        spans = [(s.start, s.end) for s in front.segmentation.speech]
-        partials.append(speech_partials(audio, spans, models.frontend.encoder))
-    return make_voiceprint(agent_id, partials, [p.name for p in files])
+    return enrol(models.frontend, agent_id, files)
 
 
 def _agent_in_reference(rttm: Path, segments: list[list[float]]) -> float:

@@ -24,7 +24,6 @@ from typing import Any
 
 from tqdm import tqdm
 
-from callroles.audio.decode import decode
 from callroles.audio.pipeline import FrontEnd
 from callroles.deploy import stack
 from callroles.errors import CallrolesError
@@ -46,7 +45,7 @@ from callroles.simulate import generate_corpus
 from callroles.streaming.ingest import call_id_for_file
 from callroles.streaming.submit import event_for_file, publish
 from callroles.streaming.topics import create_topics_sync
-from callroles.voiceprints import FileStore, make_voiceprint, speech_partials
+from callroles.voiceprints import FileStore, enrol
 
 Echo = Callable[[str], None]
 
@@ -190,11 +189,7 @@ class Demo:
         store = FileStore(self.voiceprints)
         names = []
         for sample in sorted((self.out / "corpus" / "agents").glob("*.wav")):
-            audio = decode(sample, frontend.limits)
-            front = frontend.process(audio, layout="mono", n_speakers=1)
-            spans = [(s.start, s.end) for s in front.segmentation.speech]
-            partials = [speech_partials(audio, spans, frontend.encoder)]
-            store.put(make_voiceprint(sample.stem, partials, [sample.name]))
+            store.put(enrol(frontend, sample.stem, [sample]))
             names.append(sample.stem)
         return f"{len(names)} agents ({', '.join(names)}) in {self.voiceprints}"
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import ctypes
 import logging
 import threading
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -309,12 +308,3 @@ class Scorer:
             if stream is not None:
                 return self.score_stream(stream, len(arr))
         return self.score(arr)
-
-    def score_many(self, calls: Sequence[np.ndarray]) -> list[np.ndarray]:
-        """Score several calls' windows in shared batches; one result per call, in order."""
-        arrays = [self._validate(w) for w in calls]
-        if not arrays:
-            return []
-        probs = self.score(np.concatenate(arrays))
-        bounds = np.cumsum([len(a) for a in arrays])[:-1]
-        return list(np.split(probs, bounds))

@@ -44,13 +44,6 @@ def test_scores_batches_with_the_right_shapes(
     scorer.max_batch = 64
 
 
-def test_score_many_splits_per_call(scorer: Scorer, real_windows: np.ndarray) -> None:
-    calls = [real_windows[:3], real_windows[3:4], real_windows[:0], real_windows[4:10]]
-    parts = scorer.score_many(calls)
-    assert [p.shape for p in parts] == [(3, 2), (1, 2), (0, 2), (6, 2)]
-    np.testing.assert_allclose(np.concatenate(parts), scorer.score(real_windows[:10]), atol=1e-6)
-
-
 def test_one_session_per_process(exported: tuple[Path, Any]) -> None:
     a = Scorer.load(exported[0], execution_provider="cpu")
     assert Scorer.load(str(exported[0]), execution_provider="cpu") is a
