@@ -18,22 +18,20 @@ from typing import Any
 
 from callroles.audio.pipeline import FrontEnd
 from callroles.eval_diarization import evaluate_dir, format_report
-from callroles.settings import PROJECT_ROOT, get_settings
+from callroles.settings import PROJECT_ROOT, Settings, get_settings
 from callroles.simulate import generate_corpus, generator_fingerprint
+from callroles.simulate.real_voices import generate_real_corpus
 
 RESULTS = Path(__file__).resolve().parent / "results" / "eval-diarization.json"
 SHARED = PROJECT_ROOT.parent / "shared" / "data"
 
 
-def main(argv: list[str]) -> int:
-    p = argparse.ArgumentParser(prog="callroles bench eval")
-    p.add_argument("--out", type=Path, default=RESULTS)
-    args = p.parse_args(argv)
-    settings = get_settings()
+def eval_sets(settings: Settings) -> list[tuple[str, Path, Path | None, str]]:
+    """(name, audio folder, reference folder or None, what kind of data) for every set."""
     corpus = settings.home / "bench-cache" / f"eval-small-seed1234-{generator_fingerprint()}"
     if not (corpus / "calls.csv").is_file():
         generate_corpus(corpus, calls=5, seed=1234, preset="small")
-    sets: list[tuple[str, Path, Path | None, str]] = [
+    sets = [
         ("real calls (Callytics)", SHARED / "real-calls" / "callytics", None, "real"),
         ("real recordings (pyAudioAnalysis)", SHARED / "diarization" / "pyaudioanalysis", None,
          "real; contiguous reference turns, pauses included"),
@@ -41,13 +39,32 @@ def main(argv: list[str]) -> int:
          "real (MUSAN music, noise, speech); reference is ina's own output"),
         ("test corpus (seed 1234)", corpus / "audio", corpus / "truth", "SYNTHETIC"),
     ]  # fmt: skip
+    voices = SHARED / "speakers" / "librispeech"
+    if voices.is_dir():  # real voices, generated calls (simulate --real-voices), 12 calls
+        real = (
+            settings.home / "bench-cache" / f"eval-real-voices-12-seed7-{generator_fingerprint()}"
+        )
+        if not (real / "calls.csv").is_file():
+            generate_real_corpus(real, voices, calls=12, seed=7, stereo_fraction=0.0)
+        sets.append(
+            ("real voices in generated calls (LibriSpeech, seed 7)", real / "audio",
+             real / "truth", "real voices (LibriSpeech readers); the calls are generated"),
+        )  # fmt: skip
+    return sets
+
+
+def main(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="callroles bench eval")
+    p.add_argument("--out", type=Path, default=RESULTS)
+    args = p.parse_args(argv)
+    settings = get_settings()
     frontend = FrontEnd(settings)
     report: dict[str, Any] = {
         "benchmark": "eval-diarization",
         "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "sets": {},
     }
-    for name, folder, refs, kind in sets:
+    for name, folder, refs, kind in eval_sets(settings):
         if not folder.is_dir():
             print(f"{name}: absent ({folder}); skipped")
             report["sets"][name] = {"absent": str(folder)}

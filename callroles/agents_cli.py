@@ -61,7 +61,9 @@ def _list(args: argparse.Namespace) -> int:
     for r in rows:
         print(
             f"{r['tenant'] or '-':<10} {r['agent_id']:<16} {r['speech_s']:6.1f} s  "
-            f"{r['partials']:4d} partials  {r['model']}  enrolled {r['enrolled_at']}"
+            f"{r['partials']:4d} partials  {r['model']}  enrolled {r['enrolled_at']}  "
+            f"learnt from {r['auto_samples']} call(s), refused {r['refused']}"
+            + (f" (last: {r['last_refusal']})" if r["last_refusal"] else "")
         )
     print(f"{len(rows)} agent(s)")
     return 0

@@ -22,6 +22,7 @@ import numpy as np
 
 from callroles.audio.decode import DecodedAudio, decode
 from callroles.audio.pipeline import FrontEnd, FrontEndResult
+from callroles.enrolment import Enrolment, auto_enrol
 from callroles.errors import CallrolesError, InputError
 from callroles.result import build_result
 from callroles.roles import SpeakerRole, decide_roles
@@ -150,14 +151,22 @@ def run_call(
         stage = "result"
         t0 = time.perf_counter()
         similarity = _voiceprint_similarity(call, front, audio, models, voiceprints)
+        channels = {s.speaker: s.role_hint for s in front.speakers if s.role_hint}
         roles = decide_roles(
-            window_probs, models.scorer.classes, [s.speaker for s in front.speakers], similarity
+            window_probs,
+            models.scorer.classes,
+            [s.speaker for s in front.speakers],
+            similarity,
+            channels if front.strategy == "stereo" else None,
+            models.scorer.temperature,
         )
+        learnt = _learn(call, front, audio, roles, models, settings, voiceprints)
         timings["roles"] = time.perf_counter() - t0
         timings["total"] = time.perf_counter() - started + sum((latencies or {}).values())
         event = build_result(
-            call_id, front, roles, models.model_info(), timings, event=call, worker=worker
-        )
+            call_id, front, roles, models.model_info(), timings, event=call, worker=worker,
+            enrolment=learnt.to_dict() if learnt else None,
+        )  # fmt: skip
     except Exception as exc:  # errors as data: the caller decides (error event, retry, raise)
         return CallFailure(exc, stage, timings)
     return CallResult(event, front, window_probs, roles)
@@ -192,6 +201,26 @@ def _voiceprint_similarity(
         if emb is not None:
             out[stream.speaker] = float(emb @ vec)
     return out
+
+
+def _learn(
+    call: Mapping[str, Any],
+    front: FrontEndResult,
+    audio: DecodedAudio,
+    roles: list[SpeakerRole],
+    models: Models,
+    settings: Settings,
+    store: VoiceprintStore | None,
+) -> Enrolment | None:
+    """Automatic enrolment from a certain call (callroles.enrolment); a store that fails is
+    logged and the call's result still goes out (its roles do not depend on it)."""
+    if store is None or settings.auto_enrol == "off":
+        return None
+    try:
+        return auto_enrol(store, dict(call), front, audio, roles, models.frontend.encoder)
+    except Exception:
+        log.exception("automatic enrolment failed for call %s", call.get("call_id"))
+        return None
 
 
 def _name_of(recording: Recording) -> str:

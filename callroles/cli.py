@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "callroles.agents_cli",  # agents enroll, list, forget
     "callroles.eval_diarization",  # eval diarization
     "callroles.export.cli",  # export, default-model
+    "callroles.export.calibrate",  # calibrate
     "callroles.streaming.cli",  # worker, submit, tail, serve, watch
     "callroles.report.cli",  # demo, report
     "callroles.bench.cli",  # bench

@@ -49,6 +49,10 @@ def conversation_figures(
     return figures, turn_count, interruptions
 
 
+#: a role decided with less confidence than this is flagged (``roles_uncertain``)
+UNCERTAIN = 0.9
+
+
 def doubts(
     result: Mapping[str, Any], front: FrontEndResult, roles: Sequence[SpeakerRole]
 ) -> list[str]:
@@ -72,6 +76,10 @@ def doubts(
         flags.append("roles_by_pair_rule")
     if any(r.source == "voiceprint" and r.label and role_of(r.label) != r.role for r in roles):
         flags.append("model_disagrees_with_voiceprint")
+    if any(r.source == "channel" and r.label and role_of(r.label) != r.role for r in roles):
+        flags.append("model_disagrees_with_channel")
+    if any(r.role in ("agent", "customer") and r.confidence < UNCERTAIN for r in roles):
+        flags.append("roles_uncertain")
     return flags
 
 
@@ -84,6 +92,7 @@ def build_result(
     *,
     event: Mapping[str, Any] | None = None,
     worker: str | None = None,
+    enrolment: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """A valid ``call_result.v1`` dict from the front end's output and the role decisions.
 
@@ -163,6 +172,8 @@ def build_result(
         "worker": worker,
     }
     result["flags"] = doubts(result, front, roles)
+    if enrolment is not None:  # what this call taught the agent's voiceprint (callroles.enrolment)
+        result["enrolment"] = dict(enrolment)
     event_time = event.get("submitted_at") or event.get("ended_at")
     if event_time:
         result["event_time"] = event_time

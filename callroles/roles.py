@@ -51,7 +51,7 @@ class SpeakerRole:
     label: str | None = None
     confidence: float = 0.0
     probabilities: dict[str, float] = field(default_factory=dict)
-    source: str = "model"  # what decided the role: model (Eq. 4/5) or voiceprint
+    source: str = "model"  # what decided the role: model (Eq. 4/5), voiceprint or channel
     voiceprint_similarity: float | None = None
 
     def agent_probability(self) -> float:
@@ -79,19 +79,56 @@ def eq5(speaker: str, mean: Sequence[float] | np.ndarray, classes: Sequence[str]
     return SpeakerRole(speaker, role, label, _unit(conf), probabilities)
 
 
-def two_party(decisions: list[SpeakerRole]) -> list[SpeakerRole]:
-    """A two-party call has one agent and one customer: when Eq. 5 gives both speakers the same
-    role, the one with the higher agent probability is the agent and the other the customer.
+def pair_margin(agent: SpeakerRole, customer: SpeakerRole) -> float:
+    """logit P_a(agent) - logit P_c(agent): the evidence for this assignment over the swap."""
+    eps = 1e-6
+    pa = min(max(agent.agent_probability(), eps), 1 - eps)
+    pc = min(max(customer.agent_probability(), eps), 1 - eps)
+    return float(np.log(pa / (1 - pa)) - np.log(pc / (1 - pc)))
+
+
+def pair_confidence(agent: SpeakerRole, customer: SpeakerRole, temperature: float = 1.0) -> float:
+    """P(this assignment) against the swapped one: sigmoid(pair_margin / temperature), which at
+    temperature 1 is p_a(agent) p_c(customer) / (that + p_a(customer) p_c(agent)).
+
+    A two-party call is one decision, not two: when both speakers score P(agent) 0.9997 and
+    0.9996 the pair is a coin toss (0.57), whatever either number says alone. The temperature
+    is fitted on held-out calls (``callroles calibrate``) so that the confidence means a rate.
+    """
+    return _unit(1.0 / (1.0 + np.exp(-pair_margin(agent, customer) / temperature)))
+
+
+def two_party(decisions: list[SpeakerRole], temperature: float = 1.0) -> list[SpeakerRole]:
+    """A two-party call has one agent and one customer: the one with the higher agent
+    probability is the agent and the other the customer, both with the pair's confidence
+    (:func:`pair_confidence`).
 
     Eq. 5 labels each speaker on its own; on an unfamiliar line or voice both can lean the same
     way while their ranking is still right. ``label`` keeps the per-speaker argmax.
     """
     scored = [d for d in decisions if d.probabilities]
-    if len(decisions) != 2 or len(scored) != 2 or scored[0].role != scored[1].role:
+    if len(decisions) != 2 or len(scored) != 2:
         return decisions
     agent, customer = sorted(scored, key=SpeakerRole.agent_probability, reverse=True)
-    fixed = {agent.speaker: agent.as_role("agent"), customer.speaker: customer.as_role("customer")}
+    conf = pair_confidence(agent, customer, temperature)
+    fixed = {
+        agent.speaker: replace(agent.as_role("agent"), confidence=conf),
+        customer.speaker: replace(customer.as_role("customer"), confidence=conf),
+    }
     return [fixed[d.speaker] for d in decisions]
+
+
+def by_channel(decisions: list[SpeakerRole], hints: Mapping[str, str]) -> list[SpeakerRole]:
+    """Stereo with a declared layout: the channel says who is who (``role_hint`` of each
+    speaker), which the telephony system knows for certain; confidence 1."""
+    if not hints:
+        return decisions
+    return [
+        replace(d, role=hints[d.speaker], confidence=1.0, source="channel")
+        if d.speaker in hints
+        else d
+        for d in decisions
+    ]
 
 
 def by_voiceprint(
@@ -136,10 +173,15 @@ def decide_roles(
     classes: Sequence[str],
     speakers: Sequence[str],
     voiceprint: Mapping[str, float] | None = None,
+    channels: Mapping[str, str] | None = None,
+    temperature: float = 1.0,
 ) -> list[SpeakerRole]:
     """Every speaker's role, in ``speakers`` order: Eq. 4, Eq. 5 and the two-party rule; then,
     when the call's agent is enrolled, the voiceprint (``voiceprint``: each speaker's cosine
-    similarity to it), which a known voice outranks the model's acoustic guess with."""
+    similarity to it), which a known voice outranks the model's acoustic guess with; then, on a
+    stereo call whose layout names the agent's side, the channel (``channels``: speaker ->
+    role), which outranks both (the similarity stays in the result for auditing).
+    ``temperature`` calibrates the model's pair confidence (the scorer's, fitted per model)."""
     decisions = []
     for spk in speakers:
         probs = window_probs.get(spk)
@@ -147,5 +189,6 @@ def decide_roles(
             decisions.append(SpeakerRole(spk))
         else:
             decisions.append(eq5(spk, speaker_probabilities(probs)[0], classes))
-    decisions = two_party(decisions)
-    return by_voiceprint(decisions, voiceprint) if voiceprint else decisions
+    decisions = two_party(decisions, temperature)
+    decisions = by_voiceprint(decisions, voiceprint) if voiceprint else decisions
+    return by_channel(decisions, channels or {})

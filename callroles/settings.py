@@ -82,9 +82,15 @@ class Settings(BaseSettings):
     # None: the shipped one); "energy", voiced frames of ina's runs (callroles.audio.voicing)
     talk_time: Literal["activity", "energy"] = "activity"
     activity_model_path: Path | None = None
+    # where somebody speaks (callroles.audio.speech): inaSpeechSegmenter's speech and either the
+    # activity model or silero-vad ("either"), or one of the two alone
+    speech_evidence: Literal["activity", "silero", "either"] = "either"
     # agents' voiceprints (callroles.voiceprints): a redis:// URL, or a JSON file; None:
     # <home>/voiceprints.json. Biometric data: `callroles agents forget ID` removes one.
     voiceprint_store: str | None = None
+    # learn agents' voices from calls whose roles are certain (callroles.enrolment): "stereo",
+    # a stereo call whose layout names the agent's side; "off", only `callroles agents enroll`
+    auto_enrol: Literal["off", "stereo"] = "stereo"
 
     # Input limits and where recordings may be read from
     allowed_roots: tuple[Path, ...] = ()

@@ -63,6 +63,11 @@ class Voiceprint:
     self_similarity: float = 0.0  # mean cosine of its partials to the print
     sources: list[str] = field(default_factory=list)  # file names only: no audio is kept
     enrolled_at: str = ""
+    # automatic enrolment from certain calls (callroles.enrolment): statistics for an operator
+    auto_samples: int = 0  # calls learnt from
+    refused: int = 0  # samples refused because they contradicted this print
+    last_refusal: str = ""
+    updated_at: str = ""
 
     def usable(self) -> str | None:
         """None when this print can be matched, else why not."""
@@ -72,11 +77,15 @@ class Voiceprint:
 
 
 def speech_partials(
-    audio: DecodedAudio, speech_spans: list[tuple[float, float]], encoder: Any
+    audio: DecodedAudio,
+    speech_spans: list[tuple[float, float]],
+    encoder: Any,
+    channel: int | None = None,
 ) -> np.ndarray:
     """GE2E embeddings (N, 256) of the 1.6 s partials of ``audio`` that are mostly inside
-    ``speech_spans`` (seconds: the front end's speech segments, any speaker)."""
-    wide = audio.wide.mean(axis=0)
+    ``speech_spans`` (seconds: the front end's speech segments, any speaker); of one
+    ``channel`` of a stereo call, or of the mix."""
+    wide = audio.wide.mean(axis=0) if channel is None else audio.wide[channel]
     duration = len(wide) / 16000
     speech = np.zeros(int(duration / FRAME_S) + 1, bool)
     for a, b in speech_spans:

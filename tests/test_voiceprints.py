@@ -8,7 +8,9 @@ customer the agent); with CSR01's voice sample enrolled, her voice must decide.
 from __future__ import annotations
 
 import dataclasses
+import os
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -125,3 +127,22 @@ def test_redis_store_round_trip(stack: Settings) -> None:
     store.put(vp)
     assert store.get("A9", "t1") == vp and [p.agent_id for p in store.list("t1")] == ["A9"]
     assert store.forget("A9", "t1") and store.get("A9", "t1") is None
+
+
+def test_agents_list_shows_what_automatic_enrolment_did(tmp_path: Path) -> None:
+    """An operator sees per agent the calls learnt from and the refusals, with the last reason."""
+    store = FileStore(tmp_path / "voiceprints.json")
+    why = "c3: contradicts the voiceprint (similarity 0.61)"
+    store.put(
+        Voiceprint(
+            "A9", [0.1] * 256, partials=40, speech_s=33.0, sources=["c1", "c2"],
+            auto_samples=2, refused=1, last_refusal=why,
+        )
+    )  # fmt: skip
+    env = {**os.environ, "CALLROLES_VOICEPRINT_STORE": str(tmp_path / "voiceprints.json")}
+    out = subprocess.run(
+        [sys.executable, "-m", "callroles", "agents", "list"],
+        env=env, capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert "A9" in out and "learnt from 2 call(s), refused 1" in out
+    assert why in out

@@ -27,6 +27,7 @@ from callroles.audio.segmentation import (
     build,
     raw_to_grid,
 )
+from callroles.audio.speech import speech_frames
 from callroles.audio.talk import DEFAULT_TALK, overlap_share, talk_tracks
 from callroles.audio.turns import align, by_turns, turn_owners
 from callroles.audio.voicing import trim_tracks
@@ -34,6 +35,7 @@ from callroles.audio.windows import stream_windows
 from callroles.errors import InputError
 from callroles.features import DEFAULT_SPEC, FeatureSpec
 from callroles.runtime.activity import Activity, ActivityModel
+from callroles.runtime.vad import SileroVad
 from callroles.schemas import LAYOUTS
 from callroles.settings import Settings
 
@@ -123,6 +125,9 @@ class FrontEnd:
         self.trim = trim  # talk time from voiced frames only (callroles.audio.voicing)
         # mono talk time and same-voice turns from the speaker-count model, when there is one
         self.activity = self._activity(activity)
+        # silero-vad, the real-data opinion on where somebody speaks (callroles.audio.speech)
+        needs_vad = self.activity is not None and settings.speech_evidence != "activity"
+        self.vad = SileroVad.load(settings, settings.onnx_threads) if needs_vad else None
         self._encoder: Any = None
         self._lock = threading.Lock()
         stream_windows(np.zeros(SAMPLE_RATE, np.float32), spec)  # pay librosa's JIT at load
@@ -185,13 +190,20 @@ class FrontEnd:
             t0 = time.perf_counter()
             act = self.activity(signals[0]).cut(n_frames)
             timings["activity"] = time.perf_counter() - t0
+        speech = None
+        if act is not None:
+            t0 = time.perf_counter()
+            vad = self.vad(signals[0], n_frames) if self.vad is not None else None
+            timings["vad"] = time.perf_counter() - t0
+            heard = 1.0 - act.count[:, 0] > DEFAULT_TALK.speech
+            speech = speech_frames(grids[0], heard, vad, self.settings.speech_evidence)
 
         t0 = time.perf_counter()
         tracks, strategy, owner = self._separate(
             grids, audio, stereo, layout, n_speakers, strategy, act
         )
         if act is not None:
-            talk = _without_background(talk_tracks(tracks, act, owner), grids[0])
+            talk = _without_background(talk_tracks(tracks, act, owner, speech=speech), grids[0])
         elif self.trim:
             talk = trim_tracks(tracks, signals, grids, SAMPLES_PER_FRAME)
         else:

@@ -80,17 +80,23 @@ def talk_tracks(
     act: Activity,
     owner: np.ndarray | None = None,
     spec: TalkSpec = DEFAULT_TALK,
+    speech: np.ndarray | None = None,
 ) -> list[SpeakerTrack]:
     """Each track's activity replaced by its talk: owned speech, plus every overlap it is in.
 
     ``owner`` is (2, n): per frame the speaker who owns it and the one who would join an overlap;
-    None derives it from the tracks themselves (``nearest_owner``).
+    None derives it from the tracks themselves (``nearest_owner``). ``speech`` is where somebody
+    speaks (``callroles.audio.speech``); None: where the activity model hears it.
     """
     if not tracks:
         return tracks
     n = len(tracks[0].active)
     act = act.cut(n)
-    speech, overlap = speech_and_overlap(act, spec)
+    heard, overlap = speech_and_overlap(act, spec)
+    if speech is not None:
+        heard = np.asarray(speech[:n], dtype=bool)
+        overlap = overlap & heard
+    speech = heard
     own = nearest_owner(tracks, n) if owner is None else owner
     masks = []
     for k in range(len(tracks)):

@@ -9,6 +9,7 @@ scoring features computed differently from the training features gives confident
 from __future__ import annotations
 
 import ctypes
+import json
 import logging
 import threading
 from dataclasses import dataclass, field
@@ -123,6 +124,25 @@ def read_model(path: Path) -> tuple[bytes, ModelMetadata]:
     return data, read_metadata(proto, source=str(path))
 
 
+def calibration_path(model: Path) -> Path:
+    """Where ``callroles calibrate`` writes a model's calibration: beside it."""
+    return model.with_name(f"{model.stem}.calibration.json")
+
+
+def read_temperature(model: Path, version: str) -> float:
+    """The fitted temperature for this model version, or 1 (uncalibrated) with a log line."""
+    path = calibration_path(model)
+    if not path.is_file():
+        return 1.0
+    data = json.loads(path.read_text())
+    if data.get("model_version") != version:
+        log.warning(
+            "%s was fitted for model %s, not %s: ignored", path, data.get("model_version"), version
+        )
+        return 1.0
+    return float(data["temperature"])
+
+
 @dataclass
 class Scorer:
     """An ONNX Runtime session plus the model's metadata; thread-safe ``score``."""
@@ -139,6 +159,9 @@ class Scorer:
     frames_per_hop: int = DEFAULT_SPEC.frames_per_hop
     stream_session: Any = None  # trunk-once graph (model.stream.onnx), when asked for
     stream_info: dict[str, Any] = field(default_factory=dict)
+    # the role decision's temperature (callroles.roles.pair_confidence), from
+    # <stem>.calibration.json when it was fitted for this model version (callroles calibrate)
+    temperature: float = 1.0
 
     @classmethod
     def load(
@@ -184,6 +207,7 @@ class Scorer:
         if setting == "cuda" and running != CUDA:
             raise ConfigError("execution_provider=cuda but CUDA could not start; see the log above")
         scorer = cls(session=session, metadata=meta, path=path, provider=running)
+        scorer.temperature = read_temperature(path, meta.model_version)
         scorer._check_io()
         if stream_trunk:
             scorer._load_stream(options, wanted)

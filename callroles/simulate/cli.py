@@ -44,6 +44,19 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=0.0,
         help="share of calls recorded in stereo, agent left, customer right",
     )
+    p.add_argument(
+        "--random-paths",
+        action="store_true",
+        help="draw each party's path (headset or phone line) at random per call: agents on "
+        "phones and customers on clean lines too, so the channel does not give the roles away",
+    )
+    p.add_argument(
+        "--real-voices",
+        type=Path,
+        default=None,
+        help="build the calls from real recorded voices in this LibriSpeech-style folder "
+        "(e.g. ../shared/data/speakers/librispeech) instead of TTS",
+    )
     p.add_argument("--languages", type=_csv, default=None, help="comma list of tr,de,en")
     p.add_argument(
         "--voices",
@@ -64,6 +77,15 @@ def _run(args: argparse.Namespace) -> int:
 
     preset = "small" if args.small else (args.preset or "default")
     calls = args.calls if args.calls is not None else (5 if preset == "small" else 100)
+    if args.real_voices is not None:
+        from callroles.simulate.real_voices import generate_real_corpus
+
+        meta = generate_real_corpus(
+            args.out, args.real_voices, calls=calls, seed=args.seed,
+            stereo_fraction=args.stereo_fraction, random_paths=args.random_paths,
+        )  # fmt: skip
+        print(json.dumps(meta, indent=1))
+        return 0
     summary = generate_corpus(
         args.out,
         calls=calls,
@@ -75,6 +97,7 @@ def _run(args: argparse.Namespace) -> int:
         progress=not args.json,
         engines=args.voices,
         workers=args.workers,
+        random_paths=args.random_paths,
     )
     print(json.dumps(summary.to_dict(), indent=1) if args.json else summary.table())
     return 0

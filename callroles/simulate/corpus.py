@@ -14,8 +14,10 @@ import os
 import shutil
 import time
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 from tqdm import tqdm
 
 from callroles.simulate.agents import write_agent_samples
@@ -72,6 +74,7 @@ def truth_of(plan: CallPlan, segments: list[dict], events: list[dict], duration_
         "channels": plan.channels,
         "language": plan.language,
         "same_gender": plan.agent.gender == plan.customer.gender,
+        "paths": {"agent": plan.paths[0], "customer": plan.paths[1]},
         "speakers": speakers,
         "segments": segments,
         "events": events,
@@ -170,11 +173,14 @@ def generate_corpus(
     engines: tuple[str, ...] | None = None,
     workers: int | None = None,
     agent_samples: bool = False,
+    random_paths: bool = False,
 ) -> CorpusSummary:
     """Write a synthetic call-center corpus to ``out``; same seed and options, same files.
 
     ``agent_samples`` also writes ``agents/<agent_id>.wav``, each agent alone (for enrolment;
-    callroles.simulate.agents); the calls are the same either way.
+    callroles.simulate.agents); the calls are the same either way. ``random_paths`` draws each
+    party's acoustic path (headset or phone line) at random, per call, so the channel no longer
+    tells the roles apart (the voices, scripts and timing are the same as without it).
     """
     out = Path(out)
     check_options(out, calls, preset, audio_format, stereo_fraction)
@@ -188,6 +194,13 @@ def generate_corpus(
         languages=langs,
         stereo_fraction=stereo_fraction,
     )
+    if random_paths:
+        draw = np.random.default_rng([seed, 11])
+        kinds = ("headset", "phone")
+        plans = [
+            replace(p, paths=(kinds[int(draw.integers(2))], kinds[int(draw.integers(2))]))
+            for p in plans
+        ]
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.parent / f".{out.name}.partial-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
@@ -212,6 +225,7 @@ def generate_corpus(
                     "calls": calls,
                     "audio_format": audio_format,
                     "stereo_fraction": stereo_fraction,
+                    "random_paths": random_paths,
                     "languages": list(langs),
                     "engines": list(engines or ()),
                 },

@@ -45,6 +45,9 @@ class CallPlan:
     channels: int
     hold: bool
     started_at: str
+    # acoustic path of (agent, customer): "headset" or "phone"; random paths (simulate
+    # --random-paths) put agents on phones and customers on clean lines too
+    paths: tuple[str, str] = ("headset", "phone")
 
 
 @dataclass
@@ -182,7 +185,7 @@ def _script(plan: CallPlan, tl: _Timeline) -> None:
     tl.t += int(rng.uniform(0.4, 1.0) * SR)
 
 
-def _merge(regions: list[tuple[int, int]]) -> list[tuple[int, int]]:
+def merge_regions(regions: list[tuple[int, int]]) -> list[tuple[int, int]]:
     out: list[tuple[int, int]] = []
     gap = int(MERGE_GAP_S * SR)
     for a, b in sorted(regions):
@@ -191,6 +194,17 @@ def _merge(regions: list[tuple[int, int]]) -> list[tuple[int, int]]:
         else:
             out.append((a, b))
     return out
+
+
+def _path(
+    kind: str, x: np.ndarray, rng: np.random.Generator, gain_db: float, noise_db: float | None
+) -> np.ndarray:
+    """One party's acoustic path: the headset, or the telephone line (line noise at
+    ``noise_db``, drawn for the call; an agent on a phone gets its own draw)."""
+    if kind == "headset":
+        return channel.headset(x, rng, gain_db)
+    level = float(rng.uniform(-56.0, -46.0)) if noise_db is None else noise_db
+    return channel.phone_line(x, rng, gain_db, level)
 
 
 def render(plan: CallPlan) -> RenderedCall:
@@ -205,11 +219,12 @@ def render(plan: CallPlan) -> RenderedCall:
     extra = np.zeros(n, np.float32)  # what travels the customer's line besides the voice
     for start, audio in tl.music + tl.bursts:
         extra[start : start + len(audio)] += audio[: n - start]
-    agent_side = channel.headset(stems["agent"], rng, plan.agent.gain_db)
+    agent_side = _path(plan.paths[0], stems["agent"], rng, plan.agent.gain_db, None)
     noise_db = float(rng.uniform(-56.0, -46.0))
-    cust_side = channel.phone_line(
-        stems["customer"] * channel.db(plan.customer.gain_db) + extra, rng, 0.0, noise_db
-    )
+    cust_side = _path(
+        plan.paths[1], stems["customer"] * channel.db(plan.customer.gain_db) + extra, rng, 0.0,
+        noise_db,
+    )  # fmt: skip
     if plan.channels == 2:
         audio = np.stack([agent_side, cust_side], axis=1)
     else:
@@ -218,7 +233,7 @@ def render(plan: CallPlan) -> RenderedCall:
     audio = (audio * min(1.0, 0.89 / peak)).astype(np.float32)
     segments = []
     for party in (plan.agent, plan.customer):
-        for a, b in _merge(tl.regions[party.role]):
+        for a, b in merge_regions(tl.regions[party.role]):
             segments.append(
                 {
                     "start": round(a / SR, 3),

@@ -9,6 +9,9 @@ import sqlite3
 import subprocess
 from pathlib import Path
 
+import numpy as np
+import soundfile as sf
+
 from callroles.simulate import generate_corpus
 
 
@@ -145,3 +148,25 @@ def test_stereo_fraction_default_preset(tmp_path: Path) -> None:
     rows = _rows(tmp_path / "d")
     assert all(r["file"].endswith(".wav") and r["channels"] == "2" for r in rows)
     assert all(_ffprobe(tmp_path / "d" / r["file"])["channels"] == 2 for r in rows)
+
+
+def test_random_paths_put_agents_on_phones_and_customers_on_headsets(tmp_path: Path) -> None:
+    """--random-paths draws each party's path per call; the stereo channels show it: a party's
+    channel is band-limited like a phone line (300-3400 Hz) when that party is on a phone."""
+    generate_corpus(
+        tmp_path / "r", calls=8, seed=3, stereo_fraction=1.0, languages=("en",),
+        engines=("espeak",), random_paths=True, workers=1,
+    )  # fmt: skip
+    truths = [json.loads(p.read_text()) for p in sorted((tmp_path / "r/truth").glob("*.json"))]
+    seen = {(t["paths"]["agent"], t["paths"]["customer"]) for t in truths}
+    assert ("phone", "headset") in seen or ("phone", "phone") in seen  # agents on phones too
+    for t in truths:
+        audio, _ = sf.read(tmp_path / "r/audio" / f"{t['call_id']}.wav")
+        for ch, party in enumerate(("agent", "customer")):
+            spec = np.abs(np.fft.rfft(audio[:, ch])) ** 2
+            freqs = np.fft.rfftfreq(len(audio), 1 / 8000)
+            high = spec[freqs > 3600].sum() / spec[(freqs > 400) & (freqs < 3000)].sum()
+            # above the band: headsets 0.0025-0.044, phone lines 0.0002-0.0014 (seed 3)
+            assert (high < 0.002) == (t["paths"][party] == "phone"), (t["call_id"], party, high)
+    fixed = json.loads((tmp_path / "r/corpus.json").read_text())
+    assert fixed["random_paths"] is True

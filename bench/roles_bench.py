@@ -1,0 +1,102 @@
+"""``callroles bench roles``: the role model alone (no voiceprint, no channel), per data set, with
+its calibration.
+
+Sets: generated calls held out of training with the simulator's usual paths (agent on a
+headset, customer on a phone line; SYNTHETIC, seed 4242), generated calls with random paths
+(``simulate --random-paths``: the channel no longer tells the roles; SYNTHETIC, seed 777; the
+temperature is fitted on another seed, 778, by ``callroles calibrate``) and the real Callytics
+calls in ``../shared/data/real-calls`` (evaluation only, never fitted on). Per set: pair-rule
+accuracy, expected calibration error at temperature 1 and at the model's fitted temperature,
+and wrong decisions made with confidence 0.9 or more. Writes ``bench/results/roles.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+from callroles.bench.eval_bench import SHARED
+from callroles.call import CallResult, load_models, run_call
+from callroles.export.calibrate import PairScore, margin_of, score_corpus, summary, true_agent
+from callroles.settings import get_settings
+from callroles.simulate import generate_corpus, generator_fingerprint
+
+RESULTS = Path(__file__).resolve().parent / "results" / "roles.json"
+
+
+def _cached(home: Path, name: str, **options: Any) -> Path:
+    corpus = home / "bench-cache" / f"{name}-{generator_fingerprint()}"
+    if not (corpus / "calls.csv").is_file():
+        generate_corpus(corpus, **options)
+    return corpus
+
+
+def _real(models: Any, folder: Path) -> list[PairScore]:
+    """The Callytics calls: RTTM speaker ids say agent_ / customer_."""
+    out = []
+    for audio in sorted(folder.glob("Call*.wav")):
+        rttm = audio.with_suffix(".rttm").read_text().split("\n")
+        spans = [
+            (float(f[3]), float(f[3]) + float(f[4]))
+            for f in (line.split() for line in rttm)
+            if len(f) > 7 and f[7].startswith("agent_")
+        ]
+        result = run_call(audio, {"call_id": audio.stem}, models, models.frontend.settings)
+        if isinstance(result, CallResult):
+            m = margin_of(result.event, true_agent(result.event, spans))
+            if m is not None:
+                out.append(PairScore(audio.stem, m, False, "real"))
+    return out
+
+
+def main(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="callroles bench roles")
+    p.add_argument("--normal", type=Path, help="a generated corpus with the usual paths")
+    p.add_argument("--random-paths", type=Path, help="a generated corpus with random paths")
+    p.add_argument("--limit", type=int, default=20, help="calls per generated corpus")
+    p.add_argument("--out", type=Path, default=RESULTS)
+    args = p.parse_args(argv)
+    settings = get_settings()
+    models = load_models(settings)
+    t = models.scorer.temperature
+    n = args.limit
+    sets = {
+        "held-out calls, usual paths (SYNTHETIC, seed 4242)": args.normal
+        or _cached(settings.home, f"roles-seed4242-{n}", calls=n, seed=4242),
+        "held-out calls, random paths (SYNTHETIC, seed 777)": args.random_paths
+        or _cached(settings.home, f"roles-rp-seed777-{n}", calls=n, seed=777, random_paths=True),
+    }
+    report: dict[str, Any] = {
+        "benchmark": "roles",
+        "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "model": models.model_info(),
+        "temperature": t,
+        "sets": {},
+    }
+    for name, corpus in sets.items():
+        scores = list(score_corpus(corpus, models, n))
+        by_paths: dict[str, list[PairScore]] = {}
+        for s in scores:
+            by_paths.setdefault(s.paths, []).append(s)
+        report["sets"][name] = {
+            **summary(scores, t),
+            "by_paths": {k: summary(v, t) for k, v in sorted(by_paths.items())},
+            "calls": [s.__dict__ for s in scores],
+        }
+        print(f"[roles] {name}: {json.dumps(summary(scores, t))}", flush=True)
+    callytics = SHARED / "real-calls" / "callytics"
+    if callytics.is_dir():
+        scores = _real(models, callytics)
+        report["sets"]["real calls (Callytics), no enrolment"] = {
+            **summary(scores, t), "calls": [s.__dict__ for s in scores]
+        }  # fmt: skip
+        print(f"[roles] real calls (Callytics): {json.dumps(summary(scores, t))}")
+    else:
+        print(f"real calls: absent ({callytics}); skipped")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=1) + "\n")
+    print(f"wrote {args.out}")
+    return 0

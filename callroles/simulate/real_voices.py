@@ -1,0 +1,246 @@
+"""Calls of real voices: LibriSpeech readers as agents and customers (``simulate --real-voices``).
+
+Our TTS voices are not real people. This generator builds two-party calls from real recorded
+speech in a LibriSpeech-style folder (``SPEAKER/CHAPTER/*.flac`` or ``SPEAKER-CHAPTER-UTT.flac``
+files, genders in ``SPEAKERS.TXT``), such as ``../shared/data/speakers/librispeech`` (CC BY 4.0):
+
+- agents recur: speakers with several utterances (``test-other``, 10 readers) are the agent pool,
+  each with an ``agent_id``; their first ``ENROL_UTTERANCES`` utterances are spoken only in
+  stereo calls (where automatic enrolment may learn them), the rest only in mono calls, so a
+  voiceprint is never tested on the audio it was made from;
+- customers are new in every call (``train-clean-100``, one utterance each); about a third of the
+  calls pair an agent with a customer of the same gender;
+- each utterance is cut into turns of 2-6 s at its quietest 20 ms near the cut, and the turns
+  alternate with pauses of 0.2-0.9 s and the occasional overlap, agent first; the acoustic paths
+  and the codec are the simulator's (headset, phone line, GSM 6.10; ``random_paths`` as there).
+
+What is said makes no sense as a dialogue (read audiobooks), which the front end and the
+voiceprints do not need; the role model's scripts-and-prosody cues are absent, as on calls in a
+language it never heard. Truth segments are each turn's speech, pauses under 0.3 s bridged: the
+simulator's own convention (``dialogue.utterance_regions``). Deterministic for (folder, seed,
+options).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import librosa
+import numpy as np
+
+from callroles.simulate import channel
+from callroles.simulate.corpus import rttm_of
+from callroles.simulate.dialogue import merge_regions, utterance_regions
+from callroles.simulate.errors import SimulateInputError
+
+SR = channel.SR
+ENROL_UTTERANCES = 4
+SAME_GENDER_SHARE = 1 / 3
+AGENT_UTTERANCES = 3  # per call
+
+
+@dataclass(frozen=True)
+class Reader:
+    speaker: str
+    gender: str  # female / male
+    files: tuple[Path, ...]
+
+
+def read_speakers(root: Path) -> tuple[list[Reader], list[Reader]]:
+    """(agents: readers with 2 x ENROL_UTTERANCES utterances or more, customers: the rest)."""
+    if not root.is_dir():
+        raise SimulateInputError(
+            f"no real voices at {root}: give a LibriSpeech-style folder (the project's "
+            "../shared/data/speakers/librispeech; not part of a user's clone)",
+            code="real_voices_missing",
+        )
+    genders: dict[str, str] = {}
+    for table in root.rglob("SPEAKERS.TXT"):
+        for line in table.read_text(errors="replace").splitlines():
+            f = [x.strip() for x in line.split("|")]
+            if len(f) >= 2 and not line.startswith(";") and f[1] in ("F", "M"):
+                genders[f[0]] = "female" if f[1] == "F" else "male"
+    files: dict[str, list[Path]] = {}
+    for flac in sorted(root.rglob("*.flac")):
+        m = re.match(r"(\d+)-\d+-\d+$", flac.stem)
+        if m and m.group(1) in genders:
+            files.setdefault(m.group(1), []).append(flac)
+    readers = [Reader(s, genders[s], tuple(fs)) for s, fs in sorted(files.items())]
+    agents = [r for r in readers if len(r.files) >= 2 * ENROL_UTTERANCES]
+    customers = [r for r in readers if len(r.files) < 2 * ENROL_UTTERANCES]
+    if len(agents) < 2 or len(customers) < 2:
+        raise SimulateInputError(
+            f"{root}: {len(agents)} readers with {2 * ENROL_UTTERANCES}+ utterances (agents) "
+            f"and {len(customers)} others (customers); need 2 of each",
+            code="real_voices_missing",
+        )
+    return agents, customers
+
+
+def _load(path: Path) -> np.ndarray:
+    y, _ = librosa.load(path, sr=SR, mono=True)
+    y = y / (np.sqrt(np.mean(y**2)) or 1.0) * 0.05  # about -26 dBFS speech
+    return y.astype(np.float32)
+
+
+def _turns(y: np.ndarray, rng: np.random.Generator) -> list[np.ndarray]:
+    """Cut an utterance into 2-6 s turns, each cut at the quietest 20 ms near its target."""
+    frame = int(0.02 * SR)
+    energy = np.convolve(y**2, np.ones(frame) / frame, mode="same")
+    out, start = [], 0
+    while len(y) - start > 3 * SR:
+        target = start + int(rng.uniform(2.0, 6.0) * SR)
+        lo, hi = target - SR // 2, min(target + SR // 2, len(y) - SR)
+        if hi <= lo:
+            break
+        cut = lo + int(np.argmin(energy[lo:hi]))
+        out.append(y[start:cut])
+        start = cut
+    out.append(y[start:])
+    return [t for t in out if len(t) > 0.3 * SR]
+
+
+def _render(
+    agent_turns: list[np.ndarray], cust_turns: list[np.ndarray], rng: np.random.Generator
+) -> tuple[dict[str, np.ndarray], dict[str, list[tuple[float, float]]]]:
+    """Alternate the turns on one timeline: stems per role and each role's turn spans (s)."""
+    order: list[tuple[str, np.ndarray]] = []
+    a, c = list(agent_turns), list(cust_turns)
+    while a or c:
+        if a:
+            order.append(("agent", a.pop(0)))
+        if c:
+            order.append(("customer", c.pop(0)))
+    t = int(rng.uniform(0.3, 1.0) * SR)
+    placed = []
+    for role, audio in order:
+        placed.append((role, t, audio))
+        gap = rng.uniform(-0.4, 0.0) if rng.random() < 0.12 else rng.uniform(0.2, 0.9)
+        t = max(t + len(audio) + int(gap * SR), t + int(0.5 * SR))
+    n = max(s + len(x) for _, s, x in placed) + int(0.5 * SR)
+    stems = {"agent": np.zeros(n, np.float32), "customer": np.zeros(n, np.float32)}
+    regions: dict[str, list[tuple[int, int]]] = {"agent": [], "customer": []}
+    for role, s, x in placed:
+        stems[role][s : s + len(x)] += x
+        regions[role].extend((s + a, s + b) for a, b in utterance_regions(x))
+    spans = {r: [(a / SR, b / SR) for a, b in merge_regions(v)] for r, v in regions.items()}
+    return stems, spans
+
+
+def generate_real_corpus(
+    out: Path,
+    root: Path,
+    *,
+    calls: int,
+    seed: int,
+    stereo_fraction: float = 0.0,
+    random_paths: bool = False,
+) -> dict[str, Any]:
+    """Write ``calls`` real-voice calls in the simulator's layout (audio/, truth/, calls.csv)."""
+    agents, customers = read_speakers(root)
+    if out.exists() and any(out.iterdir()):
+        raise SimulateInputError(f"{out} is not empty", code="output_not_empty")
+    rng = np.random.default_rng([seed, 2024])
+    (out / "audio").mkdir(parents=True, exist_ok=True)
+    (out / "truth").mkdir(exist_ok=True)
+    clock = datetime(2024, 5, 6, 9, 0)
+    unused = list(rng.permutation(len(customers)))
+    rows: list[dict[str, Any]] = []
+    same_gender = 0
+    for i in range(calls):
+        agent = agents[int(rng.integers(len(agents)))]
+        same = rng.random() < SAME_GENDER_SHARE
+        want = agent.gender if same else ("male" if agent.gender == "female" else "female")
+        pick = next((k for k in unused if customers[k].gender == want), unused[0])
+        unused.remove(pick)
+        if not unused:
+            unused = list(rng.permutation(len(customers)))
+        customer = customers[pick]
+        stereo = rng.random() < stereo_fraction
+        pool = agent.files[:ENROL_UTTERANCES] if stereo else agent.files[ENROL_UTTERANCES:]
+        chosen = rng.choice(len(pool), size=min(AGENT_UTTERANCES, len(pool)), replace=False)
+        agent_turns = [t for k in chosen for t in _turns(_load(pool[int(k)]), rng)]
+        cust_turns = [t for f in customer.files for t in _turns(_load(f), rng)]
+        stems, spans = _render(agent_turns, cust_turns, rng)
+        kinds = ("headset", "phone")
+        paths = (
+            (kinds[int(rng.integers(2))], kinds[int(rng.integers(2))])
+            if random_paths
+            else ("headset", "phone")
+        )
+        gains = (0.0, float(rng.uniform(-6, 0)))
+        sides = []
+        for role, path, gain in zip(("agent", "customer"), paths, gains, strict=True):
+            if path == "headset":
+                sides.append(channel.headset(stems[role], rng, gain))
+            else:
+                noise_db = float(rng.uniform(-56, -46))
+                sides.append(channel.phone_line(stems[role], rng, gain, noise_db))
+        audio = np.stack(sides, axis=1) if stereo else sides[0] + sides[1]
+        audio = (audio * min(1.0, 0.89 / (float(np.max(np.abs(audio))) or 1.0))).astype(np.float32)
+        call_id = f"real{i + 1:05d}"
+        rel = f"audio/{call_id}.{'wav' if stereo else 'gsm'}"
+        channel.write_audio(out / rel, audio)
+        agent_id, customer_id = f"R{agent.speaker}", f"C{customer.speaker}"
+        segments = sorted(
+            (
+                {"start": round(a, 3), "end": round(b, 3), "speaker": who, "role": role,
+                 "gender": gender}
+                for role, who, gender in (("agent", agent_id, agent.gender),
+                                          ("customer", customer_id, customer.gender))
+                for a, b in spans[role]
+            ),
+            key=lambda s: (s["start"], s["speaker"]),
+        )  # fmt: skip
+        duration = len(audio) / SR
+        same_gender += agent.gender == customer.gender
+        truth = {
+            "call_id": call_id,
+            "duration_s": round(duration, 3),
+            "channels": 2 if stereo else 1,
+            "language": "en",
+            "same_gender": agent.gender == customer.gender,
+            "paths": {"agent": paths[0], "customer": paths[1]},
+            "speakers": {
+                who: {
+                    "role": role,
+                    "gender": g,
+                    "talk_time_s": round(sum(b - a for a, b in spans[role]), 3),
+                    "voice": f"librispeech-{sp}",
+                }
+                for role, who, g, sp in (
+                    ("agent", agent_id, agent.gender, agent.speaker),
+                    ("customer", customer_id, customer.gender, customer.speaker),
+                )
+            },
+            "segments": segments,
+            "events": [],
+        }
+        (out / "truth" / f"{call_id}.json").write_text(json.dumps(truth, indent=1))
+        (out / "truth" / f"{call_id}.rttm").write_text(rttm_of(call_id, segments))
+        clock += timedelta(minutes=int(rng.integers(5, 90)))
+        rows.append({
+            "call_id": call_id, "file": rel, "started_at": clock.isoformat(timespec="seconds"),
+            "duration_s": round(duration, 3), "agent_id": agent_id, "agent_gender": agent.gender,
+            "customer_id": customer_id, "language": "en", "channels": 2 if stereo else 1,
+        })  # fmt: skip
+    with (out / "calls.csv").open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    meta = {
+        "generator": "real-voices", "source": str(root), "seed": seed, "calls": calls,
+        "stereo_fraction": stereo_fraction, "random_paths": random_paths,
+        "agents": len({r["agent_id"] for r in rows}),
+        "same_gender_calls": same_gender,
+        "stereo_calls": sum(r["channels"] == 2 for r in rows),
+        "audio_s": round(sum(r["duration_s"] for r in rows), 1),
+    }  # fmt: skip
+    (out / "corpus.json").write_text(json.dumps(meta, indent=1))
+    return meta

@@ -1,0 +1,181 @@
+"""``callroles calibrate``: make the role decision's confidence mean a rate, on held-out calls.
+
+A two-party call's roles are one decision (:func:`callroles.roles.pair_confidence`): the margin
+m = logit P(agent) of the chosen agent - logit P(agent) of the other, confidence sigmoid(m / T).
+The CRNN's raw margins are huge (it is 0.9997 sure of roles it gets wrong on real calls), so T
+is fitted by maximum likelihood on generated calls held out of training, best with random
+acoustic paths (``callroles simulate --random-paths``), where the channel no longer gives the
+roles away, as on real calls. The fit is written beside the model as
+``<stem>.calibration.json``, tied to the model's version; the scorer reads it at load time.
+Real recordings are never fitted on: they are for evaluation (``callroles bench roles``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+TEMPERATURES = np.exp(np.linspace(np.log(0.1), np.log(200.0), 400))
+BINS = 10
+
+
+@dataclass(frozen=True)
+class PairScore:
+    """One mono two-party call: the margin for the true assignment (> 0: the rule is right)."""
+
+    call_id: str
+    margin: float
+    same_gender: bool
+    paths: str
+
+
+def true_agent(event: dict[str, Any], agent_spans: list[tuple[float, float]]) -> str | None:
+    """The result's speaker who overlaps the true agent's speech most (None: nobody does)."""
+
+    def overlap(speaker: dict[str, Any]) -> float:
+        return sum(
+            max(0.0, min(b, d) - max(a, c)) for a, b in speaker["segments"] for c, d in agent_spans
+        )
+
+    best = max(event["speakers"], key=overlap, default=None)
+    return best["speaker"] if best is not None and overlap(best) > 0 else None
+
+
+def _logit_agent(speaker: dict[str, Any]) -> float:
+    p = sum(v for k, v in speaker["probabilities"].items() if k.endswith("agent"))
+    p = min(max(p, 1e-6), 1 - 1e-6)
+    return float(np.log(p / (1 - p)))
+
+
+def margin_of(event: dict[str, Any], agent: str | None) -> float | None:
+    """The true assignment's margin, or None when the call is not two scored speakers."""
+    scored = [s for s in event["speakers"] if s["probabilities"]]
+    if len(scored) != 2 or agent not in {s["speaker"] for s in scored}:
+        return None
+    a = next(s for s in scored if s["speaker"] == agent)
+    c = next(s for s in scored if s["speaker"] != agent)
+    return _logit_agent(a) - _logit_agent(c)
+
+
+def score_corpus(corpus: Path, models: Any, limit: int | None = None) -> Iterator[PairScore]:
+    """Each mono call of a generated corpus through ``run_call`` (no voiceprints)."""
+    from callroles.call import CallResult, run_call
+
+    truths = sorted((corpus / "truth").glob("*.json"))[:limit]
+    for path in truths:
+        truth = json.loads(path.read_text())
+        if truth["channels"] != 1:
+            continue
+        audio = next((corpus / "audio").glob(f"{truth['call_id']}.*"))
+        out = run_call(audio, {"call_id": truth["call_id"]}, models, models.frontend.settings)
+        if not isinstance(out, CallResult):
+            continue
+        agent_id = next(k for k, v in truth["speakers"].items() if v["role"] == "agent")
+        spans = [(s["start"], s["end"]) for s in truth["segments"] if s["speaker"] == agent_id]
+        m = margin_of(out.event, true_agent(out.event, spans))
+        if m is not None:
+            paths = truth.get("paths", {"agent": "headset", "customer": "phone"})
+            yield PairScore(
+                truth["call_id"], m, truth["same_gender"], f"{paths['agent']}/{paths['customer']}"
+            )
+
+
+def nll(margins: np.ndarray, temperature: float) -> float:
+    """Mean negative log-likelihood of the true assignments at ``temperature``."""
+    return float(np.mean(np.logaddexp(0.0, -margins / temperature)))
+
+
+def fit_temperature(margins: np.ndarray) -> float:
+    return float(min(TEMPERATURES, key=lambda t: nll(margins, t)))
+
+
+def ece(margins: np.ndarray, temperature: float) -> float:
+    """Expected calibration error of the pair decision (confidence in [0.5, 1], 10 bins)."""
+    if len(margins) == 0:
+        return float("nan")
+    conf = 1.0 / (1.0 + np.exp(-np.abs(margins) / temperature))
+    right = margins > 0
+    edges = np.linspace(0.5, 1.0, BINS + 1)
+    idx = np.clip(np.digitize(conf, edges) - 1, 0, BINS - 1)
+    return float(
+        sum(
+            abs(right[idx == b].mean() - conf[idx == b].mean()) * np.mean(idx == b)
+            for b in range(BINS)
+            if np.any(idx == b)
+        )
+    )
+
+
+def summary(scores: list[PairScore], temperature: float) -> dict[str, Any]:
+    m = np.array([s.margin for s in scores])
+    return {
+        "calls": len(m),
+        "accuracy": round(float(np.mean(m > 0)), 4) if len(m) else None,
+        "ece_uncalibrated": round(ece(m, 1.0), 4),
+        "ece": round(ece(m, temperature), 4),
+        "temperature": round(temperature, 4),
+        "wrong_at_0_9_or_more": int(np.sum((m < 0) & (1 / (1 + np.exp(m / temperature)) >= 0.9))),
+    }
+
+
+def _describe(corpus: Path) -> dict[str, Any]:
+    """What a corpus was generated with (its corpus.json), so a fit can be reproduced."""
+    meta = corpus / "corpus.json"
+    described: dict[str, Any] = json.loads(meta.read_text()) if meta.is_file() else {}
+    keep = ("generator", "seed", "calls", "preset", "stereo_fraction", "random_paths")
+    return {"folder": corpus.name, **{k: described[k] for k in keep if k in described}}
+
+
+def _run(args: argparse.Namespace) -> int:
+    from callroles.call import load_models
+    from callroles.runtime.scorer import calibration_path
+    from callroles.settings import get_settings
+
+    settings = get_settings()
+    if args.model:
+        settings = settings.model_copy(update={"model_path": args.model})
+    models = load_models(settings)
+    scores: list[PairScore] = []
+    for corpus in args.corpus:
+        for s in score_corpus(corpus, models, args.limit):
+            scores.append(s)
+            print(f"[calibrate] {corpus.name} {s.call_id} {s.paths} margin {s.margin:+.2f}")
+    margins = np.array([s.margin for s in scores])
+    if len(margins) < 10:
+        print(f"[calibrate] {len(margins)} usable calls: too few to fit a temperature")
+        return 1
+    t = fit_temperature(margins)
+    report = {
+        "model_name": models.scorer.model_name,
+        "model_version": models.model_version,
+        "temperature": round(t, 4),
+        "fitted_on": [_describe(c) for c in args.corpus],
+        "data": "SYNTHETIC (generated calls held out of training)",
+        "nll_uncalibrated": round(nll(margins, 1.0), 4),
+        "nll": round(nll(margins, t), 4),
+        **{k: v for k, v in summary(scores, t).items() if k != "temperature"},
+        "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "calls_scored": [asdict(s) for s in scores],
+    }
+    print(json.dumps({k: v for k, v in report.items() if k != "calls_scored"}, indent=1))
+    if args.write:
+        dst = calibration_path(models.scorer.path)
+        dst.write_text(json.dumps(report, indent=1) + "\n")
+        print(f"[calibrate] wrote {dst}")
+    return 0
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("calibrate", help="fit the role confidence's temperature on held-out calls")
+    p.add_argument("corpus", type=Path, nargs="+", help="generated corpora (truth/ beside audio/)")
+    p.add_argument("--model", type=Path, help="the .onnx model (default: the shipped one)")
+    p.add_argument("--limit", type=int, default=None, help="at most N calls per corpus")
+    p.add_argument("--write", action="store_true", help="write <stem>.calibration.json beside it")
+    p.set_defaults(func=_run)

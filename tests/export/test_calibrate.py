@@ -1,0 +1,49 @@
+"""The role confidence's calibration: the temperature fit, ECE, and the scorer reading its file."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from callroles.export.calibrate import ece, fit_temperature, nll
+from callroles.roles import SpeakerRole, pair_confidence
+from callroles.runtime.scorer import Scorer, calibration_path
+from callroles.runtime.shipped import ROLE_MODEL
+
+
+def test_a_model_confidently_wrong_half_the_time_gets_a_high_temperature() -> None:
+    """Margins of +-12 (the CRNN on calls whose channel misleads it): right half the time.
+    At temperature 1 every decision claims ~1.0 (ECE ~0.5); the fit brings it near 0.5."""
+    margins = np.array([12.0, -11.0, 13.0, -12.5, 11.5, -10.0, 12.0, 9.0, -13.0, 14.0])
+    assert ece(margins, 1.0) > 0.35
+    t = fit_temperature(margins)
+    assert t > 10 and nll(margins, t) < nll(margins, 1.0)
+    assert ece(margins, t) < 0.15
+
+
+def test_a_model_that_is_right_keeps_its_confidence() -> None:
+    margins = np.linspace(3.0, 15.0, 20)
+    t = fit_temperature(margins)
+    assert t <= 1.0 and ece(margins, t) < 0.05
+
+
+def test_pair_confidence_uses_the_temperature() -> None:
+    a = SpeakerRole("S0", "agent", probabilities={"customer": 0.01, "agent": 0.99})
+    c = SpeakerRole("S1", "customer", probabilities={"customer": 0.9, "agent": 0.1})
+    assert pair_confidence(a, c) > 0.99
+    assert 0.5 < pair_confidence(a, c, temperature=20.0) < 0.6
+
+
+def test_the_scorer_reads_a_calibration_fitted_for_its_version_only(tmp_path: Path) -> None:
+    model = tmp_path / "model.onnx"
+    shutil.copyfile(ROLE_MODEL, model)
+    assert Scorer.load(model, execution_provider="cpu").temperature == 1.0  # none fitted
+    version = Scorer.load(model, execution_provider="cpu").model_version
+    calibration_path(model).write_text(json.dumps({"model_version": "other", "temperature": 7}))
+    model.touch()  # a new file identity: loaded anew
+    assert Scorer._create(model, "cpu").temperature == 1.0  # another model's fit is ignored
+    calibration_path(model).write_text(json.dumps({"model_version": version, "temperature": 7}))
+    assert Scorer._create(model, "cpu").temperature == 7.0

@@ -1,0 +1,71 @@
+"""silero-vad on real audio (inaSpeechSegmenter's MUSAN mix), and the speech rule built on it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import callroles.runtime.vad as vad_module
+from callroles.audio.decode import decode
+from callroles.audio.speech import speech_frames
+from callroles.runtime.errors import ModelMissingError
+from callroles.runtime.vad import SileroVad, vad_model_path
+from callroles.settings import Settings
+
+REFERENCE = Path(__file__).resolve().parents[1] / "data" / "reference"
+
+
+def _spans(csv: Path, labels: tuple[str, ...]) -> list[tuple[float, float]]:
+    rows = [line.split("\t") for line in csv.read_text().splitlines()[1:]]
+    return [(float(a), float(b)) for lab, a, b in rows if lab in labels]
+
+
+def test_silero_hears_the_real_voice_and_not_the_music_or_noise() -> None:
+    audio = decode(REFERENCE / "musanmix.wav")
+    signal = audio.channels.mean(axis=0)
+    n = int(len(signal) / 80)
+    p = SileroVad.load(Settings())(signal, n)
+    assert p.shape == (n,) and p.dtype == np.float32
+    csv = REFERENCE / "musanmix-smn-gender.csv"
+    speech = np.concatenate([p[int(a * 100) : int(b * 100)] for a, b in _spans(csv, ("male",))])
+    background = np.concatenate(
+        [p[int(a * 100) : int(b * 100)] for a, b in _spans(csv, ("music", "noise"))]
+    )
+    assert len(background) > 4000 and len(speech) > 800  # 46 s of music and noise, 9 s of voice
+    assert float(np.mean(background > 0.5)) < 0.01
+    assert float(np.mean(speech > 0.5)) > 0.85
+
+
+def test_batched_pieces_agree_with_one_long_run() -> None:
+    """A call runs as pieces side by side, each warmed up on the audio before it; on speech
+    they agree with one sequential run (which lags after a minute of music: see below)."""
+    signal = decode(REFERENCE / "lamartine.wav").channels.mean(axis=0)
+    vad = SileroVad.load(Settings())
+    sequential = vad.chunk_probabilities(signal)  # 14.6 s: one piece
+    piece = vad_module.PIECE_CHUNKS
+    try:
+        vad_module.PIECE_CHUNKS = 100  # 3.2 s pieces: four of them run side by side
+        batched = vad.chunk_probabilities(signal)
+    finally:
+        vad_module.PIECE_CHUNKS = piece
+    assert len(sequential) < piece and len(batched) == len(sequential) > 4 * 100
+    assert float(np.mean((batched > 0.5) == (sequential > 0.5))) > 0.97
+
+
+def test_missing_weights_say_how_to_install_them(tmp_path: Path) -> None:
+    settings = Settings(home=tmp_path)
+    assert not vad_model_path(settings).exists()
+    with pytest.raises(ModelMissingError, match="deploy/setup.sh"):
+        SileroVad.load(settings)
+
+
+def test_speech_is_where_ina_hears_speech_and_a_frame_model_agrees() -> None:
+    grid = np.array(["male", "male", "male", "music", "music", "noise", "silence", "female"])
+    act = np.array([1, 0, 0, 1, 0, 1, 0, 1], bool)
+    vad = np.array([0.9, 0.9, 0.1, 0.9, 0.9, 0.1, 0.9, 0.2], np.float32)
+    assert speech_frames(grid, act, vad, "either").tolist() == [1, 1, 0, 0, 0, 0, 0, 1]
+    assert speech_frames(grid, act, vad, "silero").tolist() == [1, 1, 0, 0, 0, 0, 0, 0]
+    assert speech_frames(grid, act, vad, "activity").tolist() == [1, 0, 0, 0, 0, 0, 0, 1]
+    assert speech_frames(grid, act, None, "either").tolist() == [1, 0, 0, 0, 0, 0, 0, 1]

@@ -1,0 +1,89 @@
+"""Automatic enrolment: certain calls (stereo with a layout) teach an agent's voiceprint, and the
+guards refuse what would poison it. Real stack parts: the front end, the GE2E encoder, a file
+store; the calls are the small synthetic corpus' stereo call (agent A004 left)."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from callroles import schemas
+from callroles.call import CallResult, Models, load_models, run_call
+from callroles.settings import Settings
+from callroles.voiceprints import FileStore
+
+
+@pytest.fixture(scope="module")
+def models() -> Models:
+    return load_models(Settings())
+
+
+def _calls(corpus: Path) -> dict[str, dict[str, str]]:
+    with (corpus / "calls.csv").open(newline="") as fh:
+        return {r["call_id"]: r for r in csv.DictReader(fh)}
+
+
+def _run(
+    models: Models, corpus: Path, row: dict[str, str], store: FileStore, **event: Any
+) -> dict[str, Any]:
+    call = {"call_id": row["call_id"], "agent_id": row["agent_id"], **event}
+    out = run_call(corpus / row["file"], call, models, models.frontend.settings, voiceprints=store)
+    assert isinstance(out, CallResult), out
+    schemas.validate("call_result", out.event)
+    return out.event
+
+
+def test_a_stereo_call_with_a_layout_enrols_its_agent_once(
+    models: Models, small_corpus: Path, tmp_path: Path
+) -> None:
+    store = FileStore(tmp_path / "voiceprints.json")
+    rows = _calls(small_corpus)
+    stereo = next(r for r in rows.values() if r["channels"] == "2")
+    first = _run(models, small_corpus, stereo, store, layout="stereo-agent-left")
+    assert {s["role_source"] for s in first["speakers"]} == {"channel"}
+    assert first["enrolment"]["action"] == "enrolled"
+    print_ = store.get(stereo["agent_id"])
+    assert print_ is not None and print_.auto_samples == 1 and print_.sources == [stereo["call_id"]]
+    assert print_.speech_s >= 4.0
+
+    again = _run(models, small_corpus, stereo, store, layout="stereo-agent-left")
+    assert again["enrolment"] == {
+        "agent_id": stereo["agent_id"], "action": "skipped",
+        "reason": "call already learnt from", "similarity": None, "samples": 1,
+    }  # fmt: skip
+
+    # the same call with the layout the wrong way round: the customer's voice is offered as
+    # the agent's, contradicts the print, and is refused; the print is unchanged
+    swapped = dict(stereo, call_id="swapped-layout")
+    wrong = _run(models, small_corpus, swapped, store, layout="stereo-agent-right")
+    assert wrong["enrolment"]["action"] == "refused", wrong["enrolment"]
+    assert wrong["enrolment"]["reason"] == "contradicts the voiceprint"
+    assert wrong["enrolment"]["similarity"] < 0.84
+    after = store.get(stereo["agent_id"])
+    assert after is not None and after.vector == print_.vector
+    assert after.refused == 1 and "swapped-layout" in after.last_refusal
+
+
+def test_mono_calls_and_model_decisions_never_teach(
+    models: Models, small_corpus: Path, tmp_path: Path
+) -> None:
+    store = FileStore(tmp_path / "voiceprints.json")
+    mono = next(r for r in _calls(small_corpus).values() if r["channels"] == "1")
+    event = _run(models, small_corpus, mono, store)
+    assert "enrolment" not in event and store.list() == []
+    assert {s["role_source"] for s in event["speakers"]} == {"model"}
+
+
+def test_auto_enrolment_can_be_switched_off(small_corpus: Path, tmp_path: Path) -> None:
+    settings = Settings(auto_enrol="off")
+    models = load_models(settings)
+    store = FileStore(tmp_path / "voiceprints.json")
+    stereo = next(r for r in _calls(small_corpus).values() if r["channels"] == "2")
+    call = {"call_id": "c", "agent_id": stereo["agent_id"], "layout": "stereo-agent-left"}
+    out = run_call(small_corpus / stereo["file"], call, models, settings, voiceprints=store)
+    assert isinstance(out, CallResult) and "enrolment" not in out.event
+    assert store.list() == [] and np.isfinite(out.event["duration_s"])
