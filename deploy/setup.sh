@@ -47,8 +47,9 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
 fi
 
 # 3. Model weights, all from PyPI wheels: inaSpeechSegmenter's (from the 0.6.8 wheel; 0.8.0 would
-#    fetch them from GitHub), converted once to ONNX for the front end; Resemblyzer's speaker
-#    embedding weights (read without torch).
+#    fetch them from GitHub), converted once to ONNX for the front end; silero-vad's ONNX weights
+#    (from its wheel, without the torch it depends on); Resemblyzer's speaker embedding weights
+#    (read without torch).
 .venv/bin/python -m callroles.deploy.provision
 TF_CPP_MIN_LOG_LEVEL=3 .venv/bin/python -m callroles.export.ina_onnx
 .venv/bin/python -m callroles.audio.embeddings
