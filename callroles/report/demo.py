@@ -236,6 +236,8 @@ class Demo:
                 "call_id": sub.call_id,
                 "agent_id": row.get("agent_id") or None,
                 "language": row.get("language") or None,
+                # the simulator records stereo calls agent left, as a telephony system would say
+                **({"layout": "stereo-agent-left"} if row.get("channels") == "2" else {}),
                 "metadata": {"source": "callroles demo", "generated": sub.truth}
                 | ({"truth_id": sub.truth_id} if sub.truth_id else {}),
             }

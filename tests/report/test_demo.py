@@ -64,10 +64,16 @@ def test_demo_end_to_end(stack: Settings, tmp_path: Path, reference_dir: Path) -
     for r in results:
         assert f"call {r['call_id']} " in printed  # a table per call
     assert printed.count("roles right for") == 5  # each generated call met its truth
-    # the demo enrols its generated agents first: every call's roles come from the voiceprint,
-    # the same-gender call included (synthetic voices; real calls: README, voiceprints)
+    # the demo enrols its generated agents first: every mono call's roles come from the
+    # voiceprint, the same-gender call included (synthetic voices; real calls: README,
+    # voiceprints); the stereo call's from its layout's channel, which also teaches the print
     assert printed.count("roles right for 2/2 speakers") == 5, printed[-4000:]
-    assert printed.count("voiceprint") >= 10
+    generated = [r for r in results if r["call_id"] != "lamartine"]
+    for r in generated:
+        source = "channel" if r["separation_strategy"] == "stereo" else "voiceprint"
+        assert {s["role_source"] for s in r["speakers"]} == {source}, r["speakers"]
+    stereo = [r for r in generated if r["separation_strategy"] == "stereo"]
+    assert [r["enrolment"]["action"] for r in stereo] == ["updated"]
     prints = json.loads((out / "voiceprints.json").read_text())
     assert sorted(p["agent_id"] for p in prints.values()) == sorted(
         {r["agent_id"] for r in results if r.get("agent_id")}
