@@ -61,7 +61,7 @@ def main(argv: list[str]) -> int:
     args = p.parse_args(argv)
     settings = get_settings()
     models = load_models(settings)
-    t = models.scorer.temperature
+    t, ceiling = models.scorer.temperature, models.scorer.confidence_ceiling
     n = args.limit
     sets = {
         "held-out calls, usual paths (SYNTHETIC, seed 4242)": args.normal
@@ -74,6 +74,7 @@ def main(argv: list[str]) -> int:
         "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "model": models.model_info(),
         "temperature": t,
+        "ceiling": ceiling,
         "sets": {},
     }
     for name, corpus in sets.items():
@@ -82,18 +83,18 @@ def main(argv: list[str]) -> int:
         for s in scores:
             by_paths.setdefault(s.paths, []).append(s)
         report["sets"][name] = {
-            **summary(scores, t),
-            "by_paths": {k: summary(v, t) for k, v in sorted(by_paths.items())},
+            **summary(scores, t, ceiling),
+            "by_paths": {k: summary(v, t, ceiling) for k, v in sorted(by_paths.items())},
             "calls": [s.__dict__ for s in scores],
         }
-        print(f"[roles] {name}: {json.dumps(summary(scores, t))}", flush=True)
+        print(f"[roles] {name}: {json.dumps(summary(scores, t, ceiling))}", flush=True)
     callytics = SHARED / "real-calls" / "callytics"
     if callytics.is_dir():
         scores = _real(models, callytics)
         report["sets"]["real calls (Callytics), no enrolment"] = {
-            **summary(scores, t), "calls": [s.__dict__ for s in scores]
+            **summary(scores, t, ceiling), "calls": [s.__dict__ for s in scores]
         }  # fmt: skip
-        print(f"[roles] real calls (Callytics): {json.dumps(summary(scores, t))}")
+        print(f"[roles] real calls (Callytics): {json.dumps(summary(scores, t, ceiling))}")
     else:
         print(f"real calls: absent ({callytics}); skipped")
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -159,6 +159,7 @@ def run_call(
             similarity,
             channels if front.strategy == "stereo" else None,
             models.scorer.temperature,
+            models.scorer.confidence_ceiling,
         )
         learnt = _learn(call, front, audio, roles, models, settings, voiceprints)
         timings["roles"] = time.perf_counter() - t0

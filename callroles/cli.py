@@ -27,6 +27,7 @@ COMMAND_MODULES = (
     "callroles.eval_diarization",  # eval diarization
     "callroles.export.cli",  # export, default-model
     "callroles.export.calibrate",  # calibrate
+    "callroles.export.adapt",  # adapt
     "callroles.streaming.cli",  # worker, submit, tail, serve, watch
     "callroles.report.cli",  # demo, report
     "callroles.bench.cli",  # bench

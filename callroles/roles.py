@@ -87,18 +87,25 @@ def pair_margin(agent: SpeakerRole, customer: SpeakerRole) -> float:
     return float(np.log(pa / (1 - pa)) - np.log(pc / (1 - pc)))
 
 
-def pair_confidence(agent: SpeakerRole, customer: SpeakerRole, temperature: float = 1.0) -> float:
+def pair_confidence(
+    agent: SpeakerRole, customer: SpeakerRole, temperature: float = 1.0, ceiling: float = 1.0
+) -> float:
     """P(this assignment) against the swapped one: sigmoid(pair_margin / temperature), which at
     temperature 1 is p_a(agent) p_c(customer) / (that + p_a(customer) p_c(agent)).
 
     A two-party call is one decision, not two: when both speakers score P(agent) 0.9997 and
     0.9996 the pair is a coin toss (0.57), whatever either number says alone. The temperature
     is fitted on held-out calls (``callroles calibrate``) so that the confidence means a rate.
+    ``ceiling`` is the model's accuracy on those calls (voices and channels it never heard): the
+    model alone never claims more than the rate at which it was right there.
     """
-    return _unit(1.0 / (1.0 + np.exp(-pair_margin(agent, customer) / temperature)))
+    conf = 1.0 / (1.0 + np.exp(-pair_margin(agent, customer) / temperature))
+    return _unit(min(conf, max(ceiling, 0.5)))
 
 
-def two_party(decisions: list[SpeakerRole], temperature: float = 1.0) -> list[SpeakerRole]:
+def two_party(
+    decisions: list[SpeakerRole], temperature: float = 1.0, ceiling: float = 1.0
+) -> list[SpeakerRole]:
     """A two-party call has one agent and one customer: the one with the higher agent
     probability is the agent and the other the customer, both with the pair's confidence
     (:func:`pair_confidence`).
@@ -110,7 +117,7 @@ def two_party(decisions: list[SpeakerRole], temperature: float = 1.0) -> list[Sp
     if len(decisions) != 2 or len(scored) != 2:
         return decisions
     agent, customer = sorted(scored, key=SpeakerRole.agent_probability, reverse=True)
-    conf = pair_confidence(agent, customer, temperature)
+    conf = pair_confidence(agent, customer, temperature, ceiling)
     fixed = {
         agent.speaker: replace(agent.as_role("agent"), confidence=conf),
         customer.speaker: replace(customer.as_role("customer"), confidence=conf),
@@ -175,13 +182,15 @@ def decide_roles(
     voiceprint: Mapping[str, float] | None = None,
     channels: Mapping[str, str] | None = None,
     temperature: float = 1.0,
+    ceiling: float = 1.0,
 ) -> list[SpeakerRole]:
     """Every speaker's role, in ``speakers`` order: Eq. 4, Eq. 5 and the two-party rule; then,
     when the call's agent is enrolled, the voiceprint (``voiceprint``: each speaker's cosine
     similarity to it), which a known voice outranks the model's acoustic guess with; then, on a
     stereo call whose layout names the agent's side, the channel (``channels``: speaker ->
     role), which outranks both (the similarity stays in the result for auditing).
-    ``temperature`` calibrates the model's pair confidence (the scorer's, fitted per model)."""
+    ``temperature`` and ``ceiling`` calibrate the model's pair confidence (the scorer's, fitted
+    per model by ``callroles calibrate``)."""
     decisions = []
     for spk in speakers:
         probs = window_probs.get(spk)
@@ -189,6 +198,6 @@ def decide_roles(
             decisions.append(SpeakerRole(spk))
         else:
             decisions.append(eq5(spk, speaker_probabilities(probs)[0], classes))
-    decisions = two_party(decisions, temperature)
+    decisions = two_party(decisions, temperature, ceiling)
     decisions = by_voiceprint(decisions, voiceprint) if voiceprint else decisions
     return by_channel(decisions, channels or {})

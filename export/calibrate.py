@@ -5,7 +5,10 @@ m = logit P(agent) of the chosen agent - logit P(agent) of the other, confidence
 The CRNN's raw margins are huge (it is 0.9997 sure of roles it gets wrong on real calls), so T
 is fitted by maximum likelihood on generated calls held out of training, best with random
 acoustic paths (``callroles simulate --random-paths``), where the channel no longer gives the
-roles away, as on real calls. The fit is written beside the model as
+roles away, as on real calls, and with real voices (``--real-voices``). The model's accuracy on
+those calls is written too, as the ``ceiling`` of its confidence: on voices and channels it
+never heard, the model alone never claims more than it achieved there. The fit is written
+beside the model as
 ``<stem>.calibration.json``, tied to the model's version; the scorer reads it at load time.
 Real recordings are never fitted on: they are for evaluation (``callroles bench roles``).
 """
@@ -96,11 +99,23 @@ def fit_temperature(margins: np.ndarray) -> float:
     return float(min(TEMPERATURES, key=lambda t: nll(margins, t)))
 
 
-def ece(margins: np.ndarray, temperature: float) -> float:
+def confidence(margins: np.ndarray, temperature: float, ceiling: float = 1.0) -> np.ndarray:
+    """The pair decision's confidence for each margin (:func:`callroles.roles.pair_confidence`)."""
+    conf = 1.0 / (1.0 + np.exp(-np.abs(margins) / temperature))
+    return np.minimum(conf, max(ceiling, 0.5))
+
+
+def ceiling_of(margins: np.ndarray) -> float:
+    """The most the model alone may claim: its accuracy on the calibration calls, rounded down
+    to 0.01 (at least 0.5). Those calls hold voices and channels it never heard."""
+    return max(0.5, float(np.floor(np.mean(margins > 0) * 100) / 100))
+
+
+def ece(margins: np.ndarray, temperature: float, ceiling: float = 1.0) -> float:
     """Expected calibration error of the pair decision (confidence in [0.5, 1], 10 bins)."""
     if len(margins) == 0:
         return float("nan")
-    conf = 1.0 / (1.0 + np.exp(-np.abs(margins) / temperature))
+    conf = confidence(margins, temperature, ceiling)
     right = margins > 0
     edges = np.linspace(0.5, 1.0, BINS + 1)
     idx = np.clip(np.digitize(conf, edges) - 1, 0, BINS - 1)
@@ -113,15 +128,16 @@ def ece(margins: np.ndarray, temperature: float) -> float:
     )
 
 
-def summary(scores: list[PairScore], temperature: float) -> dict[str, Any]:
+def summary(scores: list[PairScore], temperature: float, ceiling: float = 1.0) -> dict[str, Any]:
     m = np.array([s.margin for s in scores])
     return {
         "calls": len(m),
         "accuracy": round(float(np.mean(m > 0)), 4) if len(m) else None,
         "ece_uncalibrated": round(ece(m, 1.0), 4),
-        "ece": round(ece(m, temperature), 4),
+        "ece": round(ece(m, temperature, ceiling), 4),
         "temperature": round(temperature, 4),
-        "wrong_at_0_9_or_more": int(np.sum((m < 0) & (1 / (1 + np.exp(m / temperature)) >= 0.9))),
+        "ceiling": ceiling,
+        "wrong_at_0_9_or_more": int(np.sum((m < 0) & (confidence(m, temperature, ceiling) >= 0.9))),
     }
 
 
@@ -152,15 +168,21 @@ def _run(args: argparse.Namespace) -> int:
         print(f"[calibrate] {len(margins)} usable calls: too few to fit a temperature")
         return 1
     t = fit_temperature(margins)
+    ceiling = 1.0 if args.no_ceiling else ceiling_of(margins)
     report = {
         "model_name": models.scorer.model_name,
         "model_version": models.model_version,
         "temperature": round(t, 4),
+        "ceiling": ceiling,
         "fitted_on": [_describe(c) for c in args.corpus],
-        "data": "SYNTHETIC (generated calls held out of training)",
+        "data": "generated calls held out of training (SYNTHETIC calls; TTS or real voices)",
         "nll_uncalibrated": round(nll(margins, 1.0), 4),
         "nll": round(nll(margins, t), 4),
-        **{k: v for k, v in summary(scores, t).items() if k != "temperature"},
+        **{
+            k: v
+            for k, v in summary(scores, t, ceiling).items()
+            if k not in ("temperature", "ceiling")
+        },
         "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "calls_scored": [asdict(s) for s in scores],
     }
@@ -178,4 +200,9 @@ def register(sub: Any) -> None:
     p.add_argument("--model", type=Path, help="the .onnx model (default: the shipped one)")
     p.add_argument("--limit", type=int, default=None, help="at most N calls per corpus")
     p.add_argument("--write", action="store_true", help="write <stem>.calibration.json beside it")
+    p.add_argument(
+        "--no-ceiling",
+        action="store_true",
+        help="no confidence ceiling (default: the model's accuracy on these calls)",
+    )
     p.set_defaults(func=_run)

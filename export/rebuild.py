@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -43,15 +44,18 @@ class Recipe:
     patience: int = 5
     max_per_speaker: int | None = 12  # agents recur: cap their windows (training/README.md)
     augment: bool = False  # opt-in; it gave no gain across languages (training/README.md)
+    random_paths: bool = True  # each party's path drawn at random: learn roles, not our line
 
 
 RECIPE = Recipe()
 
 
 def ship(run_dir: Path, out_dir: Path, *, seed: int | None, recipe: dict[str, Any]) -> ExportReport:
-    """Export a trained run into ``out_dir`` (model.onnx + report.json)."""
+    """Export a trained run into ``out_dir``: model.onnx, report.json, and model.keras (the
+    weights ``callroles adapt`` fine-tunes from; the runtime never reads it)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     report = export_run(run_dir, out_dir / "model.onnx")  # writes model.stream.onnx too
+    shutil.copyfile(run_dir / "model.keras", out_dir / "model.keras")
     (out_dir / "model.report.json").unlink(missing_ok=True)  # folded into report.json below
     run_report_path = run_dir / "report.json"
     evaluation = json.loads(run_report_path.read_text()) if run_report_path.is_file() else {}
@@ -80,10 +84,13 @@ def rebuild(
     calls: int | None = None,
     epochs: int | None = None,
     workers: int | None = None,
+    random_paths: bool | None = None,
 ) -> ExportReport:
     """The whole chain; resumable (the corpus and dataset phases reuse what they find)."""
     recipe = Recipe(**{**asdict(RECIPE), **({"calls": calls} if calls else {})})
     recipe = Recipe(**{**asdict(recipe), **({"epochs": epochs} if epochs else {})})
+    if random_paths is not None:
+        recipe = Recipe(**{**asdict(recipe), "random_paths": random_paths})
     work = work or get_settings().home / "default-model" / f"seed{seed}"
     out_dir = out_dir or DEFAULT_MODEL.parent
     corpus, data, run = work / "corpus", work / "dataset", work / "runs" / f"default-seed{seed}"
@@ -91,7 +98,14 @@ def rebuild(
     started = time.time()
     if not (corpus / "calls.csv").is_file():
         log.info("simulating %d calls (seed %d)", recipe.calls, seed)
-        generate_corpus(corpus, calls=recipe.calls, seed=seed, preset=recipe.preset, progress=True)
+        generate_corpus(
+            corpus,
+            calls=recipe.calls,
+            seed=seed,
+            preset=recipe.preset,
+            progress=True,
+            random_paths=recipe.random_paths,
+        )
     log.info("building the DBAS dataset")
     build_dataset(
         corpus,

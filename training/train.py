@@ -19,6 +19,7 @@ from typing import Any
 
 import keras
 
+from callroles.errors import ModelError
 from callroles.features import DEFAULT_SPEC
 from callroles.training.augment import Augment
 from callroles.training.data import (
@@ -50,6 +51,7 @@ class TrainConfig:
     seed: int = 0
     max_per_speaker: int | None = None  # cap windows per speaker (None: all, as the paper)
     augment: Augment | None = None  # perturb training windows (None: as the paper, no change)
+    init_from: str | None = None  # a .keras model whose weights start the run (fine-tuning)
 
 
 DEBUG_CONFIG = TrainConfig(epochs=2, batch_size=8, patience=1)
@@ -75,6 +77,23 @@ def cap_per_speaker(items: list[Item], cap: int | None, seed: int) -> list[Item]
     return [it for it in items if it.path in keep]
 
 
+def start_from(model: Any, path: Path) -> None:
+    """Copy a trained model's weights into ``model`` (fine-tuning); refuse another shape."""
+    try:
+        base = keras.saving.load_model(str(path), compile=False)
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"cannot load the base model {path}: {exc}", code="model_corrupt") from exc
+    mine = [tuple(w.shape) for w in model.get_weights()]
+    theirs = [tuple(w.shape) for w in base.get_weights()]
+    if mine != theirs:
+        raise ModelError(
+            f"the base model {path} has another architecture ({base.count_params()} parameters, "
+            f"this run {model.count_params()}): fine-tune with the same --classes and --rnn",
+            code="model_mismatch",
+        )
+    model.set_weights(base.get_weights())
+
+
 def train(
     data_dir: Path,
     run_dir: Path,
@@ -96,6 +115,8 @@ def train(
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     model = build_crnn(config.n_classes, config.rnn)
+    if config.init_from:
+        start_from(model, Path(config.init_from))
     print(param_report(model, config.n_classes, config.rnn), flush=True)
     model.compile(
         optimizer=keras.optimizers.Adam(config.learning_rate),

@@ -129,18 +129,19 @@ def calibration_path(model: Path) -> Path:
     return model.with_name(f"{model.stem}.calibration.json")
 
 
-def read_temperature(model: Path, version: str) -> float:
-    """The fitted temperature for this model version, or 1 (uncalibrated) with a log line."""
+def read_calibration(model: Path, version: str) -> tuple[float, float]:
+    """(temperature, ceiling) fitted for this model version, or (1, 1): uncalibrated, with a
+    log line when the file is another version's."""
     path = calibration_path(model)
     if not path.is_file():
-        return 1.0
+        return 1.0, 1.0
     data = json.loads(path.read_text())
     if data.get("model_version") != version:
         log.warning(
             "%s was fitted for model %s, not %s: ignored", path, data.get("model_version"), version
         )
-        return 1.0
-    return float(data["temperature"])
+        return 1.0, 1.0
+    return float(data["temperature"]), float(data.get("ceiling", 1.0))
 
 
 @dataclass
@@ -160,8 +161,10 @@ class Scorer:
     stream_session: Any = None  # trunk-once graph (model.stream.onnx), when asked for
     stream_info: dict[str, Any] = field(default_factory=dict)
     # the role decision's temperature (callroles.roles.pair_confidence), from
-    # <stem>.calibration.json when it was fitted for this model version (callroles calibrate)
+    # <stem>.calibration.json when it was fitted for this model version (callroles calibrate),
+    # and the most it may claim: its accuracy on the calls the fit saw
     temperature: float = 1.0
+    confidence_ceiling: float = 1.0
 
     @classmethod
     def load(
@@ -207,7 +210,7 @@ class Scorer:
         if setting == "cuda" and running != CUDA:
             raise ConfigError("execution_provider=cuda but CUDA could not start; see the log above")
         scorer = cls(session=session, metadata=meta, path=path, provider=running)
-        scorer.temperature = read_temperature(path, meta.model_version)
+        scorer.temperature, scorer.confidence_ceiling = read_calibration(path, meta.model_version)
         scorer._check_io()
         if stream_trunk:
             scorer._load_stream(options, wanted)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from callroles.export.calibrate import ece, fit_temperature, nll
+from callroles.export.calibrate import PairScore, ceiling_of, ece, fit_temperature, nll, summary
 from callroles.roles import SpeakerRole, pair_confidence
 from callroles.runtime.scorer import Scorer, calibration_path
 from callroles.runtime.shipped import ROLE_MODEL
@@ -35,6 +35,20 @@ def test_pair_confidence_uses_the_temperature() -> None:
     c = SpeakerRole("S1", "customer", probabilities={"customer": 0.9, "agent": 0.1})
     assert pair_confidence(a, c) > 0.99
     assert 0.5 < pair_confidence(a, c, temperature=20.0) < 0.6
+    assert pair_confidence(a, c, ceiling=0.83) == 0.83  # never more than its held-out accuracy
+    assert pair_confidence(a, c, ceiling=0.2) == 0.5  # a ceiling under a coin toss means 0.5
+
+
+def test_the_ceiling_is_the_accuracy_on_the_calibration_calls() -> None:
+    """A model right on 25 of 30 held-out calls may claim at most 0.83, however large its
+    margins: a confidently wrong call (margin -4, 0.98 at T = 1) is no longer 'sure'."""
+    margins = np.array([4.0] * 25 + [-4.0] * 5)
+    assert ceiling_of(margins) == 0.83
+    assert ceiling_of(np.array([-1.0, -2.0, 1.0])) == 0.5
+    scores = [PairScore(f"c{i}", float(m), False, "real") for i, m in enumerate(margins)]
+    assert summary(scores, 1.0)["wrong_at_0_9_or_more"] == 5
+    capped = summary(scores, 1.0, ceiling=0.83)
+    assert capped["wrong_at_0_9_or_more"] == 0 and capped["ece"] < 0.01
 
 
 def test_the_scorer_reads_a_calibration_fitted_for_its_version_only(tmp_path: Path) -> None:
@@ -47,3 +61,8 @@ def test_the_scorer_reads_a_calibration_fitted_for_its_version_only(tmp_path: Pa
     assert Scorer._create(model, "cpu").temperature == 1.0  # another model's fit is ignored
     calibration_path(model).write_text(json.dumps({"model_version": version, "temperature": 7}))
     assert Scorer._create(model, "cpu").temperature == 7.0
+    assert Scorer._create(model, "cpu").confidence_ceiling == 1.0  # a fit without a ceiling
+    fit = {"model_version": version, "temperature": 1.2, "ceiling": 0.83}
+    calibration_path(model).write_text(json.dumps(fit))
+    scorer = Scorer._create(model, "cpu")
+    assert (scorer.temperature, scorer.confidence_ceiling) == (1.2, 0.83)

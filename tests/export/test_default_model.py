@@ -29,3 +29,15 @@ def test_shipped_default_model_loads_and_is_labelled_synthetic() -> None:
     assert "SYNTHETIC" in report["what"] and report["evaluation"]
     assert report["export"]["metadata"]["model_version"] == scorer.model_version
     assert report["export"]["parity_max_abs_diff"] <= 1e-4
+
+
+def test_the_channel_alone_does_not_decide_the_shipped_models_role() -> None:
+    """Issue 18: the same words by the same voice, through the simulator's agent headset and
+    its customer phone line, get about the same P(agent). The first shipped model (agents
+    always on a headset in training) gave the headset 1.00 and the phone 0.00 for every voice
+    (bench/results/channel.json); the model retrained with random paths must not."""
+    from callroles.bench.channel_bench import channel_gap, probe_voices, summary
+
+    rows = channel_gap(Scorer.load(None, execution_provider="cpu"), probe_voices(1))
+    assert len(rows) == 6  # one female and one male voice per language
+    assert summary(rows)["mean_abs_gap"] < 0.5, rows

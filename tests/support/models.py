@@ -11,7 +11,14 @@ from pathlib import Path
 from callroles.settings import PROJECT_ROOT, Settings
 
 #: what ``callroles/runtime/default_model/`` must hold in every checkout and install
-SHIPPED_FILES = ("model.onnx", "model.stream.onnx", "activity.onnx", "report.json")
+SHIPPED_FILES = (
+    "model.onnx",
+    "model.stream.onnx",
+    "model.calibration.json",
+    "model.keras",  # the weights `callroles adapt` fine-tunes from (the runtime never reads it)
+    "activity.onnx",
+    "report.json",
+)
 
 
 def assert_shipped_model() -> Path:
