@@ -29,7 +29,7 @@ from callroles.roles import SpeakerRole, decide_roles
 from callroles.runtime.scorer import Scorer
 from callroles.schemas import ModelInfo
 from callroles.settings import Settings, get_settings
-from callroles.voiceprints import VoiceprintStore, span_embedding
+from callroles.voiceprints import VoiceprintStore, span_embedding, voiceprint_scale
 
 log = logging.getLogger(__name__)
 
@@ -160,6 +160,7 @@ def run_call(
             channels if front.strategy == "stereo" else None,
             models.scorer.temperature,
             models.scorer.confidence_ceiling,
+            voiceprint_scale(),
         )
         learnt = _learn(call, front, audio, roles, models, settings, voiceprints)
         timings["roles"] = time.perf_counter() - t0

@@ -138,15 +138,32 @@ def by_channel(decisions: list[SpeakerRole], hints: Mapping[str, str]) -> list[S
     ]
 
 
+@dataclass(frozen=True)
+class VoiceprintScale:
+    """How a similarity margin becomes a confidence: sigmoid(margin / scale), at most
+    ``ceiling``; fitted on held-out generated calls by ``callroles calibrate --voiceprints``.
+    ``scale`` None is the uncalibrated reading, 0.5 plus the margin."""
+
+    scale: float | None = None
+    ceiling: float = 1.0
+
+    def confidence(self, margin: float) -> float:
+        if self.scale is None:
+            return _unit(0.5 + margin)
+        conf = 1.0 / (1.0 + np.exp(-margin / self.scale))
+        return _unit(min(conf, max(self.ceiling, 0.5)))
+
+
 def by_voiceprint(
-    decisions: list[SpeakerRole], similarity: Mapping[str, float]
+    decisions: list[SpeakerRole],
+    similarity: Mapping[str, float],
+    scale: VoiceprintScale = VoiceprintScale(),
 ) -> list[SpeakerRole]:
     """The enrolled agent's voice decides: the speaker most similar to the agent's voiceprint is
     the agent, the others customers. Needs two or more speakers with an embedding (with one
     voice there is nothing to compare, and similarities are not calibrated to a threshold yet).
 
-    Confidence is 0.5 plus the margin over the next speaker's similarity, at most 1: a plain,
-    uncalibrated reading of how clearly the voiceprint tells them apart.
+    Confidence comes from the margin over the next speaker's similarity (``scale``).
     """
     scored = sorted(
         (d for d in decisions if d.speaker in similarity),
@@ -167,7 +184,7 @@ def by_voiceprint(
             replace(
                 d,
                 role="agent" if d.speaker == agent else "customer",
-                confidence=_unit(0.5 + margin),
+                confidence=scale.confidence(margin),
                 source="voiceprint",
                 voiceprint_similarity=round(float(sim), 4),
             )
@@ -183,6 +200,7 @@ def decide_roles(
     channels: Mapping[str, str] | None = None,
     temperature: float = 1.0,
     ceiling: float = 1.0,
+    voiceprint_scale: VoiceprintScale = VoiceprintScale(),
 ) -> list[SpeakerRole]:
     """Every speaker's role, in ``speakers`` order: Eq. 4, Eq. 5 and the two-party rule; then,
     when the call's agent is enrolled, the voiceprint (``voiceprint``: each speaker's cosine
@@ -199,5 +217,5 @@ def decide_roles(
         else:
             decisions.append(eq5(spk, speaker_probabilities(probs)[0], classes))
     decisions = two_party(decisions, temperature, ceiling)
-    decisions = by_voiceprint(decisions, voiceprint) if voiceprint else decisions
+    decisions = by_voiceprint(decisions, voiceprint, voiceprint_scale) if voiceprint else decisions
     return by_channel(decisions, channels or {})

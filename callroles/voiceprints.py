@@ -15,7 +15,9 @@ little speech or with two voices, so a voiceprint is never poisoned.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
+import logging
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -29,7 +31,11 @@ from callroles.audio.embeddings import PARTIAL_FRAMES, partial_mels
 from callroles.audio.pipeline import FrontEnd
 from callroles.audio.segmentation import FRAME_S
 from callroles.errors import InputError
+from callroles.roles import VoiceprintScale
+from callroles.runtime.shipped import SHIPPED_DIR
 from callroles.settings import Settings
+
+log = logging.getLogger(__name__)
 
 #: which embedding model voiceprints are made with; a print from another one is refused
 EMBEDDING_MODEL = "resemblyzer-ge2e-0.1.4"
@@ -41,6 +47,24 @@ MIN_SPEECH_S = 4.0  # less speech than this makes no voiceprint
 # (GE2E: one speaker's partials score about 0.75-0.85 against their mean).
 TWO_VOICES_SHARE = 0.25
 TWO_VOICES_SIMILARITY = 0.70
+
+
+#: how similarity margins become confidences (``callroles calibrate --voiceprints --write``)
+VOICEPRINT_CALIBRATION = SHIPPED_DIR / "voiceprint.calibration.json"
+
+
+@functools.cache
+def voiceprint_scale(path: Path = VOICEPRINT_CALIBRATION) -> VoiceprintScale:
+    """The fitted scale for this embedding model, or the uncalibrated reading (with a log line
+    when the file was fitted for another embedding model)."""
+    if not path.is_file():
+        return VoiceprintScale()
+    data = json.loads(path.read_text())
+    if data.get("embedding_model") != EMBEDDING_MODEL:
+        theirs = data.get("embedding_model")
+        log.warning("%s is for %s, not %s: ignored", path, theirs, EMBEDDING_MODEL)
+        return VoiceprintScale()
+    return VoiceprintScale(float(data["scale"]), float(data.get("ceiling", 1.0)))
 
 
 class VoiceprintError(InputError):

@@ -11,6 +11,12 @@ never heard, the model alone never claims more than it achieved there. The fit i
 beside the model as
 ``<stem>.calibration.json``, tied to the model's version; the scorer reads it at load time.
 Real recordings are never fitted on: they are for evaluation (``callroles bench roles``).
+
+With ``--voiceprints STORE`` (the corpora's agents enrolled) the same fit makes the voiceprint
+decision's confidence a rate: margin = similarity of the true agent's speaker minus the
+other's, confidence sigmoid(margin / scale) with a ceiling; written to the shipped
+``voiceprint.calibration.json``, tied to the embedding model (``callroles bench vpconfidence``
+evaluates it).
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from typing import Any
 import numpy as np
 
 TEMPERATURES = np.exp(np.linspace(np.log(0.1), np.log(200.0), 400))
+SCALES = np.exp(np.linspace(np.log(0.002), np.log(2.0), 400))  # for similarity margins
 BINS = 10
 
 
@@ -67,8 +74,11 @@ def margin_of(event: dict[str, Any], agent: str | None) -> float | None:
     return _logit_agent(a) - _logit_agent(c)
 
 
-def score_corpus(corpus: Path, models: Any, limit: int | None = None) -> Iterator[PairScore]:
-    """Each mono call of a generated corpus through ``run_call`` (no voiceprints)."""
+def score_corpus(
+    corpus: Path, models: Any, limit: int | None = None, voiceprints: Any = None
+) -> Iterator[PairScore]:
+    """Each mono call of a generated corpus through ``run_call``: the CRNN's pair margin, or
+    with a voiceprint store (its agents enrolled) the voiceprint's similarity margin."""
     from callroles.call import CallResult, run_call
 
     truths = sorted((corpus / "truth").glob("*.json"))[:limit]
@@ -77,12 +87,15 @@ def score_corpus(corpus: Path, models: Any, limit: int | None = None) -> Iterato
         if truth["channels"] != 1:
             continue
         audio = next((corpus / "audio").glob(f"{truth['call_id']}.*"))
-        out = run_call(audio, {"call_id": truth["call_id"]}, models, models.frontend.settings)
+        agent_id = next(k for k, v in truth["speakers"].items() if v["role"] == "agent")
+        event = {"call_id": truth["call_id"], "agent_id": agent_id}
+        settings = models.frontend.settings.model_copy(update={"auto_enrol": "off"})
+        out = run_call(audio, event, models, settings, voiceprints=voiceprints)
         if not isinstance(out, CallResult):
             continue
-        agent_id = next(k for k, v in truth["speakers"].items() if v["role"] == "agent")
         spans = [(s["start"], s["end"]) for s in truth["segments"] if s["speaker"] == agent_id]
-        m = margin_of(out.event, true_agent(out.event, spans))
+        agent = true_agent(out.event, spans)
+        m = voiceprint_margin(out.event, agent) if voiceprints else margin_of(out.event, agent)
         if m is not None:
             paths = truth.get("paths", {"agent": "headset", "customer": "phone"})
             yield PairScore(
@@ -95,8 +108,19 @@ def nll(margins: np.ndarray, temperature: float) -> float:
     return float(np.mean(np.logaddexp(0.0, -margins / temperature)))
 
 
-def fit_temperature(margins: np.ndarray) -> float:
-    return float(min(TEMPERATURES, key=lambda t: nll(margins, t)))
+def fit_temperature(margins: np.ndarray, grid: np.ndarray = TEMPERATURES) -> float:
+    return float(min(grid, key=lambda t: nll(margins, t)))
+
+
+def voiceprint_margin(event: dict[str, Any], agent: str | None) -> float | None:
+    """Similarity of the true agent's speaker minus the other's, when the voiceprint decided
+    a two-speaker call (> 0: the voiceprint is right); else None."""
+    scored = [s for s in event["speakers"] if s.get("role_source") == "voiceprint"]
+    if len(scored) != 2 or agent not in {s["speaker"] for s in scored}:
+        return None
+    a = next(s for s in scored if s["speaker"] == agent)
+    c = next(s for s in scored if s["speaker"] != agent)
+    return float(a["voiceprint_similarity"] - c["voiceprint_similarity"])
 
 
 def confidence(margins: np.ndarray, temperature: float, ceiling: float = 1.0) -> np.ndarray:
@@ -153,26 +177,34 @@ def _run(args: argparse.Namespace) -> int:
     from callroles.call import load_models
     from callroles.runtime.scorer import calibration_path
     from callroles.settings import get_settings
+    from callroles.voiceprints import EMBEDDING_MODEL, VOICEPRINT_CALIBRATION, open_store
 
     settings = get_settings()
     if args.model:
         settings = settings.model_copy(update={"model_path": args.model})
+    store = None
+    if args.voiceprints:
+        store = open_store(settings.model_copy(update={"voiceprint_store": args.voiceprints}))
     models = load_models(settings)
     scores: list[PairScore] = []
     for corpus in args.corpus:
-        for s in score_corpus(corpus, models, args.limit):
+        for s in score_corpus(corpus, models, args.limit, store):
             scores.append(s)
-            print(f"[calibrate] {corpus.name} {s.call_id} {s.paths} margin {s.margin:+.2f}")
+            print(f"[calibrate] {corpus.name} {s.call_id} {s.paths} margin {s.margin:+.3f}")
     margins = np.array([s.margin for s in scores])
     if len(margins) < 10:
         print(f"[calibrate] {len(margins)} usable calls: too few to fit a temperature")
         return 1
-    t = fit_temperature(margins)
+    t = fit_temperature(margins, SCALES if store else TEMPERATURES)
     ceiling = 1.0 if args.no_ceiling else ceiling_of(margins)
+    what: dict[str, Any] = (
+        {"embedding_model": EMBEDDING_MODEL, "scale": round(t, 5)}
+        if store
+        else {"model_name": models.scorer.model_name, "model_version": models.model_version}
+    )
     report = {
-        "model_name": models.scorer.model_name,
-        "model_version": models.model_version,
-        "temperature": round(t, 4),
+        **what,
+        "temperature": round(t, 5),
         "ceiling": ceiling,
         "fitted_on": [_describe(c) for c in args.corpus],
         "data": "generated calls held out of training (SYNTHETIC calls; TTS or real voices)",
@@ -188,7 +220,7 @@ def _run(args: argparse.Namespace) -> int:
     }
     print(json.dumps({k: v for k, v in report.items() if k != "calls_scored"}, indent=1))
     if args.write:
-        dst = calibration_path(models.scorer.path)
+        dst = VOICEPRINT_CALIBRATION if store else calibration_path(models.scorer.path)
         dst.write_text(json.dumps(report, indent=1) + "\n")
         print(f"[calibrate] wrote {dst}")
     return 0
@@ -199,7 +231,17 @@ def register(sub: Any) -> None:
     p.add_argument("corpus", type=Path, nargs="+", help="generated corpora (truth/ beside audio/)")
     p.add_argument("--model", type=Path, help="the .onnx model (default: the shipped one)")
     p.add_argument("--limit", type=int, default=None, help="at most N calls per corpus")
-    p.add_argument("--write", action="store_true", help="write <stem>.calibration.json beside it")
+    p.add_argument(
+        "--write",
+        action="store_true",
+        help="write <stem>.calibration.json beside the model (with --voiceprints: the shipped "
+        "voiceprint.calibration.json)",
+    )
+    p.add_argument(
+        "--voiceprints",
+        help="a voiceprint store (file or redis://) with the corpora's agents enrolled: fit the "
+        "voiceprint decision's confidence instead of the model's",
+    )
     p.add_argument(
         "--no-ceiling",
         action="store_true",

@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from callroles.export.calibrate import PairScore, ceiling_of, ece, fit_temperature, nll, summary
 from callroles.roles import SpeakerRole, pair_confidence
@@ -66,3 +67,44 @@ def test_the_scorer_reads_a_calibration_fitted_for_its_version_only(tmp_path: Pa
     calibration_path(model).write_text(json.dumps(fit))
     scorer = Scorer._create(model, "cpu")
     assert (scorer.temperature, scorer.confidence_ceiling) == (1.2, 0.83)
+
+
+def test_voiceprint_confidence_from_a_fitted_scale(tmp_path: Path) -> None:
+    """Uncalibrated, a similarity margin of 0.2 reads 0.70; with a fitted scale it is a rate
+    (sigmoid(margin / scale)), capped at the voiceprint's accuracy on the fit calls. A file for
+    another embedding model is ignored."""
+    from callroles.roles import VoiceprintScale, by_voiceprint
+    from callroles.voiceprints import EMBEDDING_MODEL, voiceprint_scale
+
+    decisions = [SpeakerRole("S0"), SpeakerRole("S1")]
+    plain = by_voiceprint(decisions, {"S0": 0.80, "S1": 0.60})
+    assert [d.role for d in plain] == ["agent", "customer"]
+    assert plain[0].confidence == pytest.approx(0.70)
+    fitted = by_voiceprint(decisions, {"S0": 0.80, "S1": 0.60}, VoiceprintScale(0.05, 0.97))
+    assert fitted[0].confidence == 0.97 and fitted[1].source == "voiceprint"
+    assert VoiceprintScale(0.05).confidence(0.02) == pytest.approx(1 / (1 + np.exp(-0.4)))
+    path = tmp_path / "voiceprint.calibration.json"
+    path.write_text(
+        json.dumps({"embedding_model": EMBEDDING_MODEL, "scale": 0.05, "ceiling": 0.97})
+    )
+    assert voiceprint_scale(path) == VoiceprintScale(0.05, 0.97)
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps({"embedding_model": "ecapa-1.0", "scale": 0.05}))
+    assert voiceprint_scale(other) == VoiceprintScale()
+    assert voiceprint_scale(tmp_path / "absent.json") == VoiceprintScale()
+
+
+def test_voiceprint_margin_is_signed_by_the_truth() -> None:
+    from callroles.export.calibrate import voiceprint_margin
+
+    event = {
+        "speakers": [
+            {"speaker": "S1", "role_source": "voiceprint", "voiceprint_similarity": 0.62},
+            {"speaker": "S2", "role_source": "voiceprint", "voiceprint_similarity": 0.81},
+        ]
+    }
+    assert voiceprint_margin(event, "S2") == pytest.approx(0.19)
+    assert voiceprint_margin(event, "S1") == pytest.approx(-0.19)  # the print chose wrong
+    assert voiceprint_margin(event, None) is None
+    event["speakers"][0]["role_source"] = "model"
+    assert voiceprint_margin(event, "S2") is None

@@ -15,6 +15,7 @@ SHIPPED_FILES = (
     "model.onnx",
     "model.stream.onnx",
     "model.calibration.json",
+    "voiceprint.calibration.json",  # the voiceprint decision's confidence (embedding model)
     "model.keras",  # the weights `callroles adapt` fine-tunes from (the runtime never reads it)
     "activity.onnx",
     "report.json",

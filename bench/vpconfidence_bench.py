@@ -1,0 +1,115 @@
+"""``callroles bench vpconfidence``: does a voiceprint decision's confidence mean a rate?
+
+The voiceprint decides a call whose agent is enrolled: the speaker closer to the print is the
+agent, with a confidence from the similarity margin (``voiceprint.calibration.json``, fitted by
+``callroles calibrate --voiceprints`` on other generated calls). Evaluated on calls the fit did
+not see: real LibriSpeech voices in generated calls (seed 7, the ``bench eval`` set; each agent
+enrolled from the utterances the generator keeps out of mono calls) and the real Callytics calls
+(CSR01 enrolled from her sample; evaluation only). Per set: accuracy, expected calibration error
+of the uncalibrated reading (0.5 plus the margin) and of the fitted one, and wrong decisions at
+0.9 or more. Writes bench/results/vpconfidence.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from callroles.bench.eval_bench import SHARED
+from callroles.call import CallResult, Models, load_models, run_call
+from callroles.export.calibrate import PairScore, score_corpus, summary, true_agent
+from callroles.export.calibrate import voiceprint_margin as margin_of
+from callroles.settings import get_settings
+from callroles.simulate import generator_fingerprint
+from callroles.simulate.real_voices import ENROL_UTTERANCES, generate_real_corpus, read_speakers
+from callroles.voiceprints import FileStore, enrol, voiceprint_scale
+
+RESULTS = Path(__file__).resolve().parent / "results" / "vpconfidence.json"
+
+
+def _uncalibrated_ece(margins: np.ndarray, bins: int = 10) -> float:
+    conf = np.minimum(0.5 + np.abs(margins), 1.0)
+    right = margins > 0
+    idx = np.clip(((conf - 0.5) / 0.5 * bins).astype(int), 0, bins - 1)
+    return float(
+        sum(abs(right[idx == b].mean() - conf[idx == b].mean()) * np.mean(idx == b)
+            for b in range(bins) if np.any(idx == b))
+    )  # fmt: skip
+
+
+def _callytics(models: Models, store: FileStore, folder: Path) -> list[PairScore]:
+    store.put(enrol(models.frontend, "CSR01", [folder / "CSR01.wav"]))
+    settings = models.frontend.settings.model_copy(update={"auto_enrol": "off"})
+    out = []
+    for audio in sorted(folder.glob("Call*.wav")):
+        rows = [line.split() for line in audio.with_suffix(".rttm").read_text().splitlines()]
+        spans = [(float(f[3]), float(f[3]) + float(f[4])) for f in rows
+                 if len(f) > 7 and f[7].startswith("agent_")]  # fmt: skip
+        event = {"call_id": audio.stem, "agent_id": "CSR01"}
+        result = run_call(audio, event, models, settings, voiceprints=store)
+        if isinstance(result, CallResult):
+            m = margin_of(result.event, true_agent(result.event, spans))
+            if m is not None:
+                out.append(PairScore(audio.stem, m, False, "real"))
+    return out
+
+
+def main(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="callroles bench vpconfidence")
+    p.add_argument("--out", type=Path, default=RESULTS)
+    args = p.parse_args(argv)
+    settings = get_settings()
+    models = load_models(settings)
+    scale = voiceprint_scale()
+    voices = SHARED / "speakers" / "librispeech"
+    sets: dict[str, list[PairScore]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        store = FileStore(Path(tmp) / "voiceprints.json")
+        if voices.is_dir():
+            real = (
+                settings.home
+                / "bench-cache"
+                / f"eval-real-voices-12-seed7-{generator_fingerprint()}"
+            )
+            if not (real / "calls.csv").is_file():
+                generate_real_corpus(real, voices, calls=12, seed=7, stereo_fraction=0.0)
+            agents, _ = read_speakers(voices)
+            for a in agents:
+                store.put(enrol(models.frontend, f"R{a.speaker}", list(a.files[:ENROL_UTTERANCES])))
+            name = "real voices in generated calls (LibriSpeech, seed 7)"
+            sets[name] = list(score_corpus(real, models, None, store))
+        else:
+            print(f"real voices: absent ({voices}); skipped")
+        callytics = SHARED / "real-calls" / "callytics"
+        if callytics.is_dir():
+            sets["real calls (Callytics), CSR01 enrolled"] = _callytics(models, store, callytics)
+        else:
+            print(f"real calls: absent ({callytics}); skipped")
+    report: dict[str, Any] = {
+        "benchmark": "vpconfidence",
+        "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "scale": scale.scale,
+        "ceiling": scale.ceiling,
+        "note": "ece_uncalibrated: the uncalibrated reading 0.5 + margin; ece: sigmoid(margin / "
+        "scale), at most the ceiling",
+        "sets": {},
+    }
+    for name, scores in sets.items():
+        m = np.array([s.margin for s in scores])
+        fitted = summary(scores, scale.scale or 1.0, scale.ceiling)
+        entry = {
+            **fitted,
+            "ece_uncalibrated": round(_uncalibrated_ece(m), 4) if len(m) else None,  # 0.5 + m
+        }
+        report["sets"][name] = {**entry, "calls": [s.__dict__ for s in scores]}
+        print(f"[vpconfidence] {name}: {json.dumps(entry)}")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=1) + "\n")
+    print(f"wrote {args.out}")
+    return 0
