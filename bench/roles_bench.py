@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from callroles.bench.eval_bench import SHARED
-from callroles.call import CallResult, load_models, run_call
-from callroles.export.calibrate import PairScore, margin_of, score_corpus, summary, true_agent
+from callroles.call import load_models
+from callroles.export.calibrate import PairScore, score_corpus, score_real, summary
 from callroles.settings import get_settings
 from callroles.simulate import generate_corpus, generator_fingerprint
 
@@ -32,24 +32,6 @@ def _cached(home: Path, name: str, **options: Any) -> Path:
     if not (corpus / "calls.csv").is_file():
         generate_corpus(corpus, **options)
     return corpus
-
-
-def _real(models: Any, folder: Path) -> list[PairScore]:
-    """The Callytics calls: RTTM speaker ids say agent_ / customer_."""
-    out = []
-    for audio in sorted(folder.glob("Call*.wav")):
-        rttm = audio.with_suffix(".rttm").read_text().split("\n")
-        spans = [
-            (float(f[3]), float(f[3]) + float(f[4]))
-            for f in (line.split() for line in rttm)
-            if len(f) > 7 and f[7].startswith("agent_")
-        ]
-        result = run_call(audio, {"call_id": audio.stem}, models, models.frontend.settings)
-        if isinstance(result, CallResult):
-            m = margin_of(result.event, true_agent(result.event, spans))
-            if m is not None:
-                out.append(PairScore(audio.stem, m, False, "real"))
-    return out
 
 
 def main(argv: list[str]) -> int:
@@ -90,7 +72,7 @@ def main(argv: list[str]) -> int:
         print(f"[roles] {name}: {json.dumps(summary(scores, t, ceiling))}", flush=True)
     callytics = SHARED / "real-calls" / "callytics"
     if callytics.is_dir():
-        scores = _real(models, callytics)
+        scores = score_real(callytics, models)
         report["sets"]["real calls (Callytics), no enrolment"] = {
             **summary(scores, t, ceiling), "calls": [s.__dict__ for s in scores]
         }  # fmt: skip

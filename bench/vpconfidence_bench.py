@@ -22,9 +22,8 @@ from typing import Any
 import numpy as np
 
 from callroles.bench.eval_bench import SHARED
-from callroles.call import CallResult, Models, load_models, run_call
-from callroles.export.calibrate import PairScore, score_corpus, summary, true_agent
-from callroles.export.calibrate import voiceprint_margin as margin_of
+from callroles.call import load_models
+from callroles.export.calibrate import PairScore, score_corpus, score_real, summary
 from callroles.settings import get_settings
 from callroles.simulate import generator_fingerprint
 from callroles.simulate.real_voices import ENROL_UTTERANCES, generate_real_corpus, read_speakers
@@ -41,23 +40,6 @@ def _uncalibrated_ece(margins: np.ndarray, bins: int = 10) -> float:
         sum(abs(right[idx == b].mean() - conf[idx == b].mean()) * np.mean(idx == b)
             for b in range(bins) if np.any(idx == b))
     )  # fmt: skip
-
-
-def _callytics(models: Models, store: FileStore, folder: Path) -> list[PairScore]:
-    store.put(enrol(models.frontend, "CSR01", [folder / "CSR01.wav"]))
-    settings = models.frontend.settings.model_copy(update={"auto_enrol": "off"})
-    out = []
-    for audio in sorted(folder.glob("Call*.wav")):
-        rows = [line.split() for line in audio.with_suffix(".rttm").read_text().splitlines()]
-        spans = [(float(f[3]), float(f[3]) + float(f[4])) for f in rows
-                 if len(f) > 7 and f[7].startswith("agent_")]  # fmt: skip
-        event = {"call_id": audio.stem, "agent_id": "CSR01"}
-        result = run_call(audio, event, models, settings, voiceprints=store)
-        if isinstance(result, CallResult):
-            m = margin_of(result.event, true_agent(result.event, spans))
-            if m is not None:
-                out.append(PairScore(audio.stem, m, False, "real"))
-    return out
 
 
 def main(argv: list[str]) -> int:
@@ -88,7 +70,9 @@ def main(argv: list[str]) -> int:
             print(f"real voices: absent ({voices}); skipped")
         callytics = SHARED / "real-calls" / "callytics"
         if callytics.is_dir():
-            sets["real calls (Callytics), CSR01 enrolled"] = _callytics(models, store, callytics)
+            store.put(enrol(models.frontend, "CSR01", [callytics / "CSR01.wav"]))
+            name = "real calls (Callytics), CSR01 enrolled"
+            sets[name] = score_real(callytics, models, store, "CSR01")
         else:
             print(f"real calls: absent ({callytics}); skipped")
     report: dict[str, Any] = {

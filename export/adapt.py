@@ -25,6 +25,7 @@ from callroles.enrolment import SAME_VOICE
 from callroles.errors import ModelError
 from callroles.runtime.shipped import SHIPPED_DIR
 from callroles.settings import Settings, get_settings
+from callroles.training.cli import add_build_arguments, build_options
 from callroles.training.dataset import BuildOptions, build_dataset
 
 log = logging.getLogger(__name__)
@@ -209,8 +210,7 @@ def _verdict(check: dict[str, Any]) -> str:
 def register(sub: Any) -> None:
     p = sub.add_parser("adapt", help="fine-tune the role model on your own archive (DBAS)")
     p.add_argument("archive", type=Path, help="folder the call table's file paths are in")
-    p.add_argument("--calls", required=True, help="call table: CSV or sqlite:///calls.db")
-    p.add_argument("--table", default="calls", help="table name when --calls is a database")
+    add_build_arguments(p)
     p.add_argument("--out", type=Path, required=True, help="folder of the new model version")
     p.add_argument("--base", type=Path, help="run folder or .keras (default: the shipped model)")
     p.add_argument("--from-scratch", action="store_true", help="no base: train anew")
@@ -224,27 +224,12 @@ def register(sub: Any) -> None:
         help="voiceprint labels need the agent at this similarity or more, the customer below",
     )
     p.add_argument("--tenant", default="", help="whose voiceprints label same-gender calls")
-    p.add_argument("--min-duration", type=float, default=60.0)
-    p.add_argument("--max-duration", type=float, default=600.0)
-    p.add_argument("--validation-fraction", type=float, default=0.1)
-    p.add_argument("--workers", type=int, default=1, help="DBAS processes (each loads the models)")
-    p.add_argument("--seed", type=int, default=0)
     p.add_argument("--debug", action="store_true", help="tiny training: 2 epochs")
-    p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_adapt)
 
 
 def _adapt(args: argparse.Namespace) -> int:
-    build = BuildOptions(
-        table=args.table,
-        validation_fraction=args.validation_fraction,
-        seed=args.seed,
-        workers=args.workers,
-        min_duration_s=args.min_duration,
-        max_duration_s=args.max_duration,
-        progress=not args.no_progress,
-        work=args.out / "dataset-work",
-    )
+    build = build_options(args, args.out / "dataset-work")
     opts = AdaptOptions(
         base=args.base,
         from_scratch=args.from_scratch,

@@ -7,25 +7,45 @@ from pathlib import Path
 from typing import Any
 
 
-def _dataset_build(args: argparse.Namespace) -> int:
-    from callroles.training.dataset import BuildOptions, build_dataset
-
-    result = build_dataset(
-        Path(args.archive),
-        args.calls,
-        Path(args.out),
-        BuildOptions(
-            table=args.table,
-            validation_fraction=args.validation_fraction,
-            seed=args.seed,
-            workers=args.workers,
-            min_duration_s=args.min_duration,
-            max_duration_s=args.max_duration,
-            limit=args.limit,
-            progress=not args.no_progress,
-            work=Path(args.work) if args.work else None,
-        ),
+def add_build_arguments(p: argparse.ArgumentParser) -> None:
+    """The DBAS options ``dataset build`` and ``adapt`` share."""
+    p.add_argument(
+        "--calls",
+        required=True,
+        help="call table: a CSV file, or a database URL (sqlite:///calls.db)",
     )
+    p.add_argument("--table", default="calls", help="table name when --calls is a database")
+    p.add_argument("--validation-fraction", type=float, default=0.1)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--workers", type=int, default=1, help="processes (each loads the models)")
+    p.add_argument("--min-duration", type=float, default=60.0)
+    p.add_argument("--max-duration", type=float, default=600.0)
+    p.add_argument("--limit", type=int, default=None, help="use the first N calls only")
+    p.add_argument("--no-progress", action="store_true")
+
+
+def build_options(args: argparse.Namespace, work: Path | None) -> Any:
+    """BuildOptions from the arguments :func:`add_build_arguments` added."""
+    from callroles.training.dataset import BuildOptions
+
+    return BuildOptions(
+        table=args.table,
+        validation_fraction=args.validation_fraction,
+        seed=args.seed,
+        workers=args.workers,
+        min_duration_s=args.min_duration,
+        max_duration_s=args.max_duration,
+        limit=args.limit,
+        progress=not args.no_progress,
+        work=work,
+    )
+
+
+def _dataset_build(args: argparse.Namespace) -> int:
+    from callroles.training.dataset import build_dataset
+
+    opts = build_options(args, Path(args.work) if args.work else None)
+    result = build_dataset(Path(args.archive), args.calls, Path(args.out), opts)
     print(result.format())
     return 0
 
@@ -96,20 +116,8 @@ def register(sub: Any) -> None:
     ds_sub = ds.add_subparsers(dest="dataset_command", metavar="ACTION", required=True)
     b = ds_sub.add_parser("build", help="the paper's database-based annotation scheme")
     b.add_argument("--archive", required=True, help="folder the call table's file paths are in")
-    b.add_argument(
-        "--calls",
-        required=True,
-        help="call table: a CSV file, or a database URL (sqlite:///calls.db)",
-    )
-    b.add_argument("--table", default="calls", help="table name when --calls is a database")
     b.add_argument("--out", required=True, help="output tree <train|validation>/...")
-    b.add_argument("--validation-fraction", type=float, default=0.1)
-    b.add_argument("--seed", type=int, default=0)
-    b.add_argument("--workers", type=int, default=1, help="processes (each loads the models)")
-    b.add_argument("--min-duration", type=float, default=60.0)
-    b.add_argument("--max-duration", type=float, default=600.0)
-    b.add_argument("--limit", type=int, default=None, help="use the first N calls only")
-    b.add_argument("--no-progress", action="store_true")
+    add_build_arguments(b)
     b.add_argument(
         "--work",
         default=None,
