@@ -6,6 +6,9 @@ read by more people than events, so every log record of a worker process is reda
 log-record factory (:func:`install`), tracebacks included. The same number gives the same
 hash within a process (or across processes sharing ``CALLROLES_LOG_SALT``), so log lines of
 one call still line up. The hash is written in letters only, so redacting twice is harmless.
+A hexadecimal token of 12 to 64 characters with two letters or more in it (a model version, a
+checksum) is not a number and is left alone: the model version b324758ad667 must stay readable
+in a log (a call id such as c905321234567, one letter and a number, is still redacted).
 """
 
 from __future__ import annotations
@@ -16,7 +19,9 @@ import os
 import re
 from typing import Any
 
-_DIGITS = re.compile(r"\+?\d{6,}")
+_TOKENS = re.compile(
+    r"(?P<hex>(?<![0-9A-Za-z])(?=[0-9a-f]*[a-f][0-9a-f]*[a-f])[0-9a-f]{12,64}(?![0-9A-Za-z]))|(?P<num>\+?\d{6,})"
+)
 _LETTERS = str.maketrans("0123456789abcdef", "ghijklmnopabcdef")
 _salt = os.environ.get("CALLROLES_LOG_SALT", "").encode() or os.urandom(16)
 _installed = False
@@ -26,10 +31,12 @@ def redact(text: str) -> str:
     """``text`` with every run of 6+ digits (optionally after ``+``) replaced by ``#hash``."""
 
     def sub(match: re.Match[str]) -> str:
+        if match.group("hex"):
+            return match.group(0)
         digest = hashlib.sha256(_salt + match.group(0).encode()).hexdigest()[:8]
         return "#" + digest.translate(_LETTERS)
 
-    return _DIGITS.sub(sub, text)
+    return _TOKENS.sub(sub, text)
 
 
 def install() -> None:

@@ -18,6 +18,9 @@ def test_redact_hides_digit_runs_consistently() -> None:
     assert R.redact(out) == out  # hashes are letters: redacting twice changes nothing
     assert R.redact(PHONE) == R.redact(PHONE) != R.redact("+905321234568")
     assert R.redact("12345 and port 29092") == "12345 and port 29092"  # short runs stay
+    version = "model rolled out: b324758ad667 -> 87d2f8120a76 (sha 0123456789abcdef0123)"
+    assert R.redact(version) == version  # hex versions and checksums are not numbers
+    assert "905321234567" not in R.redact("c905321234567 and abc905321234567x")
 
 
 def test_installed_factory_redacts_messages_args_and_tracebacks() -> None:
