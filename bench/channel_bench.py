@@ -17,7 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from callroles.features import DEFAULT_SPEC, log_mel
+from callroles.audio.windows import stream_windows
+from callroles.features import DEFAULT_SPEC
 from callroles.runtime.scorer import Scorer
 from callroles.simulate.channel import headset, phone_line
 from callroles.simulate.scripts import LINES, fill
@@ -38,14 +39,6 @@ def probe_voices(per_group: int = 2) -> list[Voice]:
     return out
 
 
-def _windows(signal: np.ndarray) -> np.ndarray:
-    """10 s windows sliding by 1 s, as the runtime scores a speaker's stream."""
-    mel = log_mel(signal, DEFAULT_SPEC)
-    frames, hop = DEFAULT_SPEC.frames_per_window, DEFAULT_SPEC.frames_per_hop
-    starts = range(0, mel.shape[1] - frames + 1, hop)
-    return np.stack([mel[:, s : s + frames] for s in starts])
-
-
 def channel_gap(scorer: Scorer, voices: list[Voice], seed: int = 0) -> list[dict[str, Any]]:
     """Per voice: P(agent) (Eq. 4 mean over windows) through the headset and the phone line."""
     agent = [i for i, c in enumerate(scorer.classes) if c.endswith("agent")]
@@ -60,7 +53,11 @@ def channel_gap(scorer: Scorer, voices: list[Voice], seed: int = 0) -> list[dict
             "phone": phone_line(speech, np.random.default_rng(seed), -3.0, -45.0),
         }
         p = {
-            name: float(scorer.score_speaker(_windows(x))[:, agent].sum(axis=1).mean())
+            name: float(
+                scorer.score_speaker(stream_windows(x, DEFAULT_SPEC).windows)[:, agent]
+                .sum(axis=1)
+                .mean()
+            )
             for name, x in paths.items()
         }
         rows.append(

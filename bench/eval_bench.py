@@ -26,6 +26,18 @@ RESULTS = Path(__file__).resolve().parent / "results" / "eval-diarization.json"
 SHARED = PROJECT_ROOT.parent / "shared" / "data"
 
 
+def real_voice_corpus(settings: Settings) -> Path | None:
+    """The 12 mono calls of real LibriSpeech voices (seed 7), generated once and cached; None
+    when the voices are absent (they are in ../shared, not in a user's clone)."""
+    voices = SHARED / "speakers" / "librispeech"
+    if not voices.is_dir():
+        return None
+    real = settings.home / "bench-cache" / f"eval-real-voices-12-seed7-{generator_fingerprint()}"
+    if not (real / "calls.csv").is_file():
+        generate_real_corpus(real, voices, calls=12, seed=7, stereo_fraction=0.0)
+    return real
+
+
 def eval_sets(settings: Settings) -> list[tuple[str, Path, Path | None, str]]:
     """(name, audio folder, reference folder or None, what kind of data) for every set."""
     corpus = settings.home / "bench-cache" / f"eval-small-seed1234-{generator_fingerprint()}"
@@ -39,13 +51,8 @@ def eval_sets(settings: Settings) -> list[tuple[str, Path, Path | None, str]]:
          "real (MUSAN music, noise, speech); reference is ina's own output"),
         ("test corpus (seed 1234)", corpus / "audio", corpus / "truth", "SYNTHETIC"),
     ]  # fmt: skip
-    voices = SHARED / "speakers" / "librispeech"
-    if voices.is_dir():  # real voices, generated calls (simulate --real-voices), 12 calls
-        real = (
-            settings.home / "bench-cache" / f"eval-real-voices-12-seed7-{generator_fingerprint()}"
-        )
-        if not (real / "calls.csv").is_file():
-            generate_real_corpus(real, voices, calls=12, seed=7, stereo_fraction=0.0)
+    real = real_voice_corpus(settings)
+    if real is not None:  # real voices, generated calls (simulate --real-voices), 12 calls
         sets.append(
             ("real voices in generated calls (LibriSpeech, seed 7)", real / "audio",
              real / "truth", "real voices (LibriSpeech readers); the calls are generated"),

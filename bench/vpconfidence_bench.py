@@ -21,12 +21,11 @@ from typing import Any
 
 import numpy as np
 
-from callroles.bench.eval_bench import SHARED
+from callroles.bench.eval_bench import SHARED, real_voice_corpus
 from callroles.call import load_models
 from callroles.export.calibrate import PairScore, score_corpus, score_real, summary
 from callroles.settings import get_settings
-from callroles.simulate import generator_fingerprint
-from callroles.simulate.real_voices import ENROL_UTTERANCES, generate_real_corpus, read_speakers
+from callroles.simulate.real_voices import ENROL_UTTERANCES, read_speakers
 from callroles.voiceprints import FileStore, enrol, voiceprint_scale
 
 RESULTS = Path(__file__).resolve().parent / "results" / "vpconfidence.json"
@@ -53,14 +52,8 @@ def main(argv: list[str]) -> int:
     sets: dict[str, list[PairScore]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         store = FileStore(Path(tmp) / "voiceprints.json")
-        if voices.is_dir():
-            real = (
-                settings.home
-                / "bench-cache"
-                / f"eval-real-voices-12-seed7-{generator_fingerprint()}"
-            )
-            if not (real / "calls.csv").is_file():
-                generate_real_corpus(real, voices, calls=12, seed=7, stereo_fraction=0.0)
+        real = real_voice_corpus(settings)
+        if real is not None:
             agents, _ = read_speakers(voices)
             for a in agents:
                 store.put(enrol(models.frontend, f"R{a.speaker}", list(a.files[:ENROL_UTTERANCES])))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 
@@ -67,6 +68,12 @@ def _unit(x: float) -> float:
     return round(min(1.0, max(0.0, float(x))), 6)
 
 
+def capped_sigmoid(margin: Any, scale: float, ceiling: float = 1.0) -> Any:
+    """sigmoid(margin / scale), at most ``ceiling`` (never under 0.5): every calibrated
+    confidence here, for one margin or an array of them (``callroles calibrate``)."""
+    return np.minimum(1.0 / (1.0 + np.exp(-np.asarray(margin) / scale)), max(ceiling, 0.5))
+
+
 def eq5(speaker: str, mean: Sequence[float] | np.ndarray, classes: Sequence[str]) -> SpeakerRole:
     """Eq. 5 on one speaker's Eq. 4 mean (in ``classes`` order)."""
     if len(mean) != len(classes):
@@ -99,8 +106,7 @@ def pair_confidence(
     ``ceiling`` is the model's accuracy on those calls (voices and channels it never heard): the
     model alone never claims more than the rate at which it was right there.
     """
-    conf = 1.0 / (1.0 + np.exp(-pair_margin(agent, customer) / temperature))
-    return _unit(min(conf, max(ceiling, 0.5)))
+    return _unit(capped_sigmoid(pair_margin(agent, customer), temperature, ceiling))
 
 
 def two_party(
@@ -150,8 +156,7 @@ class VoiceprintScale:
     def confidence(self, margin: float) -> float:
         if self.scale is None:
             return _unit(0.5 + margin)
-        conf = 1.0 / (1.0 + np.exp(-margin / self.scale))
-        return _unit(min(conf, max(self.ceiling, 0.5)))
+        return _unit(capped_sigmoid(margin, self.scale, self.ceiling))
 
 
 def by_voiceprint(

@@ -31,6 +31,8 @@ from typing import Any
 
 import numpy as np
 
+from callroles.roles import capped_sigmoid
+
 TEMPERATURES = np.exp(np.linspace(np.log(0.1), np.log(200.0), 400))
 SCALES = np.exp(np.linspace(np.log(0.002), np.log(2.0), 400))  # for similarity margins
 BINS = 10
@@ -82,6 +84,7 @@ def score_corpus(
     from callroles.call import CallResult, run_call
 
     truths = sorted((corpus / "truth").glob("*.json"))[:limit]
+    settings = models.frontend.settings.model_copy(update={"auto_enrol": "off"})
     for path in truths:
         truth = json.loads(path.read_text())
         if truth["channels"] != 1:
@@ -89,7 +92,6 @@ def score_corpus(
         audio = next((corpus / "audio").glob(f"{truth['call_id']}.*"))
         agent_id = next(k for k, v in truth["speakers"].items() if v["role"] == "agent")
         event = {"call_id": truth["call_id"], "agent_id": agent_id}
-        settings = models.frontend.settings.model_copy(update={"auto_enrol": "off"})
         out = run_call(audio, event, models, settings, voiceprints=voiceprints)
         if not isinstance(out, CallResult):
             continue
@@ -153,8 +155,7 @@ def voiceprint_margin(event: dict[str, Any], agent: str | None) -> float | None:
 
 def confidence(margins: np.ndarray, temperature: float, ceiling: float = 1.0) -> np.ndarray:
     """The pair decision's confidence for each margin (:func:`callroles.roles.pair_confidence`)."""
-    conf = 1.0 / (1.0 + np.exp(-np.abs(margins) / temperature))
-    return np.minimum(conf, max(ceiling, 0.5))
+    return np.asarray(capped_sigmoid(np.abs(margins), temperature, ceiling))
 
 
 def ceiling_of(margins: np.ndarray) -> float:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from callroles.training.dataset import BuildOptions
 
 
 def add_build_arguments(p: argparse.ArgumentParser) -> None:
@@ -24,7 +27,7 @@ def add_build_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true")
 
 
-def build_options(args: argparse.Namespace, work: Path | None) -> Any:
+def build_options(args: argparse.Namespace, work: Path | None) -> BuildOptions:
     """BuildOptions from the arguments :func:`add_build_arguments` added."""
     from callroles.training.dataset import BuildOptions
 
