@@ -38,6 +38,29 @@ def real_voice_corpus(settings: Settings) -> Path | None:
     return real
 
 
+HELD_OUT_SOURCES = (
+    "held-out voices (MBROLA: diphones of real people; varied codecs; Debian music and "
+    "announcements; random paths; SYNTHETIC, seed 4343)"
+)
+
+
+def held_out_sources_corpus(settings: Settings, calls: int = 20) -> Path:
+    """Generated calls in voices no model of ours is trained on (MBROLA, whose licence keeps it
+    out of training: docs/simulate.md), with varied codecs and faults, real hold music and
+    announcements, and random paths."""
+    corpus = (
+        settings.home
+        / "bench-cache"
+        / f"heldout-sources-{calls}-seed4343-{generator_fingerprint()}"
+    )
+    if not (corpus / "calls.csv").is_file():
+        generate_corpus(
+            corpus, calls=calls, seed=4343, engines=("mbrola",), lines="varied",
+            sounds="debian", random_paths=True,
+        )  # fmt: skip
+    return corpus
+
+
 def eval_sets(settings: Settings) -> list[tuple[str, Path, Path | None, str]]:
     """(name, audio folder, reference folder or None, what kind of data) for every set."""
     corpus = settings.home / "bench-cache" / f"eval-small-seed1234-{generator_fingerprint()}"
@@ -51,6 +74,8 @@ def eval_sets(settings: Settings) -> list[tuple[str, Path, Path | None, str]]:
          "real (MUSAN music, noise, speech); reference is ina's own output"),
         ("test corpus (seed 1234)", corpus / "audio", corpus / "truth", "SYNTHETIC"),
     ]  # fmt: skip
+    held = held_out_sources_corpus(settings)
+    sets.append((HELD_OUT_SOURCES, held / "audio", held / "truth", "SYNTHETIC"))
     real = real_voice_corpus(settings)
     if real is not None:  # real voices, generated calls (simulate --real-voices), 12 calls
         sets.append(

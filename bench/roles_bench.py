@@ -5,7 +5,9 @@ Sets: generated calls held out of training with the simulator's usual paths (age
 headset, customer on a phone line; SYNTHETIC, seed 4242), generated calls with random paths
 (``simulate --random-paths``: the channel no longer tells the roles; SYNTHETIC, seed 777; the
 temperature is fitted on another seed, 778, by ``callroles calibrate``) and the real Callytics
-calls in ``../shared/data/real-calls`` (evaluation only, never fitted on). Per set: pair-rule
+calls in ``../shared/data/real-calls`` (evaluation only, never fitted on), and generated calls
+in voices held out of training (MBROLA, with ``--lines varied`` and ``--sounds debian``;
+SYNTHETIC, seed 4343). Per set: pair-rule
 accuracy, expected calibration error at temperature 1 and at the model's fitted temperature,
 and wrong decisions made with confidence 0.9 or more. Writes ``bench/results/roles.json``.
 """
@@ -18,7 +20,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from callroles.bench.eval_bench import SHARED
+from callroles.bench.eval_bench import HELD_OUT_SOURCES, SHARED, held_out_sources_corpus
 from callroles.call import load_models
 from callroles.export.calibrate import PairScore, score_corpus, score_real, summary
 from callroles.settings import get_settings
@@ -50,6 +52,7 @@ def main(argv: list[str]) -> int:
         or _cached(settings.home, f"roles-seed4242-{n}", calls=n, seed=4242),
         "held-out calls, random paths (SYNTHETIC, seed 777)": args.random_paths
         or _cached(settings.home, f"roles-rp-seed777-{n}", calls=n, seed=777, random_paths=True),
+        HELD_OUT_SOURCES: held_out_sources_corpus(settings, n),
     }
     report: dict[str, Any] = {
         "benchmark": "roles",

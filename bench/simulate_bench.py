@@ -86,7 +86,7 @@ def _gender(calls: int, seed: int) -> dict:
     }
 
 
-def _probe(seed: int) -> dict:
+def _probe(seed: int, engines: tuple[str, ...] | None = None) -> dict:
     """Every voice identity alone: ~20 s of its speech through a headset or the phone line, GSM."""
     import subprocess
 
@@ -101,7 +101,7 @@ def _probe(seed: int) -> dict:
 
     rng = np.random.default_rng(seed)
     parts, spans, t = [], [], 0
-    for v in catalog():
+    for v in catalog(None, engines):
         lines = scripts.LINES[v.language]
         texts = [
             scripts.fill(x, v.language, rng, company="X", name="Y")
@@ -145,6 +145,15 @@ def _probe(seed: int) -> dict:
     }
 
 
+def _merge_probe(old: dict, new: dict) -> dict:
+    """Probes of some engines update the stored probe of all voices instead of replacing it."""
+    merged = dict(old)
+    merged["per_family"] = {**old.get("per_family", {}), **new["per_family"]}
+    merged["per_voice"] = {**old.get("per_voice", {}), **new["per_voice"]}
+    merged["data"] = new["data"]
+    return merged
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="callroles bench simulate")
     parser.add_argument("--calls", type=int, default=12, help="calls for the speed run, 0: skip")
@@ -154,6 +163,12 @@ def main(argv: list[str]) -> int:
         "--probe",
         action="store_true",
         help="also label every voice identity alone (about 25 min on 2 cores)",
+    )
+    parser.add_argument(
+        "--probe-engines",
+        default=None,
+        help="comma list of engines to probe (default: the default catalogue); merged into "
+        "the stored probe",
     )
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args(argv)
@@ -166,7 +181,10 @@ def main(argv: list[str]) -> int:
         result["gender"] = _gender(args.gender_calls, args.seed)
         print(json.dumps({k: v for k, v in result["gender"].items() if k != "per_voice"}, indent=1))
     if args.probe:
-        result["gender_voice_probe"] = _probe(0)
+        engines = tuple(args.probe_engines.split(",")) if args.probe_engines else None
+        probe = _probe(0, engines)
+        print(json.dumps(probe["per_family"], indent=1))
+        result["gender_voice_probe"] = _merge_probe(result.get("gender_voice_probe", {}), probe)
     result["measured_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=1) + "\n")

@@ -41,6 +41,7 @@ def _agreement(result: dict[str, Any]) -> float | None:
 def main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="callroles bench speech")
     p.add_argument("--corpus", type=Path, help="a synthetic corpus for talk time per speaker")
+    p.add_argument("--rules", default=",".join(RULES), help="comma list of rules to compare")
     p.add_argument("--out", type=Path, default=RESULTS)
     args = p.parse_args(argv)
     settings = get_settings()
@@ -50,7 +51,7 @@ def main(argv: list[str]) -> int:
         "shared_data": str(SHARED) if SHARED.is_dir() else f"absent ({SHARED})",
         "rules": {},
     }
-    for rule in RULES:
+    for rule in [r for r in args.rules.split(",") if r]:
         frontend = FrontEnd(settings.model_copy(update={"speech_evidence": rule}))
         out: dict[str, Any] = {}
         for name, folder, refs, kind in eval_sets(settings):

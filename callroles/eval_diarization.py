@@ -26,6 +26,7 @@ AUDIO = (".wav", ".gsm", ".mp3", ".flac", ".ogg")
 FRAME = 0.01  # seconds per frame for agreement and overlaps
 INA_SPEECH = ("male", "female")
 INA_BACKGROUND = ("music", "noise")
+SIM_BACKGROUND = ("music", "noise", "announcement")  # a recorded prompt is nobody's talk
 
 
 @dataclass
@@ -50,6 +51,8 @@ class FileFigures:
     talk_time_error: dict[str, float]  # reference speaker -> relative error
     nonspeech_as_talk_s: float
     background_as_talk_s: float
+    background_as_talk_by_kind: dict[str, float]
+    background_s: dict[str, float]  # seconds of each background kind in the reference
     speech_agreement: float
     der_parts_s: dict[str, float]
 
@@ -63,7 +66,7 @@ def read_reference(audio: Path, references: Path | None = None) -> Reference | N
             f = line.split()
             if len(f) >= 8 and f[0] == "SPEAKER":
                 turns.append((float(f[3]), float(f[3]) + float(f[4]), f[7]))
-        return Reference(turns)
+        return Reference(turns, _truth_background(rttm.with_suffix(".json")))
     ina = audio.with_name(f"{audio.stem}-smn-gender.csv")
     if ina.is_file():
         with ina.open(newline="") as fh:
@@ -73,6 +76,28 @@ def read_reference(audio: Path, references: Path | None = None) -> Reference | N
         back = [(a, b, lab) for lab, a, b in rows if lab in INA_BACKGROUND]
         return Reference(turns, back, "ina")
     return None
+
+
+def _truth_background(truth: Path) -> list[tuple[float, float, str]]:
+    """Music, noise and announcements from a generated call's truth JSON (none if absent)."""
+    if not truth.is_file():
+        return []
+    events = json.loads(truth.read_text()).get("events", [])
+    return [(e["start"], e["end"], e["kind"]) for e in events if e["kind"] in SIM_BACKGROUND]
+
+
+def _kind_masks(background: list[tuple[float, float, str]], n: int) -> dict[str, np.ndarray]:
+    """One frame mask per background kind, each frame in one kind only: an announcement over
+    hold music is an announcement, music over noise is music."""
+    order = ("announcement", "music", "noise")
+    kinds = sorted({k for _, _, k in background}, key=lambda k: order.index(k) if k in order else 9)
+    taken = np.zeros(n, bool)
+    out: dict[str, np.ndarray] = {}
+    for kind in kinds:
+        m = _mask([(a, b) for a, b, k in background if k == kind], n) & ~taken
+        taken |= m
+        out[kind] = m
+    return out
 
 
 def _mask(spans: list[tuple[float, float]], n: int) -> np.ndarray:
@@ -117,6 +142,7 @@ def score_file(audio: Path, ref: Reference, front: Any) -> FileFigures:
     hyp_speech = _mask([(a, b) for a, b, _ in hyp_turns], n)
     background = _mask([(a, b) for a, b, _ in ref.background], n)
     span = slice(0, int(duration / FRAME))
+    kinds = _kind_masks(ref.background, n)
     return FileFigures(
         file=audio.name,
         reference=ref.kind,
@@ -129,6 +155,10 @@ def score_file(audio: Path, ref: Reference, front: Any) -> FileFigures:
         talk_time_error=errors,
         nonspeech_as_talk_s=round(float((hyp_speech & ~ref_speech)[span].sum()) * FRAME, 2),
         background_as_talk_s=round(float((hyp_speech & background)[span].sum()) * FRAME, 2),
+        background_as_talk_by_kind={
+            k: round(float((hyp_speech & m)[span].sum()) * FRAME, 2) for k, m in kinds.items()
+        },
+        background_s={k: round(float(m[span].sum()) * FRAME, 2) for k, m in kinds.items()},
         speech_agreement=round(float(np.mean((hyp_speech == ref_speech)[span])), 4),
         der_parts_s={
             k: round(float(parts[k]), 2)
@@ -158,6 +188,14 @@ def evaluate_dir(
         for r in rows
     )
     talk = [abs(e) for r in rows for e in r.talk_time_error.values()]
+    kinds = sorted({k for r in rows for k in r.background_s})
+    by_kind = {
+        k: {
+            "reference_s": round(sum(r.background_s.get(k, 0.0) for r in rows), 2),
+            "as_talk_s": round(sum(r.background_as_talk_by_kind.get(k, 0.0) for r in rows), 2),
+        }
+        for k in kinds
+    }
     return {
         "folder": str(folder),
         "files": [asdict(r) for r in rows],
@@ -169,6 +207,7 @@ def evaluate_dir(
             "talk_time_error_median": round(float(np.median(talk)), 4) if talk else None,
             "nonspeech_as_talk_s": round(sum(r.nonspeech_as_talk_s for r in rows), 2),
             "background_as_talk_s": round(sum(r.background_as_talk_s for r in rows), 2),
+            "background_by_kind": by_kind,
         },
     }
 
@@ -184,7 +223,7 @@ def format_report(report: dict[str, Any]) -> str:
         lines.append(
             f"  {r['file']:<28} DER {_f(r['der'])} (collar 0.5 s: {_f(r['der_collar_0_5'])}) "
             f"JER {_f(r['jer'])}  speakers {r['speakers_found']}/{r['speakers_reference']}  "
-            f"non-speech as talk {r['nonspeech_as_talk_s']:.1f} s (music/noise "
+            f"non-speech as talk {r['nonspeech_as_talk_s']:.1f} s (music/noise/announcements "
             f"{r['background_as_talk_s']:.1f} s)  speech agreement {r['speech_agreement']:.3f}"
             f"\n      talk time: {talk}"
         )
@@ -193,8 +232,11 @@ def format_report(report: dict[str, Any]) -> str:
         f"  total: {t['files']} files, DER {t['der']}, speaker count right "
         f"{t['speaker_count_right']}/{t['files']}, talk time within 5% {t['talk_time_within_5pct']}"
         f" (median error {t['talk_time_error_median']}), non-speech as talk "
-        f"{t['nonspeech_as_talk_s']} s, of it music/noise {t['background_as_talk_s']} s"
+        f"{t['nonspeech_as_talk_s']} s, of it music/noise/announcements "
+        f"{t['background_as_talk_s']} s"
     )
+    for kind, v in t.get("background_by_kind", {}).items():
+        lines.append(f"    {kind}: {v['as_talk_s']} of {v['reference_s']} s counted as talk")
     return "\n".join(lines)
 
 

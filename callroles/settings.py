@@ -84,7 +84,7 @@ class Settings(BaseSettings):
     activity_model_path: Path | None = None
     # where somebody speaks (callroles.audio.speech): inaSpeechSegmenter's speech and either the
     # activity model or silero-vad ("either"), or one of the two alone
-    speech_evidence: Literal["activity", "silero", "either"] = "either"
+    speech_evidence: Literal["activity", "silero", "either", "rescue", "gated"] = "either"
     # agents' voiceprints (callroles.voiceprints): a redis:// URL, or a JSON file; None:
     # <home>/voiceprints.json. Biometric data: `callroles agents forget ID` removes one.
     voiceprint_store: str | None = None

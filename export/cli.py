@@ -42,6 +42,9 @@ def register(sub: Any) -> None:
     r.add_argument(
         "--out", type=Path, help="where to write model.onnx + report.json (default: the package)"
     )
+    r.add_argument("--voices", default=None, help="simulate --voices (default: recipe)")
+    r.add_argument("--lines", choices=("classic", "varied"), default=None)
+    r.add_argument("--sounds", choices=("synthetic", "debian"), default=None)
     r.set_defaults(func=_rebuild)
 
 
@@ -92,6 +95,11 @@ def _rebuild(args: argparse.Namespace) -> int:
         calls=args.calls,
         epochs=args.epochs,
         workers=args.workers,
+        sources={
+            "engines": tuple(args.voices.split(",")) if args.voices else None,
+            "lines": args.lines,
+            "sounds": args.sounds,
+        },
     )
     print(f"default model rebuilt: {report.path} (version {report.metadata['model_version']})")
     return 0

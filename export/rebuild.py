@@ -45,6 +45,12 @@ class Recipe:
     max_per_speaker: int | None = 12  # agents recur: cap their windows (training/README.md)
     augment: bool = False  # opt-in; it gave no gain across languages (training/README.md)
     random_paths: bool = True  # each party's path drawn at random: learn roles, not our line
+    # voices, lines and sounds (docs/simulate.md). Adding Piper, varied lines and Debian sounds
+    # was tried on 2026-12-01 (seed 2028) and did not help on held-out voices (docs/roles.md,
+    # "Training on more sources"), so the shipped recipe keeps the first sources.
+    engines: tuple[str, ...] = ("espeak", "festival")
+    lines: str = "classic"
+    sounds: str = "synthetic"
 
 
 RECIPE = Recipe()
@@ -85,12 +91,16 @@ def rebuild(
     epochs: int | None = None,
     workers: int | None = None,
     random_paths: bool | None = None,
+    sources: dict[str, Any] | None = None,
 ) -> ExportReport:
-    """The whole chain; resumable (the corpus and dataset phases reuse what they find)."""
+    """The whole chain; resumable (the corpus and dataset phases reuse what they find).
+    ``sources`` overrides the recipe's engines, lines and sounds."""
     recipe = Recipe(**{**asdict(RECIPE), **({"calls": calls} if calls else {})})
     recipe = Recipe(**{**asdict(recipe), **({"epochs": epochs} if epochs else {})})
     if random_paths is not None:
         recipe = Recipe(**{**asdict(recipe), "random_paths": random_paths})
+    if sources:
+        recipe = Recipe(**{**asdict(recipe), **{k: v for k, v in sources.items() if v}})
     work = work or get_settings().home / "default-model" / f"seed{seed}"
     out_dir = out_dir or DEFAULT_MODEL.parent
     corpus, data, run = work / "corpus", work / "dataset", work / "runs" / f"default-seed{seed}"
@@ -105,6 +115,9 @@ def rebuild(
             preset=recipe.preset,
             progress=True,
             random_paths=recipe.random_paths,
+            engines=recipe.engines,
+            lines=recipe.lines,
+            sounds=recipe.sounds,
         )
     log.info("building the DBAS dataset")
     build_dataset(

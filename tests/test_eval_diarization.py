@@ -41,6 +41,8 @@ def test_a_perfect_hypothesis_scores_zero_and_errors_are_counted(tmp_path: Path)
         _front([(0, 5, "S1"), (6, 10, "S2"), (12, 16, "S2")], {"S1": 5.0, "S2": 8.0}),
     )
     assert wrong.background_as_talk_s == pytest.approx(4.0)
+    assert wrong.background_as_talk_by_kind == {"music": pytest.approx(4.0)}
+    assert wrong.background_s == {"music": pytest.approx(4.0)}
     assert wrong.nonspeech_as_talk_s == pytest.approx(4.0)
     assert wrong.der == pytest.approx(4.0 / 9.0, abs=1e-3)  # false alarm over reference speech
     assert wrong.talk_time_error["customer_C"] == pytest.approx(1.0)
@@ -57,3 +59,10 @@ def test_references_are_read_from_rttm_or_ina_csv(reference_dir: Path, tmp_path:
     ref = read_reference(tmp_path / "x.wav")
     assert ref is not None and ref.turns == [(1.0, 3.5, "agent_A1")]
     assert read_reference(tmp_path / "none.wav") is None
+    # a generated call's truth JSON beside its RTTM: music, noise and announcements are background
+    (tmp_path / "x.json").write_text(
+        '{"events": [{"start": 4.0, "end": 6.0, "kind": "announcement"},'
+        ' {"start": 7.0, "end": 9.0, "kind": "silence"}]}'
+    )
+    ref = read_reference(tmp_path / "x.wav")
+    assert ref is not None and ref.background == [(4.0, 6.0, "announcement")]

@@ -12,8 +12,10 @@
 A speaker's talk is where inaSpeechSegmenter hears speech (music, noise and silence are never
 talk) and where one of the two frame-level models hears it too ("either", the default): ina
 removes what the frame models mistake for voices, and either frame model may fill in what the
-other misses. The other rules stay selectable (``CALLROLES_SPEECH_EVIDENCE``) so the choice can
-be measured again: ``callroles bench speech`` runs all of them on the same files
+other misses. "rescue" also counts ina's noise and no-energy frames where *both* frame models
+hear a voice (never its music); "gated" lets the activity model only extend silero's speech.
+The other rules stay selectable (``CALLROLES_SPEECH_EVIDENCE``) so the choice can be measured
+again: ``callroles bench speech`` runs all of them on the same files
 (docs/frontend.md, "Speech evidence").
 """
 
@@ -22,11 +24,18 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
+from scipy.ndimage import binary_dilation
 
 from callroles.audio.separate import SPEECH
 
-SpeechRule = Literal["activity", "silero", "either"]
-RULES: tuple[SpeechRule, ...] = ("activity", "silero", "either")
+SpeechRule = Literal["activity", "silero", "either", "rescue", "gated"]
+RULES: tuple[SpeechRule, ...] = ("activity", "silero", "either", "rescue", "gated")
+#: "gated": the activity model may extend silero's speech by this much on either side, never
+#: start speech of its own (it hears voices in real hold music: docs/frontend.md)
+GATE_S = 0.5
+FRAME_S = 0.01
+#: ina's labels that "rescue" lets both frame models overrule; music is never overruled
+RESCUABLE = ("noise", "silence")
 VAD_THRESHOLD = 0.5  # silero's own default
 
 
@@ -49,4 +58,13 @@ def speech_frames(
         return sil & ina
     if rule == "either":
         return (act | sil) & ina
+    if rule == "rescue":
+        # ina calls a quiet voice on a phone line "noise" or no-energy "silence" (real voices in
+        # generated calls: a customer's 5 s turn at -6 dB became noise); both frame models
+        # hearing a voice there outvote it. Music stays a veto: hold music is never talk.
+        return ((act | sil) & ina) | (act & sil & np.isin(grid, RESCUABLE))
+    if rule == "gated":
+        reach = int(round(GATE_S / FRAME_S))
+        near = binary_dilation(sil, structure=np.ones(2 * reach + 1, bool)) if sil.any() else sil
+        return (sil | (act & near)) & ina
     raise ValueError(f"unknown speech rule {rule!r}; one of {RULES}")

@@ -1,5 +1,8 @@
 """Acoustic paths: the agent's headset, the customer's telephone line, hold music, line noise.
 
+Codecs and line faults are in :mod:`callroles.simulate.codecs`; real hold music and
+announcements in :mod:`callroles.simulate.sounds`.
+
 Plain numpy/scipy DSP at 8 kHz, seeded by the caller's generator, so a call renders identically
 for a given seed. The final encoding to GSM 6.10 is done by sox (see :func:`write_audio`).
 """
@@ -8,12 +11,14 @@ from __future__ import annotations
 
 import functools
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 from scipy.signal import butter, fftconvolve, lfilter, sosfilt
 
+from callroles.simulate import codecs
 from callroles.simulate.errors import SynthesisError
 
 SR = 8000
@@ -23,15 +28,6 @@ SR = 8000
 def _band_sos() -> np.ndarray:
     """The 300-3400 Hz telephone band."""
     return butter(4, [300.0, 3400.0], btype="bandpass", fs=SR, output="sos")
-
-
-def mu_law_round_trip(x: np.ndarray) -> np.ndarray:
-    """G.711 mu-law, 8 bits: the codec of a classic digital telephone trunk."""
-    mu = 255.0
-    x = np.clip(x, -1.0, 1.0)
-    y = np.sign(x) * np.log1p(mu * np.abs(x)) / np.log1p(mu)
-    q = np.round(y * 127.0) / 127.0
-    return (np.sign(q) * np.expm1(np.abs(q) * np.log1p(mu)) / mu).astype(np.float32)
 
 
 def db(gain_db: float) -> float:
@@ -48,13 +44,44 @@ def line_noise(n: int, rng: np.random.Generator, level_db: float) -> np.ndarray:
     return noise * (db(level_db) / rms)
 
 
+@dataclass(frozen=True)
+class Line:
+    """What a telephone line does besides the band: its codec, lost packets, level changes.
+
+    The default is the classic line (G.711 mu-law, no loss, steady level), which draws nothing
+    from the generator, so corpora made before ``--lines varied`` existed come out the same.
+    """
+
+    codec: str = "mulaw"
+    loss: float = 0.0  # share of 20 ms packets lost
+    level_steps: int = 0
+
+
+LINE_KINDS = ("classic", "varied")
+
+
+def draw_line(rng: np.random.Generator) -> Line:
+    """A varied line: any codec, no loss half the time (else 1-5% of packets), 0-3 level
+    changes."""
+    codec = codecs.CODECS[int(rng.integers(len(codecs.CODECS)))]
+    loss = 0.0 if rng.random() < 0.5 else round(float(rng.uniform(0.01, 0.05)), 3)
+    return Line(codec, loss, int(rng.integers(0, 4)))
+
+
 def phone_line(
-    x: np.ndarray, rng: np.random.Generator, gain_db: float, noise_db: float
+    x: np.ndarray,
+    rng: np.random.Generator,
+    gain_db: float,
+    noise_db: float,
+    line: Line = Line(),
 ) -> np.ndarray:
-    """Customer side: level change, telephone band, mu-law codec, line noise."""
+    """Telephone side: level, telephone band, line noise, then the line's codec and faults."""
     y = sosfilt(_band_sos(), x * db(gain_db)).astype(np.float32)
+    if line.level_steps:
+        y = y * codecs.level_steps(len(y), rng, line.level_steps)
     y = y + line_noise(len(y), rng, noise_db)
-    return mu_law_round_trip(y)
+    y = codecs.round_trip(y, line.codec)
+    return codecs.packet_loss(y, rng, line.loss)
 
 
 def headset(x: np.ndarray, rng: np.random.Generator, gain_db: float) -> np.ndarray:

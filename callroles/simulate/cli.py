@@ -62,7 +62,22 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--voices",
         type=_csv,
         default=None,
-        help="comma list of voice engines: espeak,festival (default both)",
+        help="comma list of voice engines: espeak, festival, mbrola (real diphone voices), "
+        "piper (a neural voice), or all (default: espeak,festival)",
+    )
+    p.add_argument(
+        "--lines",
+        choices=("classic", "varied"),
+        default="classic",
+        help="phone lines: classic (G.711 mu-law) or varied (A-law, GSM, G.726, G.723.1, Opus, "
+        "Speex; lost packets; level changes), drawn per call",
+    )
+    p.add_argument(
+        "--sounds",
+        choices=("synthetic", "debian"),
+        default="synthetic",
+        help="hold music and announcements: synthetic chords, or real recordings from Debian "
+        "(music on hold, telephone prompts that are speech but nobody's talk)",
     )
     p.add_argument("--workers", type=int, default=None, help="processes (default 2)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
@@ -83,6 +98,7 @@ def _run(args: argparse.Namespace) -> int:
         meta = generate_real_corpus(
             args.out, args.real_voices, calls=calls, seed=args.seed,
             stereo_fraction=args.stereo_fraction, random_paths=args.random_paths,
+            varied_lines=args.lines == "varied",
         )  # fmt: skip
         print(json.dumps(meta, indent=1))
         return 0
@@ -98,6 +114,8 @@ def _run(args: argparse.Namespace) -> int:
         engines=args.voices,
         workers=args.workers,
         random_paths=args.random_paths,
+        lines=args.lines,
+        sounds=args.sounds,
     )
     print(json.dumps(summary.to_dict(), indent=1) if args.json else summary.table())
     return 0

@@ -21,10 +21,11 @@ import numpy as np
 from tqdm import tqdm
 
 from callroles.simulate.agents import write_agent_samples
-from callroles.simulate.channel import write_audio
+from callroles.simulate.channel import LINE_KINDS, Line, draw_line, write_audio
 from callroles.simulate.dialogue import CallPlan, render
 from callroles.simulate.errors import SimulateInputError
 from callroles.simulate.plan import PRESETS, draw_plan
+from callroles.simulate.sounds import SOUND_KINDS, music_files
 from callroles.simulate.summary import CorpusSummary
 from callroles.simulate.voices import catalog, check_languages
 
@@ -57,6 +58,11 @@ def generator_fingerprint() -> str:
     return f"{GENERATOR_VERSION}-{digest.hexdigest()[:10]}"
 
 
+def line_of(line: Line) -> dict:
+    """A phone line's codec and faults as the truth JSON records them."""
+    return {"codec": line.codec, "loss": line.loss, "level_steps": line.level_steps}
+
+
 def truth_of(plan: CallPlan, segments: list[dict], events: list[dict], duration_s: float) -> dict:
     """The truth JSON of one call (talk time summed from the segments)."""
     speakers = {}
@@ -75,6 +81,8 @@ def truth_of(plan: CallPlan, segments: list[dict], events: list[dict], duration_
         "language": plan.language,
         "same_gender": plan.agent.gender == plan.customer.gender,
         "paths": {"agent": plan.paths[0], "customer": plan.paths[1]},
+        "lines": {"agent": line_of(plan.lines[0]), "customer": line_of(plan.lines[1])},
+        "sounds": plan.sounds,
         "speakers": speakers,
         "segments": segments,
         "events": events,
@@ -160,6 +168,21 @@ def check_options(
         )
 
 
+def _check_kinds(lines: str, sounds: str) -> None:
+    if lines not in LINE_KINDS:
+        raise SimulateInputError(
+            f"unknown line kind {lines!r}; choose from {', '.join(LINE_KINDS)}",
+            code="unknown_lines",
+        )
+    if sounds not in SOUND_KINDS:
+        raise SimulateInputError(
+            f"unknown sounds {sounds!r}; choose from {', '.join(SOUND_KINDS)}",
+            code="unknown_sounds",
+        )
+    if sounds == "debian":
+        music_files()  # missing packages fail here, before any call is rendered
+
+
 def generate_corpus(
     out: Path,
     *,
@@ -174,6 +197,8 @@ def generate_corpus(
     workers: int | None = None,
     agent_samples: bool = False,
     random_paths: bool = False,
+    lines: str = "classic",
+    sounds: str = "synthetic",
 ) -> CorpusSummary:
     """Write a synthetic call-center corpus to ``out``; same seed and options, same files.
 
@@ -181,9 +206,13 @@ def generate_corpus(
     callroles.simulate.agents); the calls are the same either way. ``random_paths`` draws each
     party's acoustic path (headset or phone line) at random, per call, so the channel no longer
     tells the roles apart (the voices, scripts and timing are the same as without it).
+    ``lines="varied"`` gives each phone line a codec, lost packets and level changes drawn per
+    call (callroles.simulate.codecs); ``sounds="debian"`` uses real hold music and recorded
+    announcements (callroles.simulate.sounds). The defaults reproduce older corpora exactly.
     """
     out = Path(out)
     check_options(out, calls, preset, audio_format, stereo_fraction)
+    _check_kinds(lines, sounds)
     langs = check_languages(languages)
     voices = catalog(langs, engines)
     plans = draw_plan(
@@ -201,6 +230,11 @@ def generate_corpus(
             replace(p, paths=(kinds[int(draw.integers(2))], kinds[int(draw.integers(2))]))
             for p in plans
         ]
+    if lines == "varied":
+        draw = np.random.default_rng([seed, 13])
+        plans = [replace(p, lines=(draw_line(draw), draw_line(draw))) for p in plans]
+    if sounds != "synthetic":
+        plans = [replace(p, sounds=sounds) for p in plans]
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.parent / f".{out.name}.partial-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
@@ -226,6 +260,8 @@ def generate_corpus(
                     "audio_format": audio_format,
                     "stereo_fraction": stereo_fraction,
                     "random_paths": random_paths,
+                    "lines": lines,
+                    "sounds": sounds,
                     "languages": list(langs),
                     "engines": list(engines or ()),
                 },

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from callroles.simulate import channel, scripts
+from callroles.simulate import channel, scripts, sounds
 from callroles.simulate.tts import FRAME, SR, TRIM_DB, frame_db, synthesize
 from callroles.simulate.voices import Voice
 
@@ -48,6 +48,10 @@ class CallPlan:
     # acoustic path of (agent, customer): "headset" or "phone"; random paths (simulate
     # --random-paths) put agents on phones and customers on clean lines too
     paths: tuple[str, str] = ("headset", "phone")
+    # codec and faults of (agent, customer) when on a phone line (simulate --lines varied)
+    lines: tuple[channel.Line, channel.Line] = (channel.Line(), channel.Line())
+    # hold music and announcements: "synthetic" chords, or "debian" recordings (--sounds)
+    sounds: str = "synthetic"
 
 
 @dataclass
@@ -137,11 +141,36 @@ class _Timeline:
             self.t += int(self.rng.uniform(0.15, 0.8) * SR)
 
     def hold(self, seconds: float) -> None:
+        if self.plan.sounds == "debian":
+            self._real_hold(seconds)
+            return
         start = self.t
         music = channel.hold_music(seconds, self.rng)
         self.music.append((start, music))
         self.t += len(music)
         self.events.append({"start": start / SR, "end": self.t / SR, "kind": "music"})
+
+    def _real_hold(self, seconds: float) -> None:
+        """Real hold music, with a recorded announcement over it part of the time."""
+        start = self.t
+        music = sounds.hold_music(seconds, self.rng)
+        self.music.append((start, music))
+        self.events.append({"start": start / SR, "end": (start + len(music)) / SR, "kind": "music"})
+        if seconds > 8.0 and self.rng.random() < 0.6:
+            at = start + int(self.rng.uniform(2.0, seconds / 2) * SR)
+            prompt, _ = sounds.announcement(self.plan.language, self.rng)
+            prompt = prompt[: start + len(music) - at]
+            music[at - start : at - start + len(prompt)] *= 0.25  # the music ducks under it
+            self.announce(prompt, at)
+        self.t += len(music)
+
+    def announce(self, prompt: np.ndarray, at: int) -> None:
+        """A recorded prompt on the line: speech in the audio, nobody's talk in the truth."""
+        self.music.append((at, prompt))
+        for a, b in merge_regions(utterance_regions(prompt)):
+            self.events.append(
+                {"start": (at + a) / SR, "end": (at + b) / SR, "kind": "announcement"}
+            )
 
 
 def _sentences(
@@ -153,6 +182,10 @@ def _sentences(
 def _script(plan: CallPlan, tl: _Timeline) -> None:
     rng, lines, agent, cust = tl.rng, scripts.LINES[plan.language], plan.agent, plan.customer
     known = {"company": plan.company, "name": agent.name}
+    if plan.sounds == "debian" and rng.random() < 0.3:  # the line's greeting before the agent
+        prompt, _ = sounds.announcement(plan.language, rng)
+        tl.announce(prompt, tl.t)
+        tl.t += len(prompt) + int(rng.uniform(0.3, 1.0) * SR)
     opening = scripts.fill(scripts.pick(lines.openings, rng), plan.language, rng, **known)
     tl.turn(agent, [opening], cust)
     tl.gap()
@@ -197,14 +230,19 @@ def merge_regions(regions: list[tuple[int, int]]) -> list[tuple[int, int]]:
 
 
 def _path(
-    kind: str, x: np.ndarray, rng: np.random.Generator, gain_db: float, noise_db: float | None
+    kind: str,
+    x: np.ndarray,
+    rng: np.random.Generator,
+    gain_db: float,
+    noise_db: float | None,
+    line: channel.Line,
 ) -> np.ndarray:
     """One party's acoustic path: the headset, or the telephone line (line noise at
     ``noise_db``, drawn for the call; an agent on a phone gets its own draw)."""
     if kind == "headset":
         return channel.headset(x, rng, gain_db)
     level = float(rng.uniform(-56.0, -46.0)) if noise_db is None else noise_db
-    return channel.phone_line(x, rng, gain_db, level)
+    return channel.phone_line(x, rng, gain_db, level, line)
 
 
 def render(plan: CallPlan) -> RenderedCall:
@@ -219,11 +257,11 @@ def render(plan: CallPlan) -> RenderedCall:
     extra = np.zeros(n, np.float32)  # what travels the customer's line besides the voice
     for start, audio in tl.music + tl.bursts:
         extra[start : start + len(audio)] += audio[: n - start]
-    agent_side = _path(plan.paths[0], stems["agent"], rng, plan.agent.gain_db, None)
+    agent_side = _path(plan.paths[0], stems["agent"], rng, plan.agent.gain_db, None, plan.lines[0])
     noise_db = float(rng.uniform(-56.0, -46.0))
     cust_side = _path(
         plan.paths[1], stems["customer"] * channel.db(plan.customer.gain_db) + extra, rng, 0.0,
-        noise_db,
+        noise_db, plan.lines[1],
     )  # fmt: skip
     if plan.channels == 2:
         audio = np.stack([agent_side, cust_side], axis=1)

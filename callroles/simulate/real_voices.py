@@ -35,7 +35,7 @@ import librosa
 import numpy as np
 
 from callroles.simulate import channel
-from callroles.simulate.corpus import rttm_of
+from callroles.simulate.corpus import line_of, rttm_of
 from callroles.simulate.dialogue import merge_regions, utterance_regions
 from callroles.simulate.errors import SimulateInputError
 
@@ -141,8 +141,10 @@ def generate_real_corpus(
     seed: int,
     stereo_fraction: float = 0.0,
     random_paths: bool = False,
+    varied_lines: bool = False,
 ) -> dict[str, Any]:
-    """Write ``calls`` real-voice calls in the simulator's layout (audio/, truth/, calls.csv)."""
+    """Write ``calls`` real-voice calls in the simulator's layout (audio/, truth/, calls.csv);
+    ``varied_lines`` draws each phone line's codec and faults (``channel.draw_line``)."""
     agents, customers = read_speakers(root)
     if out.exists() and any(out.iterdir()):
         raise SimulateInputError(f"{out} is not empty", code="output_not_empty")
@@ -175,13 +177,16 @@ def generate_real_corpus(
             else ("headset", "phone")
         )
         gains = (0.0, float(rng.uniform(-6, 0)))
-        sides = []
+        sides, lines = [], []
+        line_rng = np.random.default_rng([seed, 13, i])  # apart, so classic calls stay the same
         for role, path, gain in zip(("agent", "customer"), paths, gains, strict=True):
+            line = channel.draw_line(line_rng) if varied_lines else channel.Line()
+            lines.append(line)
             if path == "headset":
                 sides.append(channel.headset(stems[role], rng, gain))
             else:
                 noise_db = float(rng.uniform(-56, -46))
-                sides.append(channel.phone_line(stems[role], rng, gain, noise_db))
+                sides.append(channel.phone_line(stems[role], rng, gain, noise_db, line))
         audio = np.stack(sides, axis=1) if stereo else sides[0] + sides[1]
         audio = (audio * min(1.0, 0.89 / (float(np.max(np.abs(audio))) or 1.0))).astype(np.float32)
         call_id = f"real{i + 1:05d}"
@@ -207,6 +212,7 @@ def generate_real_corpus(
             "language": "en",
             "same_gender": agent.gender == customer.gender,
             "paths": {"agent": paths[0], "customer": paths[1]},
+            "lines": {r: line_of(ln) for r, ln in zip(("agent", "customer"), lines, strict=True)},
             "speakers": {
                 who: {
                     "role": role,
@@ -237,6 +243,7 @@ def generate_real_corpus(
     meta = {
         "generator": "real-voices", "source": str(root), "seed": seed, "calls": calls,
         "stereo_fraction": stereo_fraction, "random_paths": random_paths,
+        "varied_lines": varied_lines,
         "agents": len({r["agent_id"] for r in rows}),
         "same_gender_calls": same_gender,
         "stereo_calls": sum(r["channels"] == 2 for r in rows),

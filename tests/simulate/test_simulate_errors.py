@@ -28,7 +28,8 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
         ({"calls": 0}, "bad_call_count"),
         ({"calls": -3}, "bad_call_count"),
         ({"calls": 1, "languages": ("fr",)}, "unknown_language"),
-        ({"calls": 1, "engines": ("piper",)}, "unknown_voice"),
+        ({"calls": 1, "engines": ("sapi",)}, "unknown_voice"),
+        ({"calls": 1, "engines": ("piper",)}, "unknown_voice"),  # English and male only
         ({"calls": 1, "languages": ("tr",), "engines": ("festival",)}, "unknown_voice"),
         ({"calls": 1, "audio_format": "mp3"}, "unknown_format"),
         ({"calls": 1, "stereo_fraction": 1.5}, "bad_stereo_fraction"),
