@@ -70,7 +70,13 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "mono_agent_not_enrolled": block([r for r in mono if r["samples_before"] == 0]),
         "mono_after_one_enrolment": block([r for r in mono if r["samples_before"] >= 1]),
         "mono_after_two_enrolments": block([r for r in mono if r["samples_before"] >= 2]),
+        # the reading: every mono call after its agent's first two calls in the archive,
+        # whether or not those two were certain enough to teach the print
+        "mono_after_agents_first_two_calls": block([r for r in mono if r["agent_call"] > 2]),
         "stereo_by_channel": _accuracy([r for r in done if r["stereo"]], "right"),
+        "wrong_at_confidence_0_9_or_more": sum(
+            not r["right"] and (r.get("confidence") or 0) >= 0.9 for r in done
+        ),
     }
 
 
@@ -115,7 +121,9 @@ def main(argv: list[str]) -> int:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         store = FileStore(Path(tmp) / "voiceprints.json")
+        seen: dict[str, int] = {}
         for i, row in enumerate(calls, 1):
+            seen[row["agent_id"]] = seen.get(row["agent_id"], 0) + 1
             truth = json.loads((corpus / "truth" / f"{row['call_id']}.json").read_text())
             before = store.get(row["agent_id"])
             stereo = row["channels"] == "2"
@@ -135,8 +143,13 @@ def main(argv: list[str]) -> int:
                 "call_id": row["call_id"], "agent_id": row["agent_id"], "stereo": stereo,
                 "same_gender": truth["same_gender"],
                 "samples_before": before.auto_samples if before else 0,
+                "agent_call": seen[row["agent_id"]],
                 "decided_by": "+".join(sources), "right": result["agent_speaker"] == agent,
                 "model_right": _model_agent(result) == agent,
+                "confidence": min(
+                    (s["confidence"] for s in result["speakers"]
+                     if s["role"] in ("agent", "customer")), default=None,
+                ),
                 "enrolment": result.get("enrolment", {}).get("action"),
             })  # fmt: skip
             r = rows[-1]

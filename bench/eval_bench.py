@@ -44,18 +44,18 @@ HELD_OUT_SOURCES = (
 )
 
 
-def held_out_sources_corpus(settings: Settings, calls: int = 20) -> Path:
+def held_out_sources_corpus(settings: Settings, calls: int = 20, seed: int = 4343) -> Path:
     """Generated calls in voices no model of ours is trained on (MBROLA, whose licence keeps it
     out of training: docs/simulate.md), with varied codecs and faults, real hold music and
     announcements, and random paths."""
     corpus = (
         settings.home
         / "bench-cache"
-        / f"heldout-sources-{calls}-seed4343-{generator_fingerprint()}"
+        / f"heldout-sources-{calls}-seed{seed}-{generator_fingerprint()}"
     )
     if not (corpus / "calls.csv").is_file():
         generate_corpus(
-            corpus, calls=calls, seed=4343, engines=("mbrola",), lines="varied",
+            corpus, calls=calls, seed=seed, engines=("mbrola",), lines="varied",
             sounds="debian", random_paths=True,
         )  # fmt: skip
     return corpus
@@ -87,13 +87,37 @@ def eval_sets(settings: Settings) -> list[tuple[str, Path, Path | None, str]]:
 
 def main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="callroles bench eval")
-    p.add_argument("--out", type=Path, default=RESULTS)
+    p.add_argument("--out", type=Path, default=None)
+    p.add_argument(
+        "--speaker-count",
+        choices=("two", "auto"),
+        default=None,
+        help="split mono calls into two voices or count them (default: the setting); "
+        "auto writes eval-diarization-speakers-auto.json",
+    )
+    p.add_argument(
+        "--known-sounds",
+        default=None,
+        metavar="FOLDERS",
+        help="the call centre's own music and announcements (CALLROLES_KNOWN_SOUNDS); "
+        "writes eval-diarization-known-sounds.json",
+    )
     args = p.parse_args(argv)
     settings = get_settings()
+    if args.speaker_count:
+        settings = settings.model_copy(update={"speaker_count": args.speaker_count})
+    if args.known_sounds:
+        settings = settings.model_copy(update={"known_sounds": args.known_sounds})
+    name = "eval-diarization"
+    name += "-speakers-auto" if settings.speaker_count == "auto" else ""
+    name += "-known-sounds" if settings.known_sounds else ""
+    out = args.out or RESULTS.with_name(name + ".json")
     frontend = FrontEnd(settings)
     report: dict[str, Any] = {
         "benchmark": "eval-diarization",
         "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "speaker_count": settings.speaker_count,
+        "known_sounds": settings.known_sounds,
         "sets": {},
     }
     for name, folder, refs, kind in eval_sets(settings):
@@ -105,7 +129,7 @@ def main(argv: list[str]) -> int:
         result["data"] = kind
         report["sets"][name] = result
         print(f"== {name} [{kind}]\n{format_report(result)}", flush=True)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=1) + "\n")
-    print(f"wrote {args.out}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=1) + "\n")
+    print(f"wrote {out}")
     return 0

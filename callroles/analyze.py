@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from callroles.audio.cli import speakers_arg
 from callroles.schemas import LAYOUTS
 
 
@@ -23,7 +24,10 @@ def register(sub: Any) -> None:
     a.add_argument("--plot", type=Path, metavar="OUT.png", help="write a timeline picture")
     a.add_argument("--model", type=Path, help="exported .onnx (default: the shipped model)")
     a.add_argument("--layout", default="auto", choices=LAYOUTS)
-    a.add_argument("--speakers", type=int, default=2, help="expected speakers (mono calls)")
+    a.add_argument(
+        "--speakers", type=speakers_arg, default="setting", metavar="N|auto",
+        help="voices in a mono call: 1-4, auto (count them); default CALLROLES_SPEAKER_COUNT",
+    )  # fmt: skip
     a.add_argument(
         "--agent-id", help="the call's agent: with a voiceprint enrolled, their voice decides"
     )
@@ -97,7 +101,9 @@ def format_text(result: dict[str, Any]) -> str:
     ratio = call["talk_to_listen_ratio"]
     lines.append(
         f"  silence {call['silence_s']:.1f} s, music {call['music_s']:.1f} s, noise "
-        f"{call['noise_s']:.1f} s, overlap {call['overlap_s']:.1f} s; agent/customer talk ratio "
+        f"{call['noise_s']:.1f} s, "
+        + (f"announcements {call['announcement_s']:.1f} s, " if call.get("announcement_s") else "")
+        + f"overlap {call['overlap_s']:.1f} s; agent/customer talk ratio "
         + (f"{ratio:.2f}" if ratio is not None else "n/a")
     )
     if result.get("flags"):

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from callroles.audio.decode import DecodedAudio, decode
-from callroles.audio.pipeline import FrontEnd, FrontEndResult
+from callroles.audio.pipeline import FrontEnd, FrontEndResult, SpeakerChoice
 from callroles.enrolment import Enrolment, auto_enrol
 from callroles.errors import CallrolesError, InputError
 from callroles.result import build_result
@@ -111,7 +111,7 @@ def run_call(
     models: Models,
     settings: Settings,
     *,
-    n_speakers: int = 2,
+    n_speakers: SpeakerChoice = "setting",
     strategy: str = "auto",
     latencies: Mapping[str, float] | None = None,
     worker: str | None = None,
@@ -237,7 +237,7 @@ def analyze_file(
     settings: Settings | None = None,
     models: Models | None = None,
     call: Mapping[str, Any] | None = None,
-    n_speakers: int = 2,
+    n_speakers: SpeakerChoice = "setting",
     strategy: str = "auto",
     voiceprints: VoiceprintStore | None = None,
 ) -> CallResult:

@@ -71,6 +71,8 @@ def doubts(
         flags.append("overlap_ignored")
     if sum(talk) > float(result["duration_s"]) + 0.5:
         flags.append("talk_exceeds_duration")
+    if front.budget.get("speaker_count", {}).get("uncertain"):
+        flags.append("speaker_count_uncertain")
     model = [r for r in roles if r.source == "model" and r.label]
     if any(role_of(r.label or "") != r.role for r in model):
         flags.append("roles_by_pair_rule")
@@ -161,6 +163,7 @@ def build_result(
             "silence_s": _seconds(budget.get("silence_s")),
             "music_s": _seconds(budget.get("music_s")),
             "noise_s": _seconds(budget.get("noise_s")),
+            "announcement_s": _seconds(budget.get("announcement_s")),
             "overlap_s": _seconds(budget.get("overlap_s")),
             "interruptions": interruptions,
             "turn_count": turn_count,

@@ -85,6 +85,14 @@ class Settings(BaseSettings):
     # where somebody speaks (callroles.audio.speech): inaSpeechSegmenter's speech and either the
     # activity model or silero-vad ("either"), or one of the two alone
     speech_evidence: Literal["activity", "silero", "either", "rescue", "gated"] = "either"
+    # voices in a mono call (callroles.audio.count): "two", split every call into two (a call
+    # centre's usual call); "auto", count 1 to 4 from the turns' voices. A call event's or a
+    # command's own count overrides it.
+    speaker_count: Literal["two", "auto"] = "two"
+    # the call centre's own hold music and announcements (callroles.audio.known): folders of
+    # audio files, joined by os.pathsep; files under a folder named moh or music are music,
+    # the others announcements. Where a call plays one of them, nobody talks. None: off
+    known_sounds: str | None = None
     # agents' voiceprints (callroles.voiceprints): a redis:// URL, or a JSON file; None:
     # <home>/voiceprints.json. Biometric data: `callroles agents forget ID` removes one.
     voiceprint_store: str | None = None

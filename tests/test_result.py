@@ -127,6 +127,14 @@ def test_flags_say_where_the_result_doubts_itself() -> None:
     silent = build_result("c-3", front, roles, MODEL, {})
     assert silent["flags"] == ["no_speech"]
     schemas.validate("call_result", silent)
+    counted = _front()
+    counted.budget["speaker_count"] = {"n": 2, "method": "counted", "uncertain": True}
+    roles = decide_roles(
+        {"S0": np.array([[0.2, 0.8]]), "S1": np.array([[0.7, 0.3]])}, MODEL["classes"], ["S0", "S1"]
+    )
+    doubtful = build_result("c-4", counted, roles, MODEL, {})
+    assert doubtful["flags"] == ["speaker_count_uncertain"]
+    schemas.validate("call_result", doubtful)
 
 
 def test_a_near_tie_is_a_coin_toss_not_a_certainty() -> None:

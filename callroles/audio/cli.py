@@ -10,6 +10,15 @@ from pathlib import Path
 from callroles.schemas import LAYOUTS
 
 
+def speakers_arg(text: str) -> int | str:
+    """``--speakers``: a number of voices (1-4), "auto" (count them) or "setting"."""
+    if text in ("auto", "setting"):
+        return text
+    if text.isdigit() and 1 <= int(text) <= 4:
+        return int(text)
+    raise argparse.ArgumentTypeError("give 1 to 4, auto or setting")
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("segment", help="segment a recording: speech per speaker, music, noise")
     p.add_argument("file", type=Path, help="recording (.gsm, .wav, .mp3, .flac, .ogg, ...)")
@@ -23,10 +32,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--speakers",
-        type=int,
-        default=2,
-        metavar="N",
-        help="speakers in a mono same-gender call (1-4, default 2)",
+        type=speakers_arg,
+        default="setting",
+        metavar="N|auto",
+        help="voices in a mono call: 1-4, auto (count them), or setting (default: "
+        "CALLROLES_SPEAKER_COUNT, two unless set)",
     )
     p.set_defaults(func=_segment)
 

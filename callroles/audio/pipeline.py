@@ -11,13 +11,15 @@ import threading
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
 from callroles.audio import separate
+from callroles.audio.count import SpeakerCount, count_speakers, voice_samples
 from callroles.audio.decode import SAMPLE_RATE, AudioFacts, DecodedAudio, DecodeLimits, decode
 from callroles.audio.embeddings import VoiceEncoder
+from callroles.audio.known import KnownMatch, KnownSounds, relabel
 from callroles.audio.segment import OnnxSegmenter
 from callroles.audio.segmentation import (
     FRAME_S,
@@ -29,7 +31,7 @@ from callroles.audio.segmentation import (
 )
 from callroles.audio.speech import speech_frames
 from callroles.audio.talk import DEFAULT_TALK, overlap_share, talk_tracks
-from callroles.audio.turns import align, by_turns, turn_owners
+from callroles.audio.turns import align, by_turns, embed_turns, turn_owners
 from callroles.audio.voicing import trim_tracks
 from callroles.audio.windows import stream_windows
 from callroles.errors import InputError
@@ -41,10 +43,24 @@ from callroles.settings import Settings
 
 #: ina's labels that are never a speaker's talk (see _without_background); "silence" is ina's
 #: noEnergy: talk is only where inaSpeechSegmenter hears speech
-NOT_TALK = ("music", "noise", "silence")
+NOT_TALK = ("music", "noise", "silence", "announcement")
 #: what a caller may force for a mono call ("auto" picks; the result names the one used)
 SEPARATION_CHOICES = ("auto", "gender", "embedding")
 SAMPLES_PER_FRAME = int(SAMPLE_RATE * FRAME_S)
+#: voices to split a mono call into: a number (1-4), "auto" (count them), "setting" (the
+#: settings' ``speaker_count``)
+SpeakerChoice = int | Literal["auto", "setting"]
+
+
+def resolve_speakers(choice: SpeakerChoice, settings: Settings) -> int | None:
+    """The number of voices asked for, None to count them; a bad choice is the caller's error."""
+    if choice == "setting":
+        choice = "auto" if settings.speaker_count == "auto" else 2
+    if choice == "auto":
+        return None
+    if isinstance(choice, bool) or not isinstance(choice, int) or not 1 <= choice <= 4:
+        raise InputError("n_speakers must be between 1 and 4, or auto", code="invalid_n_speakers")
+    return choice
 
 
 @dataclass
@@ -128,6 +144,12 @@ class FrontEnd:
         # silero-vad, the real-data opinion on where somebody speaks (callroles.audio.speech)
         needs_vad = self.activity is not None and settings.speech_evidence != "activity"
         self.vad = SileroVad.load(settings, settings.onnx_threads) if needs_vad else None
+        # the call centre's own hold music and announcements, when it gave them
+        self.known = (
+            KnownSounds.load(settings.known_sounds, settings.home / "cache")
+            if settings.known_sounds
+            else None
+        )
         self._encoder: Any = None
         self._lock = threading.Lock()
         stream_windows(np.zeros(SAMPLE_RATE, np.float32), spec)  # pay librosa's JIT at load
@@ -150,13 +172,15 @@ class FrontEnd:
         self,
         source: Path | bytes | DecodedAudio,
         layout: str = "auto",
-        n_speakers: int = 2,
+        n_speakers: SpeakerChoice = "setting",
         strategy: str = "auto",
     ) -> FrontEndResult:
         """Recording -> segmentation, per-speaker windows, time budget, strategy, timings.
 
         ``strategy`` "auto" picks stereo, gender or embedding; "gender" or "embedding" force
-        one for a mono call (evaluation, or a caller who knows the genders).
+        one for a mono call (evaluation, or a caller who knows the genders). ``n_speakers``
+        "auto" counts the voices of a mono call (``audio.count``), a number imposes it,
+        "setting" does what ``Settings.speaker_count`` says.
         """
         if strategy not in SEPARATION_CHOICES:
             raise InputError(
@@ -166,8 +190,7 @@ class FrontEnd:
             raise InputError(
                 f"layout must be one of {LAYOUTS}, not {layout!r}", code="invalid_layout"
             )
-        if not 1 <= n_speakers <= 4:
-            raise InputError("n_speakers must be between 1 and 4", code="invalid_n_speakers")
+        wanted = resolve_speakers(n_speakers, self.settings)
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
         audio = source if isinstance(source, DecodedAudio) else decode(source, self.limits)
@@ -183,6 +206,14 @@ class FrontEnd:
         else:
             grids = [raw_to_grid(self.segmenter(audio.wide.mean(axis=0)), n_frames)]
         timings["segment"] = time.perf_counter() - t0
+        known: list[KnownMatch] = []
+        if self.known is not None:  # the call centre's own music and announcements: nobody
+            t0 = time.perf_counter()
+            sources = audio.channels if stereo else audio.channels.mean(axis=0, keepdims=True)
+            for i, signal in enumerate(sources):
+                found = self.known.find(signal)
+                grids[i], known = relabel(grids[i], found), known + found
+            timings["known"] = time.perf_counter() - t0
 
         signals = audio.channels if stereo else audio.channels.mean(axis=0, keepdims=True)
         act = None
@@ -199,8 +230,8 @@ class FrontEnd:
             speech = speech_frames(grids[0], heard, vad, self.settings.speech_evidence)
 
         t0 = time.perf_counter()
-        tracks, strategy, owner = self._separate(
-            grids, audio, stereo, layout, n_speakers, strategy, act
+        tracks, strategy, owner, count = self._separate(
+            grids, audio, stereo, layout, wanted, strategy, act
         )
         if act is not None:
             rescued = speech if self.settings.speech_evidence == "rescue" else None
@@ -213,6 +244,9 @@ class FrontEnd:
             talk = tracks
         segmentation, budget = build(talk, _background(grids))
         budget["talk_time_method"] = _method(act, self.trim)
+        budget["speaker_count"] = count.to_dict()
+        if self.known is not None:
+            budget["known_sounds"] = [m.to_dict() for m in known]
         timings["separate"] = time.perf_counter() - t0
 
         t0 = time.perf_counter()
@@ -232,30 +266,38 @@ class FrontEnd:
         audio: DecodedAudio,
         stereo: bool,
         layout: str,
-        n_speakers: int,
+        n_speakers: int | None,
         strategy: str,
         act: Activity | None,
-    ) -> tuple[list[SpeakerTrack], str, np.ndarray | None]:
-        """Tracks, the strategy used and (same-voice calls) the frame owners for talk time."""
+    ) -> tuple[list[SpeakerTrack], str, np.ndarray | None, SpeakerCount]:
+        """Tracks, the strategy used, (same-voice calls) the frame owners for talk time, and
+        how many voices the call was split into and why."""
+        given = SpeakerCount(n_speakers or 2, False, None, "given")
         if stereo:
-            return separate.by_channel(grids, layout), "stereo", None
+            tracks = separate.by_channel(grids, layout)
+            return tracks, "stereo", None, replace(given, n=len(tracks), method="channels")
         grid = grids[0]
+        if not np.isin(grid, separate.SPEECH).any():
+            return [], "embedding", None, replace(given, n=0, method="no speech")
+        wide = audio.wide.mean(axis=0)
+        found = embed_turns(len(grid), wide, self.encoder, act) if act is not None else None
+        count = given
+        if n_speakers is None:
+            speech = np.isin(grid, separate.SPEECH)
+            count = count_speakers(*voice_samples(speech, wide, self.encoder))
+        n = count.n
         if strategy == "gender" or (
-            strategy == "auto" and n_speakers == 2 and separate.opposite_genders(grid)
+            strategy == "auto" and n == 2 and separate.opposite_genders(grid)
         ):
             tracks = separate.by_gender(grid)  # the role model's windows, as in training
-            owners = None
-            if act is not None:  # talk: clustered turns beat ina's frame genders (frontend.md)
-                owners = turn_owners(len(grid), audio.wide.mean(axis=0), self.encoder, act)
-            return tracks, "gender", None if owners is None else align(owners, tracks)
-        if not np.isin(grid, separate.SPEECH).any():
-            return [], "embedding", None
-        wide = audio.wide.mean(axis=0)
-        if act is not None and n_speakers > 1:
-            found = by_turns(grid, wide, self.encoder, act, n_speakers)
-            if found is not None:
-                return found[0], "embedding", found[1]
-        return separate.by_embedding(grid, wide, self.encoder, n_speakers), "embedding", None
+            # talk: clustered turns beat ina's frame genders (frontend.md)
+            owners = None if found is None else turn_owners(len(grid), found)
+            return tracks, "gender", None if owners is None else align(owners, tracks), count
+        if found is not None and (n > 1 or n_speakers is None):
+            split = by_turns(grid, found, n)
+            if split is not None:
+                return split[0], "embedding", split[1], count
+        return separate.by_embedding(grid, wide, self.encoder, n), "embedding", None, count
 
     def _stream(
         self,
@@ -312,9 +354,10 @@ def _without_background(
 
 
 def _background(grids: list[np.ndarray]) -> np.ndarray:
-    """Per-frame non-speech label across channels: music over noise over silence."""
+    """Per-frame non-speech label across channels: announcement over music over noise over
+    silence."""
     out = np.full(len(grids[0]), "silence", dtype=object)
-    for label in ("noise", "music"):
+    for label in ("noise", "music", "announcement"):
         for g in grids:
             out[g == label] = label
     return out

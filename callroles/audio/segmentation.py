@@ -14,12 +14,13 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 FRAME_S = 0.01
-NONSPEECH = ("silence", "music", "noise")
+NONSPEECH = ("silence", "music", "noise", "announcement")
 
 
 @dataclass(frozen=True)
 class Segment:
-    """``label``: speech, silence, music or noise; speech has a speaker and usually a gender."""
+    """``label``: speech, silence, music, noise or announcement (a known recording,
+    ``audio.known``); speech has a speaker and usually a gender."""
 
     start: float
     end: float

@@ -96,15 +96,15 @@ def cluster(embeddings: np.ndarray, n_speakers: int) -> np.ndarray:
     return np.asarray(algo.fit_predict(embeddings))
 
 
-def partial_starts(speech: np.ndarray) -> np.ndarray:
-    """Start times of 1.6 s partials that lie (almost) entirely in speech."""
+def partial_starts(speech: np.ndarray, least: float = MIN_SPEECH_FRACTION) -> np.ndarray:
+    """Start times of 1.6 s partials that lie (almost) entirely in speech (``least``)."""
     width, hop = int(PARTIAL_S / FRAME_S), int(PARTIAL_HOP_S / FRAME_S)
     if len(speech) < width:
         return np.zeros(0)
     csum = np.r_[0, np.cumsum(speech)]
     starts = np.arange(0, len(speech) - width + 1, hop)
     frac = (csum[starts + width] - csum[starts]) / width
-    keep = starts[frac >= MIN_SPEECH_FRACTION]
+    keep = starts[frac >= least]
     if len(keep) < 4:  # short call: take what there is
         keep = starts[frac >= 0.5]
     return keep * FRAME_S

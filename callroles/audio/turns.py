@@ -147,30 +147,52 @@ def frame_labels(
     return out
 
 
-def turn_owners(
-    n: int,
-    wide: np.ndarray,
-    encoder,
-    act: Activity,
-    n_speakers: int = 2,
-    talk: TalkSpec = DEFAULT_TALK,
-    spec: TurnSpec = DEFAULT_TURNS,
-) -> np.ndarray | None:
-    """(2, n) frame owners (speaker index, and who joins an overlap) from clustered turns.
+@dataclass(frozen=True)
+class TurnEmbeddings:
+    """A call's turns and their voices: computed once, used to count and to separate."""
 
-    None when the call has too few turns to cluster.
-    """
+    turns: list[tuple[int, int]]
+    partial_emb: np.ndarray  # (P, D) one embedding per partial
+    partial_owner: np.ndarray  # (P,) the turn each partial belongs to
+    partial_first: np.ndarray  # (P,) its first frame (-1: a short turn's tiled audio)
+    turn_emb: np.ndarray  # (K, D) L2-normalised mean of each turn's partials
+    frames: np.ndarray  # (K,) each turn's length in frames
+
+
+def embed_turns(
+    n: int, wide: np.ndarray, encoder, act: Activity, talk: TalkSpec = DEFAULT_TALK
+) -> TurnEmbeddings | None:
+    """Cut the call into turns and embed each; None when the activity model hears no turn."""
     turns = cut_turns(act.cut(n), talk)
-    if len(turns) <= n_speakers:
+    if not turns:
         return None
     mels, owner, first = _partials(wide, turns)
     emb = np.concatenate([encoder(mels[i : i + 64]) for i in range(0, len(mels), 64)])
     turn_emb = np.stack([emb[owner == k].mean(0) for k in range(len(turns))])
     turn_emb /= np.maximum(np.linalg.norm(turn_emb, axis=1, keepdims=True), 1e-9)
     frames = np.asarray([b - a for a, b in turns])
-    labels = cluster_turns(turn_emb, frames, n_speakers, spec)
-    centres = _centroids(turn_emb, labels, frames.astype(float), n_speakers)
-    per_frame = frame_labels(n, turns, labels, emb, owner, first, centres, spec)
+    return TurnEmbeddings(turns, emb, owner, first, turn_emb, frames)
+
+
+def turn_owners(
+    n: int, found: TurnEmbeddings, n_speakers: int = 2, spec: TurnSpec = DEFAULT_TURNS
+) -> np.ndarray | None:
+    """(2, n) frame owners (speaker index, and who joins an overlap) from clustered turns.
+
+    None when the call has too few turns to cluster.
+    """
+    if len(found.turns) <= n_speakers and n_speakers > 1:
+        return None
+    frames = found.frames
+    if n_speakers == 1:
+        labels = np.zeros(len(found.turns), int)
+    else:
+        labels = cluster_turns(found.turn_emb, frames, n_speakers, spec)
+    centres = _centroids(found.turn_emb, labels, frames.astype(float), n_speakers)
+    per_frame = frame_labels(
+        n, found.turns, labels, found.partial_emb, found.partial_owner, found.partial_first,
+        centres, spec,
+    )  # fmt: skip
     marks = [SpeakerTrack("", None, 0, per_frame == k, "") for k in range(n_speakers)]
     return nearest_owner(marks, n)
 
@@ -184,13 +206,13 @@ def align(owners: np.ndarray, tracks: list[SpeakerTrack]) -> np.ndarray:
 
 
 def by_turns(
-    grid: np.ndarray, wide: np.ndarray, encoder, act: Activity, n_speakers: int = 2
+    grid: np.ndarray, found: TurnEmbeddings, n_speakers: int = 2
 ) -> tuple[list[SpeakerTrack], np.ndarray] | None:
     """ina-speech tracks per speaker (for the role model) and the frame owners (for talk time).
 
     None when the call has too few turns to cluster (the caller falls back to partials).
     """
-    owners = turn_owners(len(grid), wide, encoder, act, n_speakers)
+    owners = turn_owners(len(grid), found, n_speakers)
     if owners is None:
         return None
     speech = np.isin(grid, SPEECH)

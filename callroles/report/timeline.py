@@ -31,6 +31,7 @@ EVENT_COLOURS = {
     "music": "#9467bd",
     "noise": "#8c564b",
     "silence": "#d4d4d4",
+    "announcement": "#17becf",
     "no speech": "#d4d4d4",
 }
 GENDER_MARK = {"female": "F", "male": "M"}

@@ -40,7 +40,7 @@ def test_csv_has_every_segment(lamartine) -> None:
 
 def test_budget_adds_up(lamartine) -> None:
     b = lamartine.budget
-    parts = b["speech_s"] + b["silence_s"] + b["music_s"] + b["noise_s"]
+    parts = b["speech_s"] + b["silence_s"] + b["music_s"] + b["noise_s"] + b["announcement_s"]
     assert parts == pytest.approx(b["duration_s"], abs=0.02)
     assert sum(b["speech_per_speaker_s"].values()) == pytest.approx(b["speech_s"] + b["overlap_s"])
     assert {s.speaker: s.talk_time_s for s in lamartine.speakers} == b["speech_per_speaker_s"]

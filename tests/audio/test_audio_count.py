@@ -1,0 +1,91 @@
+"""Counting the voices of a mono call (``callroles.audio.count``): the rule on hand-made voice
+samples, then the front end on real recordings (inaSpeechSegmenter's reference files)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from callroles.audio.count import DEFAULT_COUNT, count_speakers
+from callroles.errors import InputError
+from callroles.settings import Settings
+
+
+def _voices(sizes: list[int], seed: int = 0, spread: float = 0.25) -> np.ndarray:
+    """L2-normalised samples around one random centre per voice (partials of 0.4 s each)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for n in sizes:
+        centre = rng.standard_normal(256)
+        centre /= np.linalg.norm(centre)
+        x = centre + spread * rng.standard_normal((n, 256)) / np.sqrt(256)
+        out.append(x / np.linalg.norm(x, axis=1, keepdims=True))
+    return np.concatenate(out)
+
+
+@pytest.mark.parametrize("voices", [1, 2, 3, 4])
+def test_distinct_voices_are_counted(voices: int) -> None:
+    emb = _voices([30] * voices, seed=voices)
+    count = count_speakers(emb, np.full(len(emb), 0.4))
+    assert count.n == voices and not count.uncertain
+
+
+def test_a_group_with_too_little_speech_is_not_a_voice() -> None:
+    emb = _voices([30, 30, 3])  # 1.2 s in the third group, under min_speaker_s
+    count = count_speakers(emb, np.full(len(emb), 0.4))
+    assert count.n == 2
+
+
+def test_too_few_samples_or_too_many_voices_are_uncertain() -> None:
+    one = count_speakers(_voices([1]), np.array([0.4]))
+    assert one.n == 1 and one.uncertain
+    six = _voices([20] * 6, seed=6)
+    many = count_speakers(six, np.full(len(six), 0.4))
+    assert many.n == DEFAULT_COUNT.max_speakers and many.uncertain
+
+
+def test_a_merge_at_the_threshold_is_uncertain() -> None:
+    emb = _voices([20, 20], seed=3)
+    decided = count_speakers(emb, np.full(40, 0.4))
+    assert decided.n == 2 and decided.closest_merge is not None
+    from dataclasses import replace
+
+    spec = replace(DEFAULT_COUNT, same_centroid=decided.closest_merge + 0.01)
+    near = count_speakers(emb, np.full(40, 0.4), spec)
+    assert near.n == 2 and near.uncertain
+
+
+def test_music_and_noise_are_nobody(reference_dir: Path, frontend) -> None:
+    # musanmix: 22 s of music, 25 s of noise, one male voice (ina's reference)
+    result = frontend.process(reference_dir / "musanmix.wav", n_speakers="auto")
+    assert result.budget["speaker_count"]["n"] == 1
+    assert result.budget["speaker_count"]["method"] == "counted"
+    assert len(result.speakers) == 1
+
+
+def test_two_readers_are_two_voices(reference_dir: Path, frontend, tmp_path: Path, sh) -> None:
+    # lamartine: a female reader, then a male one, about 6 s each; played twice, 12 s each
+    twice = tmp_path / "twice.wav"
+    lamartine = str(reference_dir / "lamartine.wav")
+    sh("sox", lamartine, lamartine, str(twice))
+    result = frontend.process(twice, n_speakers="auto")
+    assert result.budget["speaker_count"]["n"] == 2
+    assert sorted(s.gender for s in result.speakers) == ["female", "male"]
+    # once: neither reader has the 5 s of speech a voice needs, and the count says it doubts
+    once = frontend.process(lamartine, n_speakers="auto").budget["speaker_count"]
+    assert once["n"] == 1 and once["uncertain"]
+
+
+def test_the_setting_decides_unless_the_caller_does(reference_dir: Path, frontend) -> None:
+    from callroles.audio.pipeline import FrontEnd
+
+    path = reference_dir / "musanmix.wav"
+    assert frontend.process(path).budget["speaker_count"]["method"] == "given"
+    counting = FrontEnd(Settings(speaker_count="auto"))
+    assert counting.process(path).budget["speaker_count"]["method"] == "counted"
+    assert counting.process(path, n_speakers=2).budget["speaker_count"]["n"] == 2
+    for bad in (0, 5, "three", True):
+        with pytest.raises(InputError):
+            frontend.process(path, n_speakers=bad)
