@@ -101,3 +101,14 @@ def test_a_missing_folder_is_a_configuration_error(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(ConfigError):
         KnownSounds.load(str(tmp_path / "empty"), tmp_path)
+
+
+def test_an_announcement_alone_is_a_call_with_nobody(library: Path, tmp_path: Path, sh) -> None:
+    from callroles.call import analyze_file
+
+    only = tmp_path / "prompt.gsm"
+    sh("sox", str(PROMPT), "-r", "8000", "-c", "1", str(only))
+    result = analyze_file(only, settings=Settings(known_sounds=str(library))).event
+    assert [s for s in result["speakers"] if s["talk_time_s"] > 0] == []
+    assert "no_speech" in result["flags"]
+    assert result["call"]["announcement_s"] > 20.0
