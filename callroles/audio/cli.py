@@ -65,11 +65,15 @@ def _segment(args: argparse.Namespace) -> int:
     )
     for seg in result.segmentation.segments:
         who = f"{seg.speaker} ({seg.gender})" if seg.speaker else ""
-        print(f"  {seg.start:9.2f} {seg.end:9.2f}  {seg.label:8s} {who}")
+        print(f"  {seg.start:9.2f} {seg.end:9.2f}  {seg.label:12s} {who}")
     b = result.budget
     talk = ", ".join(f"{k} {v:.1f} s" for k, v in b["speech_per_speaker_s"].items()) or "none"
+    known = f", announcements {b['announcement_s']:.1f} s" if b.get("announcement_s") else ""
     print(
         f"speech per speaker: {talk}; silence {b['silence_s']:.1f} s, music "
-        f"{b['music_s']:.1f} s, noise {b['noise_s']:.1f} s, overlap {b['overlap_s']:.1f} s"
+        f"{b['music_s']:.1f} s, noise {b['noise_s']:.1f} s{known}, overlap {b['overlap_s']:.1f} s"
     )
+    count = b.get("speaker_count", {})
+    doubt = " (uncertain)" if count.get("uncertain") else ""
+    print(f"voices: {count.get('n')} ({count.get('method')}){doubt}")
     return 0

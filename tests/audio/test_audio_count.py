@@ -89,3 +89,14 @@ def test_the_setting_decides_unless_the_caller_does(reference_dir: Path, fronten
     for bad in (0, 5, "three", True):
         with pytest.raises(InputError):
             frontend.process(path, n_speakers=bad)
+
+
+def test_the_speakers_option_takes_a_number_or_auto() -> None:
+    import argparse
+
+    from callroles.audio.cli import speakers_arg
+
+    assert speakers_arg("auto") == "auto" and speakers_arg("3") == 3
+    for bad in ("0", "5", "two", "-1"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            speakers_arg(bad)
