@@ -86,8 +86,8 @@ class Settings(BaseSettings):
     # activity model or silero-vad ("either"), or one of the two alone
     speech_evidence: Literal["activity", "silero", "either", "rescue", "gated"] = "either"
     # voices in a mono call (callroles.audio.count): "two", split every call into two (a call
-    # centre's usual call); "auto", count 1 to 4 from the turns' voices. A call event's or a
-    # command's own count overrides it.
+    # centre's usual call); "auto", count 1 to 4 from voice embeddings over the speech. A
+    # command's own --speakers overrides it.
     speaker_count: Literal["two", "auto"] = "two"
     # the call centre's own hold music and announcements (callroles.audio.known): folders of
     # audio files, joined by os.pathsep; files under a folder named moh or music are music,

@@ -277,15 +277,18 @@ class FrontEnd:
             tracks = separate.by_channel(grids, layout)
             return tracks, "stereo", None, replace(given, n=len(tracks), method="channels")
         grid = grids[0]
-        if not np.isin(grid, separate.SPEECH).any():
+        speech = np.isin(grid, separate.SPEECH)
+        if not speech.any():
             return [], "embedding", None, replace(given, n=0, method="no speech")
         wide = audio.wide.mean(axis=0)
-        found = embed_turns(len(grid), wide, self.encoder, act) if act is not None else None
         count = given
         if n_speakers is None:
-            speech = np.isin(grid, separate.SPEECH)
             count = count_speakers(*voice_samples(speech, wide, self.encoder))
         n = count.n
+        # the turns' voices, embedded once for both the split and the gender path's talk time
+        found = None
+        if act is not None and (n > 1 or n_speakers is None):
+            found = embed_turns(len(grid), wide, self.encoder, act)
         if strategy == "gender" or (
             strategy == "auto" and n == 2 and separate.opposite_genders(grid)
         ):
@@ -293,7 +296,7 @@ class FrontEnd:
             # talk: clustered turns beat ina's frame genders (frontend.md)
             owners = None if found is None else turn_owners(len(grid), found)
             return tracks, "gender", None if owners is None else align(owners, tracks), count
-        if found is not None and (n > 1 or n_speakers is None):
+        if found is not None:
             split = by_turns(grid, found, n)
             if split is not None:
                 return split[0], "embedding", split[1], count

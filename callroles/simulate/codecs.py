@@ -10,13 +10,15 @@ the signal are shifted back by their measured delay, so ground truth stays sampl
 
 from __future__ import annotations
 
-import subprocess
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from callroles.simulate.errors import SimulateInputError, SynthesisError
+from callroles.simulate.errors import SimulateInputError
+from callroles.simulate.tts import run_tool
+
+CODEC_TIMEOUT_S = 120
 
 SR = 8000
 # codec -> (tool, encoder arguments, container, decoder delay in samples; measured here)
@@ -44,25 +46,14 @@ def _pcm(x: np.ndarray) -> bytes:
     return np.round(np.clip(x, -1.0, 32767 / 32768) * 32768).astype("<i2").tobytes()
 
 
-def _run(cmd: list[str], data: bytes | None = None) -> bytes:
-    try:
-        proc = subprocess.run(cmd, input=data, capture_output=True, timeout=120, check=False)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise SynthesisError(f"{cmd[0]} failed to run: {exc}") from exc
-    if proc.returncode != 0:
-        err = proc.stderr.decode(errors="replace").strip()[:300]
-        raise SynthesisError(f"{cmd[0]} could not code the line audio: {err}")
-    return proc.stdout
-
-
 _RAW = ["-t", "raw", "-e", "signed-integer", "-b", "16", "-c", "1", "-r", str(SR)]
 
 
 def _gsm(x: np.ndarray) -> bytes:
     with tempfile.TemporaryDirectory(prefix="callroles-codec-") as tmp:
         coded = str(Path(tmp) / "line.gsm")
-        _run(["sox", "-D", *_RAW, "-", "-t", "gsm", coded], _pcm(x))
-        return _run(["sox", "-t", "gsm", coded, *_RAW, "-"])
+        run_tool(["sox", "-D", *_RAW, "-", "-t", "gsm", coded], _pcm(x), timeout=CODEC_TIMEOUT_S)
+        return run_tool(["sox", "-t", "gsm", coded, *_RAW, "-"], timeout=CODEC_TIMEOUT_S)
 
 
 def _ffmpeg(x: np.ndarray, codec: str) -> bytes:
@@ -71,8 +62,11 @@ def _ffmpeg(x: np.ndarray, codec: str) -> bytes:
     with tempfile.TemporaryDirectory(prefix="callroles-codec-") as tmp:
         coded = str(Path(tmp) / f"line.{container}")
         pcm_in = ["-f", "s16le", "-ar", str(SR), "-ac", "1"]
-        _run([*quiet, *pcm_in, "-i", "pipe:0", *args, coded], _pcm(x))
-        return _run([*quiet, "-i", coded, "-f", "s16le", "-ar", str(SR), "-ac", "1", "pipe:1"])
+        run_tool([*quiet, *pcm_in, "-i", "pipe:0", *args, coded], _pcm(x), timeout=CODEC_TIMEOUT_S)
+        return run_tool(
+            [*quiet, "-i", coded, "-f", "s16le", "-ar", str(SR), "-ac", "1", "pipe:1"],
+            timeout=CODEC_TIMEOUT_S,
+        )
 
 
 def round_trip(x: np.ndarray, codec: str) -> np.ndarray:

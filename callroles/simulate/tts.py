@@ -28,9 +28,10 @@ TRIM_DB = 40.0  # a frame is speech when within 40 dB of the utterance's loudest
 TIMEOUT_S = 60
 
 
-def _run(cmd: list[str], data: bytes | None = None) -> bytes:
+def run_tool(cmd: list[str], data: bytes | None = None, timeout: float = TIMEOUT_S) -> bytes:
+    """Run a command-line tool (espeak-ng, sox, ffmpeg...) on bytes; SynthesisError if it fails."""
     try:
-        proc = subprocess.run(cmd, input=data, capture_output=True, timeout=TIMEOUT_S, check=False)
+        proc = subprocess.run(cmd, input=data, capture_output=True, timeout=timeout, check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise SynthesisError(f"{cmd[0]} failed to run: {exc}") from exc
     if proc.returncode != 0:
@@ -44,7 +45,7 @@ _SOX_OUT = ["-t", "raw", "-e", "floating-point", "-b", "32", "-c", "1", "-r", st
 
 def _espeak(voice: Voice, text: str) -> np.ndarray:
     name = f"mb-{voice.base}" if voice.engine == "mbrola" else f"{voice.language}+{voice.base}"
-    wav = _run(
+    wav = run_tool(
         [
             "espeak-ng",
             "-v",
@@ -90,7 +91,7 @@ def _piper(voice: Voice, text: str) -> np.ndarray:
     if voice.pitch:
         raw_in = ["-t", "raw", "-e", "floating-point", "-b", "32", "-c", "1", "-r", str(SR), "-"]
         y = np.frombuffer(
-            _run(["sox", *raw_in, *_SOX_OUT, "pitch", str(voice.pitch)], y.tobytes()),
+            run_tool(["sox", *raw_in, *_SOX_OUT, "pitch", str(voice.pitch)], y.tobytes()),
             dtype=np.float32,
         )
     return y
@@ -113,11 +114,11 @@ def _festival(voice: Voice, text: str) -> np.ndarray:
         wav = os.path.join(tmp, "out.wav")
         with open(txt, "w", encoding="ascii", errors="ignore") as fh:
             fh.write(text)
-        _run(["text2wave", "-eval", f"({festival_scheme_voice(voice.base)})", "-o", wav, txt])
+        run_tool(["text2wave", "-eval", f"({festival_scheme_voice(voice.base)})", "-o", wav, txt])
         effects = ["pitch", str(voice.pitch)] if voice.pitch else []
         if voice.speed != 1.0:  # sox tempo keeps the pitch; Festival's stretch is ignored by HTS
             effects += ["tempo", "-s", f"{1.0 / voice.speed:.4f}"]
-        raw = _run(["sox", wav, *_SOX_OUT, *effects])
+        raw = run_tool(["sox", wav, *_SOX_OUT, *effects])
     return np.frombuffer(raw, dtype=np.float32)
 
 
