@@ -102,15 +102,33 @@ def main(argv: list[str]) -> int:
         help="the call centre's own music and announcements (CALLROLES_KNOWN_SOUNDS); "
         "writes eval-diarization-known-sounds.json",
     )
+    p.add_argument(
+        "--segmenter-precision",
+        choices=("int8", "float"),
+        default=None,
+        help="inaSpeechSegmenter's CNNs (default: the setting); float writes "
+        "eval-diarization-segmenter-float.json",
+    )
+    p.add_argument(
+        "--speech-evidence",
+        choices=("activity", "silero", "either", "rescue", "gated"),
+        default=None,
+        help="the speech rule (default: the setting); another than 'either' is named in the file",
+    )
     args = p.parse_args(argv)
     settings = get_settings()
-    if args.speaker_count:
-        settings = settings.model_copy(update={"speaker_count": args.speaker_count})
-    if args.known_sounds:
-        settings = settings.model_copy(update={"known_sounds": args.known_sounds})
+    overrides = {
+        "speaker_count": args.speaker_count,
+        "known_sounds": args.known_sounds,
+        "segmenter_precision": args.segmenter_precision,
+        "speech_evidence": args.speech_evidence,
+    }
+    settings = settings.model_copy(update={k: v for k, v in overrides.items() if v})
     name = "eval-diarization"
     name += "-speakers-auto" if settings.speaker_count == "auto" else ""
     name += "-known-sounds" if settings.known_sounds else ""
+    name += "-segmenter-float" if settings.segmenter_precision == "float" else ""
+    name += f"-speech-{settings.speech_evidence}" if settings.speech_evidence != "either" else ""
     out = args.out or RESULTS.with_name(name + ".json")
     frontend = FrontEnd(settings)
     report: dict[str, Any] = {
@@ -118,6 +136,8 @@ def main(argv: list[str]) -> int:
         "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "speaker_count": settings.speaker_count,
         "known_sounds": settings.known_sounds,
+        "segmenter_precision": settings.segmenter_precision,
+        "speech_evidence": settings.speech_evidence,
         "sets": {},
     }
     for name, folder, refs, kind in eval_sets(settings):

@@ -85,6 +85,9 @@ class Settings(BaseSettings):
     # where somebody speaks (callroles.audio.speech): inaSpeechSegmenter's speech and either the
     # activity model or silero-vad ("either"), or one of the two alone
     speech_evidence: Literal["activity", "silero", "either", "rescue", "gated"] = "either"
+    # inaSpeechSegmenter's CNNs (callroles.audio.segment): "int8", the quantized copies the
+    # install step writes (about 2x faster on CPU); "float", the converted CNNs as they are
+    segmenter_precision: Literal["int8", "float"] = "int8"
     # voices in a mono call (callroles.audio.count): "two", split every call into two (a call
     # centre's usual call); "auto", count 1 to 4 from voice embeddings over the speech. A
     # command's own --speakers overrides it.

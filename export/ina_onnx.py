@@ -4,24 +4,49 @@ Conversion needs TensorFlow with legacy Keras (``tf_keras``: tf2onnx cannot read
 files under Keras 3), so it runs in a child process with ``TF_USE_LEGACY_KERAS=1``; the files
 land where :func:`callroles.audio.ina_models.onnx_paths` finds them. ``deploy/setup.sh`` runs
 ``python -m callroles.export.ina_onnx``; workers never convert. Nothing is downloaded.
+
+It then writes the int8 copies (``segmenter_precision="int8"``, the default): static
+quantization (onnxruntime.quantization, QDQ, per-channel weights, MinMax ranges) of the
+convolution stack and dense layers; the batch-norm arithmetic and softmax after them stay in
+float, because quantizing those flipped the gender of whole segments. Calibration audio is
+real and installed by ``deploy/setup.sh`` step 1, never one of our evaluation files: Debian's
+Asterisk telephone prompts (five voices, one male) and its hold music.
 """
 
 from __future__ import annotations
 
 import os
+import random
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
+import librosa
 import numpy as np
 import onnxruntime as ort
+from onnxruntime.quantization import (
+    CalibrationDataReader,
+    QuantFormat,
+    QuantType,
+    quant_pre_process,
+    quantize_static,
+)
 
 from callroles.audio.errors import SegmenterError
 from callroles.audio.ina_models import MODELS, onnx_dir, wanted_paths
+from callroles.audio.segment import cnn_inputs
 from callroles.deploy.provision import use_provisioned_weights
 from callroles.settings import Settings, get_settings
 
 CONVERT_TIMEOUT_S = 900.0
+ASTERISK = Path("/usr/share/asterisk")  # asterisk-core-sounds-*-wav, asterisk-moh-opsound-wav
+PROMPTS_PER_VOICE = 30
+MUSIC_S = 30.0
+QUANTIZED_OPS = ["Conv", "Relu", "MaxPool", "Reshape", "Gemm"]
+# a guard against a broken quantization, not a tuned figure: the share of calibration patches
+# (music included, where gender means nothing) on which int8 and float decide alike
+MIN_INT8_AGREEMENT = 0.95
 
 
 def convert(settings: Settings) -> dict[str, Path]:
@@ -48,6 +73,75 @@ def convert(settings: Settings) -> dict[str, Path]:
     if proc.returncode != 0 or not all(p.exists() for p in paths.values()):
         raise SegmenterError(f"converting inaSpeechSegmenter's CNNs failed:\n{proc.stderr[-2000:]}")
     return paths
+
+
+def calibration_audio(root: Path = ASTERISK, seed: int = 0) -> np.ndarray:
+    """16 kHz audio to calibrate on: prompts drawn from each Asterisk voice, then hold music."""
+    voices = sorted(p for p in (root / "sounds").glob("*") if p.is_dir())
+    music = sorted((root / "moh").glob("*.wav"))
+    if not voices or not music:
+        raise SegmenterError(
+            f"no Asterisk prompts or hold music under {root} to calibrate the int8 CNNs on; "
+            "deploy/setup.sh installs asterisk-core-sounds-*-wav and asterisk-moh-opsound-wav"
+        )
+    rng = random.Random(seed)
+    files: list[Path] = []
+    for voice in voices:
+        prompts = sorted(voice.rglob("*.wav"))
+        files += rng.sample(prompts, min(PROMPTS_PER_VOICE, len(prompts)))
+    parts = [librosa.load(f, sr=16000, mono=True)[0] for f in files]
+    parts += [librosa.load(f, sr=16000, mono=True, duration=MUSIC_S)[0] for f in music]
+    return np.concatenate(parts).astype(np.float32)
+
+
+class _Batches(CalibrationDataReader):
+    def __init__(self, patches: np.ndarray, size: int = 128) -> None:
+        self._it = iter([{"patches": patches[i : i + size]} for i in range(0, len(patches), size)])
+
+    def get_next(self) -> dict[str, np.ndarray] | None:
+        return next(self._it, None)
+
+
+def quantize(settings: Settings, audio: np.ndarray | None = None) -> dict[str, Path]:
+    """Write the int8 copy of each CNN whose file is missing; return every int8 path."""
+    floats, paths = convert(settings), wanted_paths(settings, "int8")
+    todo = [k for k, p in paths.items() if not p.exists()]
+    if not todo:
+        return paths
+    wide = calibration_audio() if audio is None else audio
+    for key in todo:
+        x = cnn_inputs(wide, key)
+        with tempfile.TemporaryDirectory() as tmp:
+            pre, part = Path(tmp) / "pre.onnx", Path(tmp) / "int8.onnx"
+            quant_pre_process(str(floats[key]), str(pre))
+            quantize_static(
+                str(pre),
+                str(part),
+                _Batches(x),
+                quant_format=QuantFormat.QDQ,
+                per_channel=True,
+                activation_type=QuantType.QUInt8,
+                weight_type=QuantType.QInt8,
+                op_types_to_quantize=QUANTIZED_OPS,
+            )
+            agreement = _agreement(floats[key], part, x)
+            if agreement < MIN_INT8_AGREEMENT:
+                raise SegmenterError(
+                    f"int8 {key} CNN agrees with the float one on {agreement:.3f} of "
+                    f"calibration patches (at least {MIN_INT8_AGREEMENT} wanted)"
+                )
+            part.replace(paths[key])
+        print(f"[setup] {key} CNN as int8: {paths[key]} (agrees on {agreement:.4f} of patches)")
+    return paths
+
+
+def _agreement(float_path: Path, int8_path: Path, x: np.ndarray) -> float:
+    """Share of patches on which the two CNNs take the same decision."""
+    out = []
+    for path in (float_path, int8_path):
+        sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        out.append(sess.run(None, {sess.get_inputs()[0].name: x})[0].argmax(axis=1))
+    return float(np.mean(out[0] == out[1]))
 
 
 def _convert(pairs: list[str]) -> None:
@@ -80,5 +174,7 @@ if __name__ == "__main__":
     if len(sys.argv) > 2 and sys.argv[1] == "--child":  # started by convert()
         _convert(sys.argv[2:])
     else:  # install step
-        for key, path in convert(get_settings()).items():
+        settings = get_settings()
+        for key, path in convert(settings).items():
             print(f"[setup] inaSpeechSegmenter {key} CNN as ONNX: {path}")
+        quantize(settings)

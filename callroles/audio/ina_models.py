@@ -5,18 +5,28 @@ files under Keras 3), so it runs once in a child process (``python -m
 callroles.audio.ina_models``) and the result is cached under ``settings.home/onnx/ina``. Workers
 then load two small ONNX files and never import TensorFlow. Nothing is downloaded. The install
 step can run the conversion ahead of time: ``python -m callroles.audio.ina_models``.
+
+The install step also writes an int8 copy of each CNN (static quantization of the convolution
+stack, calibrated on Debian's telephone prompts and hold music): about 2x faster on CPU, the
+default (``segmenter_precision``; docs/frontend.md has its agreement with the float CNNs).
 """
 
 from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import Literal
 
 from callroles.deploy.provision import use_provisioned_weights
 from callroles.runtime.errors import ModelNotConvertedError
 from callroles.settings import Settings
 
 INSTALL_COMMAND = "python -m callroles.export.ina_onnx  (part of deploy/setup.sh)"
+
+Precision = Literal["int8", "float"]
+# the int8 recipe (ops quantized, calibration audio); a new recipe gets a new name, so files
+# written by an older one are never taken for it
+INT8_RECIPE = "int8q1"
 
 MODELS = {
     "vad": "keras_speech_music_noise_cnn.hdf5",
@@ -32,9 +42,9 @@ def digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
 
 
-def onnx_paths(settings: Settings) -> dict[str, Path]:
+def onnx_paths(settings: Settings, precision: Precision = "float") -> dict[str, Path]:
     """The ONNX file of each CNN; ModelNotConvertedError when the install step has not run."""
-    paths = wanted_paths(settings)
+    paths = wanted_paths(settings, precision)
     missing = [str(p) for p in paths.values() if not p.exists()]
     if missing:
         raise ModelNotConvertedError(
@@ -44,8 +54,9 @@ def onnx_paths(settings: Settings) -> dict[str, Path]:
     return paths
 
 
-def wanted_paths(settings: Settings) -> dict[str, Path]:
+def wanted_paths(settings: Settings, precision: Precision = "float") -> dict[str, Path]:
     """Where each CNN's ONNX file belongs, named by the digest of its provisioned weights."""
     weights = use_provisioned_weights(settings)
     out = onnx_dir(settings)
-    return {k: out / f"{Path(v).stem}-{digest(weights / v)}.onnx" for k, v in MODELS.items()}
+    tail = "" if precision == "float" else f"-{INT8_RECIPE}"
+    return {k: out / f"{Path(v).stem}-{digest(weights / v)}{tail}.onnx" for k, v in MODELS.items()}

@@ -133,7 +133,16 @@ class _Stage:
 
 VAD = _Stage("energy", ("speech", "music", "noise"), 21, 80)
 GENDER = _Stage("speech", ("female", "male"), 24, 80)
+STAGES = {"vad": VAD, "gender": GENDER}
 Predict = Callable[[np.ndarray], np.ndarray]
+
+
+def cnn_inputs(wide: np.ndarray, key: str, every: int = 5) -> np.ndarray:
+    """Every ``every``-th normalised patch of a 16 kHz signal, as CNN ``key`` receives it."""
+    mspec, _, difflen = ina_features(wide)
+    patches = _Patches(mspec, STAGES[key].nmel, difflen)
+    x, finite = patches.build(np.arange(0, patches.count, every))
+    return x[finite]
 
 
 def _run_stage(
@@ -203,7 +212,8 @@ class OnnxSegmenter:
         threads: int = 0,
         batch: int = 256,
     ) -> None:
-        paths = onnx_paths(settings)
+        self.precision = settings.segmenter_precision
+        paths = onnx_paths(settings, self.precision)
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1

@@ -1,0 +1,51 @@
+"""The int8 copies of inaSpeechSegmenter's CNNs: what the install step writes, and how close
+their decisions stay to the float CNNs on real audio."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from callroles.audio.decode import decode
+from callroles.audio.errors import SegmenterError
+from callroles.audio.ina_models import INT8_RECIPE, wanted_paths
+from callroles.audio.segment import OnnxSegmenter
+from callroles.audio.segmentation import raw_to_grid
+from callroles.export.ina_onnx import calibration_audio, quantize
+from callroles.settings import get_settings
+
+
+def test_install_step_wrote_smaller_int8_copies() -> None:
+    settings = get_settings()
+    floats, int8 = wanted_paths(settings, "float"), wanted_paths(settings, "int8")
+    assert quantize(settings) == int8  # already written by deploy/setup.sh: nothing to redo
+    for key in floats:
+        assert int8[key].name.endswith(f"-{INT8_RECIPE}.onnx")
+        # int8 weights: well under half the float file
+        assert int8[key].stat().st_size < 0.5 * floats[key].stat().st_size
+
+
+@pytest.mark.parametrize("name", ["musanmix.wav", "lamartine.wav"])
+def test_int8_decides_like_float_on_real_audio(name: str, reference_dir: Path) -> None:
+    settings = get_settings()
+    wide = decode(reference_dir / name).wide.mean(axis=0)
+    runs = {
+        p: OnnxSegmenter(settings.model_copy(update={"segmenter_precision": p}))(wide)
+        for p in ("int8", "float")
+    }
+    n = int(len(wide) / 16000 / 0.01)
+    agreement = float(np.mean(raw_to_grid(runs["int8"], n) == raw_to_grid(runs["float"], n)))
+    assert agreement >= 0.99, agreement
+
+
+def test_precision_setting_picks_the_files() -> None:
+    settings = get_settings().model_copy(update={"segmenter_precision": "float"})
+    assert OnnxSegmenter(settings).precision == "float"
+    assert OnnxSegmenter(get_settings()).precision == "int8"  # the default
+
+
+def test_calibration_needs_the_debian_sounds(tmp_path: Path) -> None:
+    with pytest.raises(SegmenterError, match="asterisk-core-sounds"):
+        calibration_audio(tmp_path)
