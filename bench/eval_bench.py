@@ -113,7 +113,8 @@ def main(argv: list[str]) -> int:
         "--speech-evidence",
         choices=("activity", "silero", "either", "rescue", "gated"),
         default=None,
-        help="the speech rule (default: the setting); another than 'either' is named in the file",
+        help="the speech rule (default: the setting); a rule other than the shipped default is "
+        "named in the file",
     )
     args = p.parse_args(argv)
     settings = get_settings()
@@ -128,7 +129,8 @@ def main(argv: list[str]) -> int:
     name += "-speakers-auto" if settings.speaker_count == "auto" else ""
     name += "-known-sounds" if settings.known_sounds else ""
     name += "-segmenter-float" if settings.segmenter_precision == "float" else ""
-    name += f"-speech-{settings.speech_evidence}" if settings.speech_evidence != "either" else ""
+    rule = settings.speech_evidence
+    name += f"-speech-{rule}" if rule != Settings.model_fields["speech_evidence"].default else ""
     out = args.out or RESULTS.with_name(name + ".json")
     frontend = FrontEnd(settings)
     report: dict[str, Any] = {

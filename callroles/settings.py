@@ -83,8 +83,9 @@ class Settings(BaseSettings):
     talk_time: Literal["activity", "energy"] = "activity"
     activity_model_path: Path | None = None
     # where somebody speaks (callroles.audio.speech): inaSpeechSegmenter's speech and either the
-    # activity model or silero-vad ("either"), or one of the two alone
-    speech_evidence: Literal["activity", "silero", "either", "rescue", "gated"] = "either"
+    # activity model or silero-vad ("either"); "rescue" (the default since 2026-12-01) also lets
+    # both frame models together overrule ina's noise and silence, never its music
+    speech_evidence: Literal["activity", "silero", "either", "rescue", "gated"] = "rescue"
     # inaSpeechSegmenter's CNNs (callroles.audio.segment): "int8", the quantized copies the
     # install step writes (about 2x faster on CPU); "float", the converted CNNs as they are
     segmenter_precision: Literal["int8", "float"] = "int8"

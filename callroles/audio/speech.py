@@ -10,10 +10,11 @@
   it both hears speech in music and misses real voices (musanmix, 63-74 s).
 
 A speaker's talk is where inaSpeechSegmenter hears speech (music, noise and silence are never
-talk) and where one of the two frame-level models hears it too ("either", the default): ina
-removes what the frame models mistake for voices, and either frame model may fill in what the
-other misses. "rescue" also counts ina's noise and no-energy frames where *both* frame models
-hear a voice (never its music); "gated" lets the activity model only extend silero's speech.
+talk) and where one of the two frame-level models hears it too ("either"): ina removes what
+the frame models mistake for voices, and either frame model may fill in what the other misses.
+"rescue" (the default since 2026-12-01: lower DER on every evaluation set, real and SYNTHETIC,
+docs/frontend.md) also counts ina's noise and no-energy frames where *both* frame models hear a
+voice (never its music); "gated" lets the activity model only extend silero's speech.
 The other rules stay selectable (``CALLROLES_SPEECH_EVIDENCE``) so the choice can be measured
 again: ``callroles bench speech`` runs all of them on the same files
 (docs/frontend.md, "Speech evidence").
