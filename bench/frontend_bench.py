@@ -155,7 +155,8 @@ def main(argv: list[str] | None = None) -> int:
         if not args.skip_other:
             from callroles.audio.segment import OnnxSegmenter
 
-            other = OnnxSegmenter(fe.settings.model_copy(update={"segmenter_precision": _flip(fe)}))
+            flipped = _flip(fe.segmenter.precision)
+            other = OnnxSegmenter(fe.settings.model_copy(update={"segmenter_precision": flipped}))
         for row, item in zip(rows, calls, strict=True):
             path = corpus / row["file"]
             t = time.perf_counter()
@@ -207,8 +208,8 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _flip(fe: Any) -> str:
-    return "float" if fe.segmenter.precision == "int8" else "int8"
+def _flip(precision: str) -> str:
+    return "float" if precision == "int8" else "int8"
 
 
 def _other_precision(
@@ -218,7 +219,7 @@ def _other_precision(
     from callroles.audio.der import der, read_rttm
     from callroles.audio.pipeline import FrontEnd
 
-    precision = "float" if settings.segmenter_precision == "int8" else "int8"
+    precision = _flip(settings.segmenter_precision)
     fe = FrontEnd(settings.model_copy(update={"segmenter_precision": precision}))
     wall, ders = 0.0, []
     for row, item in zip(rows, calls, strict=True):

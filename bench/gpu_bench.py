@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     feed = {"logmel": feats[None]}
     rows.append(_check("activity", str(ACTIVITY_MODEL), feed, len(feats), rounds))
     rng = np.random.default_rng(0)
-    for key, path in onnx_paths(settings).items():
+    for key, path in onnx_paths(settings, "float").items():
         shape = ort.InferenceSession(str(path), providers=[CPU]).get_inputs()[0].shape
         x = rng.standard_normal((1024, *[int(d) for d in shape[1:]])).astype(np.float32)
         name = ort.InferenceSession(str(path), providers=[CPU]).get_inputs()[0].name

@@ -49,6 +49,7 @@ def main(argv: list[str]) -> int:
         "benchmark": "speech-evidence",
         "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "shared_data": str(SHARED) if SHARED.is_dir() else f"absent ({SHARED})",
+        "segmenter_precision": settings.segmenter_precision,
         "rules": {},
     }
     for rule in [r for r in args.rules.split(",") if r]:

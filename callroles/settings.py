@@ -87,7 +87,8 @@ class Settings(BaseSettings):
     # both frame models together overrule ina's noise and silence, never its music
     speech_evidence: Literal["activity", "silero", "either", "rescue", "gated"] = "rescue"
     # inaSpeechSegmenter's CNNs (callroles.audio.segment): "int8", the quantized copies the
-    # install step writes (about 2x faster on CPU); "float", the converted CNNs as they are
+    # install step writes (CNNs 2-3x, the front end about 1.5x faster on CPU); "float", the
+    # converted CNNs as they are
     segmenter_precision: Literal["int8", "float"] = "int8"
     # voices in a mono call (callroles.audio.count): "two", split every call into two (a call
     # centre's usual call); "auto", count 1 to 4 from voice embeddings over the speech. A

@@ -15,6 +15,7 @@ Asterisk telephone prompts (five voices, one male) and its hold music.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import random
 import subprocess
@@ -24,6 +25,7 @@ from pathlib import Path
 
 import librosa
 import numpy as np
+import onnx
 import onnxruntime as ort
 from onnxruntime.quantization import (
     CalibrationDataReader,
@@ -34,13 +36,22 @@ from onnxruntime.quantization import (
 )
 
 from callroles.audio.errors import SegmenterError
-from callroles.audio.ina_models import MODELS, onnx_dir, wanted_paths
+from callroles.audio.ina_models import INT8_RECIPE, MODELS, onnx_dir, wanted_paths
 from callroles.audio.segment import cnn_inputs
 from callroles.deploy.provision import use_provisioned_weights
 from callroles.settings import Settings, get_settings
 
 CONVERT_TIMEOUT_S = 900.0
 ASTERISK = Path("/usr/share/asterisk")  # asterisk-core-sounds-*-wav, asterisk-moh-opsound-wav
+# the five voices of those packages, by name: a local Asterisk's own prompts under the same root
+# never change what the int8 CNNs are calibrated on
+VOICES = (
+    "en_US_f_Allison",
+    "es_MX_f_Allison",
+    "fr_CA_f_June",
+    "it_IT_m_Carlo",
+    "ru_RU_f_IvrvoiceRU",
+)
 PROMPTS_PER_VOICE = 30
 MUSIC_S = 30.0
 QUANTIZED_OPS = ["Conv", "Relu", "MaxPool", "Reshape", "Gemm"]
@@ -51,7 +62,7 @@ MIN_INT8_AGREEMENT = 0.95
 
 def convert(settings: Settings) -> dict[str, Path]:
     """Convert the CNNs whose ONNX file is missing (one child process); return every path."""
-    paths = wanted_paths(settings)
+    paths = wanted_paths(settings, "float")
     if all(p.exists() for p in paths.values()):
         return paths
     weights = use_provisioned_weights(settings)
@@ -77,9 +88,9 @@ def convert(settings: Settings) -> dict[str, Path]:
 
 def calibration_audio(root: Path = ASTERISK, seed: int = 0) -> np.ndarray:
     """16 kHz audio to calibrate on: prompts drawn from each Asterisk voice, then hold music."""
-    voices = sorted(p for p in (root / "sounds").glob("*") if p.is_dir())
+    voices = [root / "sounds" / v for v in VOICES]
     music = sorted((root / "moh").glob("*.wav"))
-    if not voices or not music:
+    if not all(v.is_dir() for v in voices) or not music:
         raise SegmenterError(
             f"no Asterisk prompts or hold music under {root} to calibrate the int8 CNNs on; "
             "deploy/setup.sh installs asterisk-core-sounds-*-wav and asterisk-moh-opsound-wav"
@@ -124,6 +135,7 @@ def quantize(settings: Settings, audio: np.ndarray | None = None) -> dict[str, P
                 weight_type=QuantType.QInt8,
                 op_types_to_quantize=QUANTIZED_OPS,
             )
+            _stamp(part, wide)
             agreement = _agreement(floats[key], part, x)
             if agreement < MIN_INT8_AGREEMENT:
                 raise SegmenterError(
@@ -133,6 +145,22 @@ def quantize(settings: Settings, audio: np.ndarray | None = None) -> dict[str, P
             part.replace(paths[key])
         print(f"[setup] {key} CNN as int8: {paths[key]} (agrees on {agreement:.4f} of patches)")
     return paths
+
+
+def _stamp(path: Path, wide: np.ndarray) -> None:
+    """Write the recipe, a digest of the calibration audio and the quantizer's version into the
+    model's metadata, so a copy can be traced to what it was calibrated on."""
+    model = onnx.load(str(path))
+    props = {
+        "callroles.int8_recipe": INT8_RECIPE,
+        "callroles.calibration_sha256": hashlib.sha256(wide.tobytes()).hexdigest()[:16],
+        "callroles.calibration_seconds": f"{len(wide) / 16000:.1f}",
+        "onnxruntime": ort.__version__,
+    }
+    for key, value in props.items():
+        entry = model.metadata_props.add()
+        entry.key, entry.value = key, value
+    onnx.save(model, str(path))
 
 
 def _agreement(float_path: Path, int8_path: Path, x: np.ndarray) -> float:

@@ -7,8 +7,9 @@ then load two small ONNX files and never import TensorFlow. Nothing is downloade
 step can run the conversion ahead of time: ``python -m callroles.audio.ina_models``.
 
 The install step also writes an int8 copy of each CNN (static quantization of the convolution
-stack, calibrated on Debian's telephone prompts and hold music): about 2x faster on CPU, the
-default (``segmenter_precision``; docs/frontend.md has its agreement with the float CNNs).
+stack, calibrated on Debian's telephone prompts and hold music): the CNNs run 2-3x faster on
+CPU, the whole front end about 1.5x; the default (``segmenter_precision``; docs/frontend.md has
+its agreement with the float CNNs).
 """
 
 from __future__ import annotations
@@ -42,19 +43,27 @@ def digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
 
 
-def onnx_paths(settings: Settings, precision: Precision = "float") -> dict[str, Path]:
+def onnx_paths(settings: Settings, precision: Precision) -> dict[str, Path]:
     """The ONNX file of each CNN; ModelNotConvertedError when the install step has not run."""
     paths = wanted_paths(settings, precision)
     missing = [str(p) for p in paths.values() if not p.exists()]
-    if missing:
+    if not missing:
+        return paths
+    floats_there = all(p.exists() for p in wanted_paths(settings, "float").values())
+    if precision == "int8" and floats_there:  # a home from before the int8 copies existed
         raise ModelNotConvertedError(
-            f"inaSpeechSegmenter's CNNs are not converted to ONNX yet ({', '.join(missing)}); "
-            f"run: {INSTALL_COMMAND}"
+            f"the int8 copies of inaSpeechSegmenter's CNNs are missing ({', '.join(missing)}); "
+            f"run deploy/setup.sh again (it installs the Debian prompts they are calibrated on "
+            f"and runs {INSTALL_COMMAND.split('  ')[0]}), or set "
+            "CALLROLES_SEGMENTER_PRECISION=float to use the float CNNs"
         )
-    return paths
+    raise ModelNotConvertedError(
+        f"inaSpeechSegmenter's CNNs are not converted to ONNX yet ({', '.join(missing)}); "
+        f"run: {INSTALL_COMMAND}"
+    )
 
 
-def wanted_paths(settings: Settings, precision: Precision = "float") -> dict[str, Path]:
+def wanted_paths(settings: Settings, precision: Precision) -> dict[str, Path]:
     """Where each CNN's ONNX file belongs, named by the digest of its provisioned weights."""
     weights = use_provisioned_weights(settings)
     out = onnx_dir(settings)

@@ -44,7 +44,7 @@ def speech_frames(
     grid: np.ndarray,
     activity_speech: np.ndarray,
     vad: np.ndarray | None,
-    rule: SpeechRule = "either",
+    rule: SpeechRule = "rescue",
 ) -> np.ndarray:
     """Per 10 ms frame: does somebody speak? ``grid`` is ina's label per frame,
     ``activity_speech`` the activity model's decision, ``vad`` silero's P(speech) (None: not run,

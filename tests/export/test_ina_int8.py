@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import onnx
 import pytest
 
 from callroles.audio.decode import decode
@@ -14,14 +15,19 @@ from callroles.audio.ina_models import INT8_RECIPE, wanted_paths
 from callroles.audio.segment import OnnxSegmenter
 from callroles.audio.segmentation import raw_to_grid
 from callroles.export.ina_onnx import calibration_audio, quantize
+from callroles.runtime.errors import ModelNotConvertedError
 from callroles.settings import get_settings
 
 
 def test_install_step_wrote_smaller_int8_copies() -> None:
     settings = get_settings()
     floats, int8 = wanted_paths(settings, "float"), wanted_paths(settings, "int8")
-    assert quantize(settings) == int8  # already written by deploy/setup.sh: nothing to redo
+    assert all(p.is_file() for p in int8.values())  # written by deploy/setup.sh
+    assert quantize(settings) == int8  # nothing left to do
     for key in floats:
+        meta = {p.key: p.value for p in onnx.load(str(int8[key])).metadata_props}
+        assert meta["callroles.int8_recipe"] == INT8_RECIPE
+        assert float(meta["callroles.calibration_seconds"]) > 600  # all five voices and music
         assert int8[key].name.endswith(f"-{INT8_RECIPE}.onnx")
         # int8 weights: well under half the float file
         assert int8[key].stat().st_size < 0.5 * floats[key].stat().st_size
@@ -38,6 +44,20 @@ def test_int8_decides_like_float_on_real_audio(name: str, reference_dir: Path) -
     n = int(len(wide) / 16000 / 0.01)
     agreement = float(np.mean(raw_to_grid(runs["int8"], n) == raw_to_grid(runs["float"], n)))
     assert agreement >= 0.99, agreement
+
+
+def test_home_without_int8_copies_says_what_to_do(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    settings = get_settings()
+    monkeypatch.setenv("KERAS_HOME", str(settings.keras_home))  # restored after the test
+    home = tmp_path / "home"
+    (home / "onnx" / "ina").mkdir(parents=True)
+    (home / "keras").symlink_to(settings.keras_home)  # the provisioned ina weights
+    for path in wanted_paths(settings, "float").values():  # float files only, as before 12-01
+        (home / "onnx" / "ina" / path.name).write_bytes(path.read_bytes())
+    older = settings.model_copy(update={"home": home})
+    with pytest.raises(ModelNotConvertedError, match="CALLROLES_SEGMENTER_PRECISION=float"):
+        OnnxSegmenter(older)
+    assert OnnxSegmenter(older.model_copy(update={"segmenter_precision": "float"})).sessions
 
 
 def test_precision_setting_picks_the_files() -> None:
