@@ -113,13 +113,13 @@ class _Batches(CalibrationDataReader):
         return next(self._it, None)
 
 
-def quantize(settings: Settings, audio: np.ndarray | None = None) -> dict[str, Path]:
+def quantize(settings: Settings) -> dict[str, Path]:
     """Write the int8 copy of each CNN whose file is missing; return every int8 path."""
     floats, paths = convert(settings), wanted_paths(settings, "int8")
     todo = [k for k, p in paths.items() if not p.exists()]
     if not todo:
         return paths
-    wide = calibration_audio() if audio is None else audio
+    wide = calibration_audio()
     for key in todo:
         x = cnn_inputs(wide, key)
         with tempfile.TemporaryDirectory() as tmp:

@@ -206,16 +206,15 @@ class FrontEnd:
         else:
             grids = [raw_to_grid(self.segmenter(audio.wide.mean(axis=0)), n_frames)]
         timings["segment"] = time.perf_counter() - t0
+        signals = audio.channels if stereo else audio.channels.mean(axis=0, keepdims=True)
         known: list[KnownMatch] = []
         if self.known is not None:  # the call centre's own music and announcements: nobody
             t0 = time.perf_counter()
-            sources = audio.channels if stereo else audio.channels.mean(axis=0, keepdims=True)
-            for i, signal in enumerate(sources):
+            for i, signal in enumerate(signals):
                 found = self.known.find(signal)
                 grids[i], known = relabel(grids[i], found), known + found
             timings["known"] = time.perf_counter() - t0
 
-        signals = audio.channels if stereo else audio.channels.mean(axis=0, keepdims=True)
         act = None
         if self.activity is not None and not stereo:  # stereo: one voice per channel, energy
             t0 = time.perf_counter()
