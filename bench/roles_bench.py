@@ -9,7 +9,9 @@ calls in ``../shared/data/real-calls`` (evaluation only, never fitted on), and g
 in voices held out of training (MBROLA, with ``--lines varied`` and ``--sounds debian``;
 SYNTHETIC, seed 4343). Per set: pair-rule
 accuracy, expected calibration error at temperature 1 and at the model's fitted temperature,
-and wrong decisions made with confidence 0.9 or more. Writes ``bench/results/roles.json``.
+the ECE a perfectly calibrated model would show on the same calls (``ece_if_calibrated``: on 20
+calls it is 0.09-0.19, so 100 calls per set is the default) and wrong decisions made with
+confidence 0.9 or more. Writes ``bench/results/roles.json``.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ def main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="callroles bench roles")
     p.add_argument("--normal", type=Path, help="a generated corpus with the usual paths")
     p.add_argument("--random-paths", type=Path, help="a generated corpus with random paths")
-    p.add_argument("--limit", type=int, default=20, help="calls per generated corpus")
+    p.add_argument("--limit", type=int, default=100, help="calls per generated corpus")
     p.add_argument("--out", type=Path, default=RESULTS)
     args = p.parse_args(argv)
     settings = get_settings()

@@ -22,7 +22,7 @@ import numpy as np
 
 from callroles.audio.decode import DecodedAudio, decode
 from callroles.audio.pipeline import FrontEnd, FrontEndResult, SpeakerChoice
-from callroles.enrolment import Enrolment, auto_enrol
+from callroles.enrolment import SAME_VOICE, Enrolment, auto_enrol
 from callroles.errors import CallrolesError, InputError
 from callroles.result import build_result
 from callroles.roles import SpeakerRole, decide_roles
@@ -150,7 +150,7 @@ def run_call(
         timings["score"] = time.perf_counter() - t0
         stage = "result"
         t0 = time.perf_counter()
-        similarity = _voiceprint_similarity(call, front, audio, models, voiceprints)
+        similarity, alike = _voiceprint_similarity(call, front, audio, models, voiceprints)
         channels = {s.speaker: s.role_hint for s in front.speakers if s.role_hint}
         roles = decide_roles(
             window_probs,
@@ -161,6 +161,7 @@ def run_call(
             models.scorer.temperature,
             models.scorer.confidence_ceiling,
             voiceprint_scale(),
+            alike,
         )
         learnt = _learn(call, front, audio, roles, models, settings, voiceprints)
         timings["roles"] = time.perf_counter() - t0
@@ -180,29 +181,35 @@ def _voiceprint_similarity(
     audio: DecodedAudio,
     models: Models,
     store: VoiceprintStore | None,
-) -> dict[str, float] | None:
+) -> tuple[dict[str, float] | None, bool]:
     """Each speaker's similarity to the call's enrolled agent, or None (no agent id, none
     enrolled, a print from another embedding model: then the model decides, and a log says why
-    for the last)."""
+    for the last); and whether two speakers sound like one person (their embeddings at least
+    ``SAME_VOICE`` alike: the print cannot tell them apart, ``roles.by_voiceprint``)."""
     agent_id = call.get("agent_id")
     if store is None or not agent_id or len(front.speakers) < 2:
-        return None
+        return None, False
     print_ = store.get(str(agent_id), str(call.get("tenant") or ""))
     if print_ is None:
-        return None
+        return None, False
     why = print_.usable()
     if why:
         log.warning("voiceprint of agent %s not used: %s", agent_id, why)
-        return None
+        return None, False
     wide = audio.wide.mean(axis=0)
     vec = np.asarray(print_.vector, np.float32)
-    out = {}
+    out, found = {}, []
     for stream in front.speakers:
         spans = [(g.start, g.end) for g in stream.segments]
         emb = span_embedding(wide, spans, models.frontend.encoder)
         if emb is not None:
             out[stream.speaker] = float(emb @ vec)
-    return out
+            found.append(emb)
+    alike = any(float(a @ b) >= SAME_VOICE for i, a in enumerate(found) for b in found[i + 1 :])
+    if alike:
+        log.info("call %s: two speakers sound alike; the voiceprint cannot tell them apart",
+                 call.get("call_id"))  # fmt: skip
+    return out, alike
 
 
 def _learn(

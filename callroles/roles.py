@@ -163,12 +163,16 @@ def by_voiceprint(
     decisions: list[SpeakerRole],
     similarity: Mapping[str, float],
     scale: VoiceprintScale = VoiceprintScale(),
+    alike: bool = False,
 ) -> list[SpeakerRole]:
     """The enrolled agent's voice decides: the speaker most similar to the agent's voiceprint is
     the agent, the others customers. Needs two or more speakers with an embedding (with one
     voice there is nothing to compare, and similarities are not calibrated to a threshold yet).
 
-    Confidence comes from the margin over the next speaker's similarity (``scale``).
+    Confidence comes from the margin over the next speaker's similarity (``scale``). ``alike``:
+    the call's speakers sound like one person (their own embeddings as similar as two samples
+    of one voice): the front end may have split one voice in two (a 10 s call whose customer
+    spoke 1.6 s), so the print cannot tell them apart and the decision says 0.5.
     """
     scored = sorted(
         (d for d in decisions if d.speaker in similarity),
@@ -189,7 +193,7 @@ def by_voiceprint(
             replace(
                 d,
                 role="agent" if d.speaker == agent else "customer",
-                confidence=scale.confidence(margin),
+                confidence=0.5 if alike else scale.confidence(margin),
                 source="voiceprint",
                 voiceprint_similarity=round(float(sim), 4),
             )
@@ -206,6 +210,7 @@ def decide_roles(
     temperature: float = 1.0,
     ceiling: float = 1.0,
     voiceprint_scale: VoiceprintScale = VoiceprintScale(),
+    voices_alike: bool = False,
 ) -> list[SpeakerRole]:
     """Every speaker's role, in ``speakers`` order: Eq. 4, Eq. 5 and the two-party rule; then,
     when the call's agent is enrolled, the voiceprint (``voiceprint``: each speaker's cosine
@@ -213,7 +218,7 @@ def decide_roles(
     stereo call whose layout names the agent's side, the channel (``channels``: speaker ->
     role), which outranks both (the similarity stays in the result for auditing).
     ``temperature`` and ``ceiling`` calibrate the model's pair confidence (the scorer's, fitted
-    per model by ``callroles calibrate``)."""
+    per model by ``callroles calibrate``). ``voices_alike``: see :func:`by_voiceprint`."""
     decisions = []
     for spk in speakers:
         probs = window_probs.get(spk)
@@ -222,5 +227,6 @@ def decide_roles(
         else:
             decisions.append(eq5(spk, speaker_probabilities(probs)[0], classes))
     decisions = two_party(decisions, temperature, ceiling)
-    decisions = by_voiceprint(decisions, voiceprint, voiceprint_scale) if voiceprint else decisions
+    if voiceprint:
+        decisions = by_voiceprint(decisions, voiceprint, voiceprint_scale, voices_alike)
     return by_channel(decisions, channels or {})

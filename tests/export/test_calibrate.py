@@ -9,7 +9,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from callroles.export.calibrate import PairScore, ceiling_of, ece, fit_temperature, nll, summary
+from callroles.export.calibrate import (
+    PairScore,
+    ceiling_of,
+    ece,
+    ece_floor,
+    fit_temperature,
+    nll,
+    summary,
+)
 from callroles.roles import SpeakerRole, pair_confidence
 from callroles.runtime.scorer import Scorer, calibration_path
 from callroles.runtime.shipped import ROLE_MODEL
@@ -50,6 +58,23 @@ def test_the_ceiling_is_the_accuracy_on_the_calibration_calls() -> None:
     assert summary(scores, 1.0)["wrong_at_0_9_or_more"] == 5
     capped = summary(scores, 1.0, ceiling=0.83)
     assert capped["wrong_at_0_9_or_more"] == 0 and capped["ece"] < 0.01
+
+
+def test_the_ece_floor_is_what_a_perfectly_calibrated_model_shows() -> None:
+    """Binned ECE on a few calls is mostly noise: margins spread over 0.55-0.95 confidence give
+    a perfectly calibrated model an ECE near 0.2 on 20 calls and under 0.03 on 2000; outcomes
+    drawn from the confidences themselves land inside that floor."""
+    few = ece_floor(np.linspace(0.2, 3.0, 20), 1.0)
+    many = ece_floor(np.linspace(0.2, 3.0, 2000), 1.0)
+    assert few is not None and many is not None
+    assert few["median"] > 0.15 and many["p90"] < 0.03
+    assert few["median"] <= few["p90"]
+    margins = np.linspace(0.2, 3.0, 2000)
+    right = np.random.default_rng(1).random(2000) < 1.0 / (1.0 + np.exp(-margins))
+    drawn = np.where(right, margins, -margins)
+    assert ece(drawn, 1.0) < many["p90"]
+    assert summary([PairScore("c", 1.0, False, "x")], 1.0)["ece_if_calibrated"] is not None
+    assert ece_floor(np.array([]), 1.0) is None
 
 
 def test_the_scorer_reads_a_calibration_fitted_for_its_version_only(tmp_path: Path) -> None:
