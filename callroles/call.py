@@ -184,8 +184,9 @@ def _voiceprint_similarity(
 ) -> tuple[dict[str, float] | None, bool]:
     """Each speaker's similarity to the call's enrolled agent, or None (no agent id, none
     enrolled, a print from another embedding model: then the model decides, and a log says why
-    for the last); and whether two speakers sound like one person (their embeddings at least
-    ``SAME_VOICE`` alike: the print cannot tell them apart, ``roles.by_voiceprint``)."""
+    for the last); and whether the two speakers the print is to choose between (the two most
+    like it) sound like one person, their embeddings at least ``SAME_VOICE`` alike: then the
+    margin between them is noise (``roles.by_voiceprint``)."""
     agent_id = call.get("agent_id")
     if store is None or not agent_id or len(front.speakers) < 2:
         return None, False
@@ -198,14 +199,15 @@ def _voiceprint_similarity(
         return None, False
     wide = audio.wide.mean(axis=0)
     vec = np.asarray(print_.vector, np.float32)
-    out, found = {}, []
+    found = {}
     for stream in front.speakers:
         spans = [(g.start, g.end) for g in stream.segments]
         emb = span_embedding(wide, spans, models.frontend.encoder)
         if emb is not None:
-            out[stream.speaker] = float(emb @ vec)
-            found.append(emb)
-    alike = any(float(a @ b) >= SAME_VOICE for i, a in enumerate(found) for b in found[i + 1 :])
+            found[stream.speaker] = emb
+    out = {spk: float(emb @ vec) for spk, emb in found.items()}
+    top = sorted(out, key=lambda spk: out[spk], reverse=True)[:2]
+    alike = len(top) == 2 and float(found[top[0]] @ found[top[1]]) >= SAME_VOICE
     if alike:
         log.info("call %s: two speakers sound alike; the voiceprint cannot tell them apart",
                  call.get("call_id"))  # fmt: skip
