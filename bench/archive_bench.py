@@ -23,6 +23,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from callroles.call import CallResult, load_models, run_call
 from callroles.export.calibrate import true_agent
 from callroles.settings import get_settings
@@ -48,6 +50,58 @@ def _accuracy(rows: list[dict[str, Any]], key: str) -> dict[str, Any]:
     }
 
 
+def _talk_errors(result: dict[str, Any], truth: dict[str, Any], agent_id: str) -> dict[str, Any]:
+    """Relative talk-time error of the result's agent and customer against the truth's."""
+    talk = {s["speaker"]: s["talk_time_s"] for s in result["speakers"]}
+    out: dict[str, Any] = {}
+    for role, who in (
+        ("agent", result.get("agent_speaker")),
+        ("customer", result.get("customer_speaker")),
+    ):
+        true = [
+            v["talk_time_s"]
+            for k, v in truth["speakers"].items()
+            if (k == agent_id) == (role == "agent")
+        ]
+        if not true or not true[0]:
+            out[role] = None
+            continue
+        out[role] = round((talk.get(who, 0.0) - true[0]) / true[0], 4)
+    return out
+
+
+def _split_errors(front: Any, truth: dict[str, Any], agent_id: str) -> dict[str, Any]:
+    """Talk-time errors of a front end's split, its speakers named by overlap with the truth
+    (the split's quality, whoever the role decision picked)."""
+    event = {"speakers": [
+        {"speaker": s.speaker, "segments": [(g.start, g.end) for g in s.segments],
+         "talk_time_s": s.talk_time_s} for s in front.speakers
+    ]}  # fmt: skip
+    agent_spans = [(g["start"], g["end"]) for g in truth["segments"] if g["speaker"] == agent_id]
+    other_spans = [(g["start"], g["end"]) for g in truth["segments"] if g["speaker"] != agent_id]
+    event["agent_speaker"] = true_agent(event, agent_spans)
+    rest = [s for s in event["speakers"] if s["speaker"] != event["agent_speaker"]]
+    event["customer_speaker"] = true_agent({"speakers": rest}, other_spans)
+    return _talk_errors(event, truth, agent_id)
+
+
+def _talk_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    errs = [r["talk_error"] for r in rows if r.get("talk_error")]
+    both = [e for e in errs if e["agent"] is not None and e["customer"] is not None]
+    return {
+        "calls": len(both),
+        "both_within_5pct": sum(
+            abs(e["agent"]) <= 0.05 and abs(e["customer"]) <= 0.05 for e in both
+        ),
+        "median_abs_error_agent": round(float(np.median([abs(e["agent"]) for e in both])), 4)
+        if both
+        else None,
+        "median_abs_error_customer": round(float(np.median([abs(e["customer"]) for e in both])), 4)
+        if both
+        else None,
+    }
+
+
 def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """Role accuracy on mono calls by how many certain calls the agent's print had learnt
     from before the call, beside the model alone on the same calls."""
@@ -58,6 +112,7 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
         return {
             "with_voiceprints": _accuracy(calls, "right"),
             "model_alone": _accuracy(calls, "model_right"),
+            "talk_time": _talk_summary(calls),
             "same_gender_with_voiceprints": _accuracy(
                 [r for r in calls if r["same_gender"]], "right"
             ),
@@ -73,6 +128,16 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
         # the issue's reading: every mono call after its agent's first two calls in the archive,
         # whether or not those two were certain enough to teach the print
         "mono_after_agents_first_two_calls": block([r for r in mono if r["agent_call"] > 2]),
+        "split_around_voiceprint": {
+            "calls": sum("talk_error_plain" in r for r in done),
+            "right": sum(r["right"] for r in done if "talk_error_plain" in r),
+            "talk_time_plain": _talk_summary(
+                [{"talk_error": r["talk_error_plain"]} for r in done if "talk_error_plain" in r]
+            ),
+            "talk_time_split": _talk_summary(
+                [{"talk_error": r["talk_error_split"]} for r in done if "talk_error_plain" in r]
+            ),
+        },
         "stereo_by_channel": _accuracy([r for r in done if r["stereo"]], "right"),
         "wrong_at_confidence_0_9_or_more": sum(
             not r["right"] and (r.get("confidence") or 0) >= 0.9 for r in done
@@ -97,6 +162,12 @@ def main(argv: list[str]) -> int:
         help="draw each party's acoustic path at random (simulate --random-paths)",
     )
     p.add_argument("--out", type=Path, default=None)
+    p.add_argument(
+        "--keep-prints",
+        type=Path,
+        default=None,
+        help="keep the run's voiceprint store in this file (default: a temporary one, deleted)",
+    )
     args = p.parse_args(argv)
     settings = get_settings().model_copy(update={"auto_enrol": "stereo"})
     kind = ("real-voices" if args.real_voices else "tts") + ("-rp" if args.random_paths else "")
@@ -120,7 +191,7 @@ def main(argv: list[str]) -> int:
     models = load_models(settings)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        store = FileStore(Path(tmp) / "voiceprints.json")
+        store = FileStore(args.keep_prints or Path(tmp) / "voiceprints.json")
         seen: dict[str, int] = {}
         for i, row in enumerate(calls, 1):
             seen[row["agent_id"]] = seen.get(row["agent_id"], 0) + 1
@@ -151,8 +222,14 @@ def main(argv: list[str]) -> int:
                      if s["role"] in ("agent", "customer")), default=None,
                 ),
                 "enrolment": result.get("enrolment", {}).get("action"),
+                "strategy": result["separation_strategy"],
+                "talk_error": _talk_errors(result, truth, agent_id),
             })  # fmt: skip
             r = rows[-1]
+            if result["separation_strategy"] == "voiceprint":  # A/B: the split without the print
+                plain = models.frontend.process(corpus / row["file"])
+                r["talk_error_plain"] = _split_errors(plain, truth, agent_id)
+                r["talk_error_split"] = _split_errors(out.front, truth, agent_id)
             print(f"[archive] {i}/{len(calls)} {row['call_id']} {row['agent_id']} "
                   f"{'stereo' if stereo else 'mono'} prints-before {r['samples_before']} "
                   f"{r['decided_by']} right={r['right']} model={r['model_right']} "

@@ -21,8 +21,9 @@ from typing import Any
 import numpy as np
 
 from callroles.audio.decode import DecodedAudio, decode
+from callroles.audio.embeddings import SAME_VOICE
 from callroles.audio.pipeline import FrontEnd, FrontEndResult, SpeakerChoice
-from callroles.enrolment import SAME_VOICE, Enrolment, auto_enrol
+from callroles.enrolment import Enrolment, auto_enrol
 from callroles.errors import CallrolesError, InputError
 from callroles.result import build_result
 from callroles.roles import SpeakerRole, decide_roles
@@ -137,11 +138,13 @@ def run_call(
             if isinstance(recording, DecodedAudio)
             else decode(recording, models.frontend.limits)
         )
+        vec = _agent_print(call, voiceprints)
         front = models.frontend.process(
             audio,
             layout=str(call.get("layout") or "auto"),
             n_speakers=n_speakers,
             strategy=strategy,
+            anchor=vec,
         )
         timings["frontend"] = time.perf_counter() - started
         stage = "score"
@@ -150,7 +153,7 @@ def run_call(
         timings["score"] = time.perf_counter() - t0
         stage = "result"
         t0 = time.perf_counter()
-        similarity, alike = _voiceprint_similarity(call, front, audio, models, voiceprints)
+        similarity, alike = _voiceprint_similarity(call, front, audio, models, vec)
         channels = {s.speaker: s.role_hint for s in front.speakers if s.role_hint}
         roles = decide_roles(
             window_probs,
@@ -175,30 +178,36 @@ def run_call(
     return CallResult(event, front, window_probs, roles)
 
 
+def _agent_print(call: Mapping[str, Any], store: VoiceprintStore | None) -> np.ndarray | None:
+    """The call's enrolled agent's voiceprint, or None (no agent id, none enrolled, a print from
+    another embedding model: then the model decides, and a log says why for the last)."""
+    agent_id = call.get("agent_id")
+    if store is None or not agent_id:
+        return None
+    print_ = store.get(str(agent_id), str(call.get("tenant") or ""))
+    if print_ is None:
+        return None
+    why = print_.usable()
+    if why:
+        log.warning("voiceprint of agent %s not used: %s", agent_id, why)
+        return None
+    return np.asarray(print_.vector, np.float32)
+
+
 def _voiceprint_similarity(
     call: Mapping[str, Any],
     front: FrontEndResult,
     audio: DecodedAudio,
     models: Models,
-    store: VoiceprintStore | None,
+    vec: np.ndarray | None,
 ) -> tuple[dict[str, float] | None, bool]:
-    """Each speaker's similarity to the call's enrolled agent, or None (no agent id, none
-    enrolled, a print from another embedding model: then the model decides, and a log says why
-    for the last); and whether the two speakers the print is to choose between (the two most
-    like it) sound like one person, their embeddings at least ``SAME_VOICE`` alike: then the
-    margin between them is noise (``roles.by_voiceprint``)."""
-    agent_id = call.get("agent_id")
-    if store is None or not agent_id or len(front.speakers) < 2:
-        return None, False
-    print_ = store.get(str(agent_id), str(call.get("tenant") or ""))
-    if print_ is None:
-        return None, False
-    why = print_.usable()
-    if why:
-        log.warning("voiceprint of agent %s not used: %s", agent_id, why)
+    """Each speaker's similarity to the agent's voiceprint ``vec`` (None without one); and
+    whether the two speakers the print is to choose between (the two most like it) sound like
+    one person, their embeddings at least ``SAME_VOICE`` alike: then the margin between them
+    is noise (``roles.by_voiceprint``)."""
+    if vec is None or len(front.speakers) < 2:
         return None, False
     wide = audio.wide.mean(axis=0)
-    vec = np.asarray(print_.vector, np.float32)
     found = {}
     for stream in front.speakers:
         spans = [(g.start, g.end) for g in stream.segments]

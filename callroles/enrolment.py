@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from callroles.audio.decode import DecodedAudio
+from callroles.audio.embeddings import SAME_VOICE
 from callroles.audio.pipeline import FrontEndResult
 from callroles.roles import SpeakerRole
 from callroles.voiceprints import (
@@ -39,9 +40,6 @@ from callroles.voiceprints import (
 
 log = logging.getLogger("callroles.enrolment")
 
-#: a sample less similar than this to the agent's print is another voice: the equal-error
-#: threshold of bench/results/voiceprint.json (real LibriSpeech voices through a phone line)
-SAME_VOICE = 0.84
 MAX_AUTO_SAMPLES = 20
 MAX_SOURCES = 50  # call ids kept per print (ids only, never audio)
 

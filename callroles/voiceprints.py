@@ -42,6 +42,9 @@ EMBEDDING_MODEL = "resemblyzer-ge2e-0.1.4"
 PARTIAL_S = PARTIAL_FRAMES * 0.01
 HOP_S = 0.8  # partials every 0.8 s (half-overlapping)
 MIN_SPEECH_S = 4.0  # less speech than this makes no voiceprint
+SHORTEST_S = (
+    0.6  # less speech is not compared with a print (shorter than a turn: separate.MIN_TURN_S)
+)
 # Two voices in one enrolment sample: 2-means over its partials; refused when both clusters hold
 # at least a quarter of them and their centroids are less alike than one voice's partials are
 # (GE2E: one speaker's partials score about 0.75-0.85 against their mean).
@@ -130,13 +133,18 @@ def span_embedding(
     wide: np.ndarray, spans: list[tuple[float, float]], encoder: Any
 ) -> np.ndarray | None:
     """One speaker's embedding in a call: partials over the speech of ``spans`` (seconds),
-    averaged and L2-normalised; None when under one partial of speech."""
+    averaged and L2-normalised. Under one partial of speech, the speech is repeated to one
+    partial (as ``audio.turns`` embeds short turns): a customer who says "yes, thanks" still
+    gets compared with the print. None under ``SHORTEST_S``."""
     pieces = [wide[int(a * 16000) : int(b * 16000)] for a, b in spans if b - a >= 0.3]
     if not pieces:
         return None
     joined = np.concatenate(pieces)
-    if len(joined) < PARTIAL_S * 16000:
-        return None
+    need = int(PARTIAL_S * 16000)
+    if len(joined) < need:
+        if len(joined) < SHORTEST_S * 16000:
+            return None
+        joined = np.tile(joined, int(np.ceil(need / len(joined))))[:need]
     starts = np.arange(0.0, len(joined) / 16000 - PARTIAL_S + 1e-9, HOP_S)
     mels = partial_mels(joined, starts)
     emb = np.concatenate([encoder(mels[i : i + 64]) for i in range(0, len(mels), 64)])

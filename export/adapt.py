@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from callroles.enrolment import SAME_VOICE
+from callroles.audio.embeddings import SAME_VOICE
 from callroles.errors import ModelError
 from callroles.runtime.shipped import SHIPPED_DIR
 from callroles.settings import Settings, get_settings

@@ -74,7 +74,7 @@ class CallResult(TypedDict):
     agent_speaker: str | None
     customer_speaker: str | None
     call: CallFigures
-    separation_strategy: Literal["stereo", "gender", "embedding"]
+    separation_strategy: Literal["stereo", "gender", "embedding", "voiceprint"]
     model: ModelInfo
     latency_s: dict[str, float]
     event_time: NotRequired[str]

@@ -89,12 +89,11 @@ def test_two_speakers_of_one_voice_leave_the_voiceprint_undecided(
     from callroles.call import _voiceprint_similarity
     from callroles.roles import decide_roles
 
-    store = FileStore(tmp_path / "voiceprints.json")
-    store.put(_enrol(models, [CALLYTICS / "CSR01.wav"]))
+    vec = np.asarray(_enrol(models, [CALLYTICS / "CSR01.wav"]).vector, np.float32)
     event = {"call_id": "Call01", "agent_id": "CSR01"}
     audio = decode(CALLYTICS / "Call01.wav", models.frontend.limits)
     front = models.frontend.process(audio)
-    sims, alike = _voiceprint_similarity(event, front, audio, models, store)
+    sims, alike = _voiceprint_similarity(event, front, audio, models, vec)
     assert sims is not None and len(sims) == 2 and not alike  # CSR01 and a male customer
     agent = max(sims, key=lambda k: sims[k])
     mine = next(s for s in front.speakers if s.speaker == agent)
@@ -102,10 +101,52 @@ def test_two_speakers_of_one_voice_leave_the_voiceprint_undecided(
         dataclasses.replace(s, segments=mine.segments[i::2]) for i, s in enumerate(front.speakers)
     ]
     split = dataclasses.replace(front, speakers=halves)
-    sims, alike = _voiceprint_similarity(event, split, audio, models, store)
+    sims, alike = _voiceprint_similarity(event, split, audio, models, vec)
     assert sims is not None and alike
     roles = decide_roles({}, models.scorer.classes, list(sims), sims, voices_alike=alike)
     assert {(r.source, r.confidence) for r in roles} == {("voiceprint", 0.5)}
+
+
+@needs_callytics
+def test_a_voice_split_in_two_is_dealt_again_around_the_print(
+    models: Models, tmp_path: Path
+) -> None:
+    """CSR01's own turns from Call01 with 1.8 s of the customer between them: plain clustering
+    splits her voice in two (the customer too short to make a cluster) and gives the customer's
+    piece to one half; with her print the call is dealt again around it."""
+    import soundfile as sf
+
+    from callroles.audio.turns import embed_turns, one_voice_split
+
+    x, sr = sf.read(CALLYTICS / "Call01.wav", dtype="float32")
+    ref = [f.split() for f in (CALLYTICS / "Call01.rttm").read_text().splitlines() if f]
+    turns = [(float(f[3]), float(f[3]) + float(f[4]), f[7]) for f in ref]
+    agent = [(a, b) for a, b, who in turns if who.startswith("agent_")][:4]
+    c0 = next(a for a, _, who in turns if who.startswith("customer_")) + 0.3
+    gap = np.zeros(int(0.6 * sr), np.float32)
+    pieces = [agent[0], (c0, c0 + 1.8), *agent[1:]]
+    audio = np.concatenate([p for a, b in pieces for p in (x[int(a * sr) : int(b * sr)], gap)])
+    path = tmp_path / "one_voice.wav"
+    sf.write(path, audio, sr)
+    agent_s = sum(b - a for a, b in agent)
+    decoded = decode(path, models.frontend.limits)
+    signal = decoded.channels.mean(axis=0)
+    assert models.frontend.activity is not None
+    act = models.frontend.activity(signal)
+    found = embed_turns(len(signal) // 80, decoded.wide.mean(axis=0), models.frontend.encoder, act)
+    assert found is not None and one_voice_split(found)  # the case this test is about
+
+    store = FileStore(tmp_path / "voiceprints.json")
+    store.put(_enrol(models, [CALLYTICS / "CSR01.wav"]))
+    outcome = run_call(path, {"call_id": "x", "agent_id": "CSR01"}, models, Settings(),
+                       voiceprints=store)  # fmt: skip
+    result = outcome.event  # type: ignore[union-attr]
+    assert result["separation_strategy"] == "voiceprint"
+    talk = {s["role"]: s["talk_time_s"] for s in result["speakers"]}
+    assert abs(talk["customer"] - 1.8) <= 0.3, talk
+    assert abs(talk["agent"] - agent_s) <= 0.1 * agent_s, (talk, agent_s)
+    first = next(s for s in result["speakers"] if s["role"] == "agent")["segments"][0]
+    assert first[0] < 0.5  # the call opens with the agent
 
 
 def test_enrolment_refuses_silence_music_and_two_voices(

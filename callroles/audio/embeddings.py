@@ -33,6 +33,9 @@ from callroles.settings import Settings, get_settings  # get_settings: the insta
 WHEEL = "Resemblyzer==0.1.4"
 RATE = 16000
 PARTIAL_FRAMES = 160  # 1.6 s at 10 ms hop
+#: two embeddings at least this alike are one voice: the equal-error threshold of
+#: bench/results/voiceprint.json (real LibriSpeech voices through a phone line)
+SAME_VOICE = 0.84
 _DTYPES = {
     "FloatStorage": np.float32,
     "DoubleStorage": np.float64,

@@ -31,7 +31,7 @@ from callroles.audio.segmentation import (
 )
 from callroles.audio.speech import speech_frames
 from callroles.audio.talk import DEFAULT_TALK, overlap_share, talk_tracks
-from callroles.audio.turns import align, by_turns, embed_turns, turn_owners
+from callroles.audio.turns import align, by_turns, embed_turns, one_voice_split, turn_owners
 from callroles.audio.voicing import trim_tracks
 from callroles.audio.windows import stream_windows
 from callroles.errors import InputError
@@ -174,13 +174,17 @@ class FrontEnd:
         layout: str = "auto",
         n_speakers: SpeakerChoice = "setting",
         strategy: str = "auto",
+        anchor: np.ndarray | None = None,
     ) -> FrontEndResult:
         """Recording -> segmentation, per-speaker windows, time budget, strategy, timings.
 
         ``strategy`` "auto" picks stereo, gender or embedding; "gender" or "embedding" force
         one for a mono call (evaluation, or a caller who knows the genders). ``n_speakers``
         "auto" counts the voices of a mono call (``audio.count``), a number imposes it,
-        "setting" does what ``Settings.speaker_count`` says.
+        "setting" does what ``Settings.speaker_count`` says. ``anchor``: a voice the call is
+        known to hold (the enrolled agent's print); a mono two-speaker call is then split into
+        that voice and the rest when plain clustering would split one voice in two (strategy
+        "voiceprint", ``turns.one_voice_split``, ``turns.anchored_turns``).
         """
         if strategy not in SEPARATION_CHOICES:
             raise InputError(
@@ -230,7 +234,7 @@ class FrontEnd:
 
         t0 = time.perf_counter()
         tracks, strategy, owner, count = self._separate(
-            grids, audio, stereo, layout, wanted, strategy, act
+            grids, audio, stereo, layout, wanted, strategy, act, anchor
         )
         if act is not None:
             rescued = speech if self.settings.speech_evidence == "rescue" else None
@@ -268,6 +272,7 @@ class FrontEnd:
         n_speakers: int | None,
         strategy: str,
         act: Activity | None,
+        anchor: np.ndarray | None = None,
     ) -> tuple[list[SpeakerTrack], str, np.ndarray | None, SpeakerCount]:
         """Tracks, the strategy used, (same-voice calls) the frame owners for talk time, and
         how many voices the call was split into and why."""
@@ -288,6 +293,13 @@ class FrontEnd:
         found = None
         if act is not None and (n > 1 or n_speakers is None):
             found = embed_turns(len(grid), wide, self.encoder, act)
+        if (
+            anchor is not None and found is not None and n == 2 and strategy == "auto"
+            and one_voice_split(found)
+        ):  # fmt: skip
+            split = by_turns(grid, found, n, anchor)
+            if split is not None and len(split[0]) == 2:  # else every turn is the print's
+                return split[0], "voiceprint", split[1], count
         if strategy == "gender" or (
             strategy == "auto" and n == 2 and separate.opposite_genders(grid)
         ):

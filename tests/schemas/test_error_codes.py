@@ -55,4 +55,4 @@ def test_registered_codes_match_the_schema_pattern_and_unknown_ones_become_inter
 def test_enumerations_come_from_the_schemas() -> None:
     assert "decode" in STAGES and "ingest" in STAGES
     assert LAYOUTS[0] == "auto" and "stereo-agent-left" in LAYOUTS
-    assert set(SEPARATIONS) == {"stereo", "gender", "embedding"}
+    assert set(SEPARATIONS) == {"stereo", "gender", "embedding", "voiceprint"}
