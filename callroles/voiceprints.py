@@ -30,6 +30,7 @@ from callroles.audio.decode import DecodedAudio, decode
 from callroles.audio.embeddings import PARTIAL_FRAMES, partial_mels
 from callroles.audio.pipeline import FrontEnd
 from callroles.audio.segmentation import FRAME_S
+from callroles.audio.separate import MIN_TURN_S
 from callroles.errors import InputError
 from callroles.roles import VoiceprintScale
 from callroles.runtime.shipped import SHIPPED_DIR
@@ -42,9 +43,7 @@ EMBEDDING_MODEL = "resemblyzer-ge2e-0.1.4"
 PARTIAL_S = PARTIAL_FRAMES * 0.01
 HOP_S = 0.8  # partials every 0.8 s (half-overlapping)
 MIN_SPEECH_S = 4.0  # less speech than this makes no voiceprint
-SHORTEST_S = (
-    0.6  # less speech is not compared with a print (shorter than a turn: separate.MIN_TURN_S)
-)
+SHORTEST_S = MIN_TURN_S  # a speaker with less speech than one turn is not compared with a print
 # Two voices in one enrolment sample: 2-means over its partials; refused when both clusters hold
 # at least a quarter of them and their centroids are less alike than one voice's partials are
 # (GE2E: one speaker's partials score about 0.75-0.85 against their mean).
