@@ -140,6 +140,7 @@ def main(argv: list[str]) -> int:
         "known_sounds": settings.known_sounds,
         "segmenter_precision": settings.segmenter_precision,
         "speech_evidence": settings.speech_evidence,
+        "activity_model": frontend.activity.version if frontend.activity is not None else None,
         "sets": {},
     }
     for name, folder, refs, kind in eval_sets(settings):

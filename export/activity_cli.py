@@ -27,8 +27,10 @@ def _train(args: argparse.Namespace) -> int:
     for corpus in args.corpus:
         c = Path(corpus)
         train_data += A.load_corpus(c, cache / c.parent.name / c.name, args.skip, args.limit)
-    v = Path(args.val_corpus)
-    val_data = A.load_corpus(v, cache / v.parent.name / v.name, 0, args.val_limit)
+    val_data: list[Any] = []
+    for corpus in args.val_corpus:
+        v = Path(corpus)
+        val_data += A.load_corpus(v, cache / v.parent.name / v.name, 0, args.val_limit)
     print(f"[activity] {len(train_data)} training calls, {len(val_data)} validation calls")
     report = A.train(train_data, val_data, out, config)
     report |= {
@@ -92,7 +94,10 @@ def register(sub: Any) -> None:
     t.add_argument("--corpus", action="append", required=True, help="simulated corpus folder")
     t.add_argument("--skip", type=int, default=0, help="leave the first N calls out (held out)")
     t.add_argument("--limit", type=int, default=None, help="at most N calls per corpus")
-    t.add_argument("--val-corpus", required=True, help="another corpus, to stop early on")
+    t.add_argument(
+        "--val-corpus", action="append", required=True,
+        help="another corpus, to stop early on (repeat for several)",
+    )  # fmt: skip
     t.add_argument("--val-limit", type=int, default=None)
     t.add_argument("--out", required=True, help="run folder")
     t.add_argument("--cache", default=None, help="feature cache (default <out>/features)")

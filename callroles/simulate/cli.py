@@ -74,10 +74,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--sounds",
-        choices=("synthetic", "debian"),
+        choices=("synthetic", "debian", "training"),
         default="synthetic",
         help="hold music and announcements: synthetic chords, or real recordings from Debian "
-        "(music on hold, telephone prompts that are speech but nobody's talk)",
+        "(music on hold, telephone prompts that are speech but nobody's talk); training: real "
+        "game music and prompt voices that no evaluation set plays",
     )
     p.add_argument("--workers", type=int, default=None, help="processes (default 2)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")

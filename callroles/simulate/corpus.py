@@ -25,7 +25,7 @@ from callroles.simulate.channel import LINE_KINDS, Line, draw_line, write_audio
 from callroles.simulate.dialogue import CallPlan, render
 from callroles.simulate.errors import SimulateInputError
 from callroles.simulate.plan import PRESETS, draw_plan
-from callroles.simulate.sounds import SOUND_KINDS, music_files
+from callroles.simulate.sounds import SOUND_KINDS, game_music_files, music_files
 from callroles.simulate.summary import CorpusSummary
 from callroles.simulate.voices import catalog, check_languages
 
@@ -181,6 +181,8 @@ def _check_kinds(lines: str, sounds: str) -> None:
         )
     if sounds == "debian":
         music_files()  # missing packages fail here, before any call is rendered
+    if sounds == "training":
+        game_music_files()
 
 
 def generate_corpus(

@@ -141,7 +141,7 @@ class _Timeline:
             self.t += int(self.rng.uniform(0.15, 0.8) * SR)
 
     def hold(self, seconds: float) -> None:
-        if self.plan.sounds == "debian":
+        if self.plan.sounds in sounds.REAL_SOUNDS:
             self._real_hold(seconds)
             return
         start = self.t
@@ -153,12 +153,12 @@ class _Timeline:
     def _real_hold(self, seconds: float) -> None:
         """Real hold music, with a recorded announcement over it part of the time."""
         start = self.t
-        music = sounds.hold_music(seconds, self.rng)
+        music = sounds.hold_music(seconds, self.rng, kind=self.plan.sounds)
         self.music.append((start, music))
         self.events.append({"start": start / SR, "end": (start + len(music)) / SR, "kind": "music"})
         if seconds > 8.0 and self.rng.random() < 0.6:
             at = start + int(self.rng.uniform(2.0, seconds / 2) * SR)
-            prompt, _ = sounds.announcement(self.plan.language, self.rng)
+            prompt, _ = sounds.announcement(self.plan.language, self.rng, kind=self.plan.sounds)
             prompt = prompt[: start + len(music) - at]
             music[at - start : at - start + len(prompt)] *= 0.25  # the music ducks under it
             self.announce(prompt, at)
@@ -182,8 +182,8 @@ def _sentences(
 def _script(plan: CallPlan, tl: _Timeline) -> None:
     rng, lines, agent, cust = tl.rng, scripts.LINES[plan.language], plan.agent, plan.customer
     known = {"company": plan.company, "name": agent.name}
-    if plan.sounds == "debian" and rng.random() < 0.3:  # the line's greeting before the agent
-        prompt, _ = sounds.announcement(plan.language, rng)
+    if plan.sounds in sounds.REAL_SOUNDS and rng.random() < 0.3:  # the greeting before the agent
+        prompt, _ = sounds.announcement(plan.language, rng, kind=plan.sounds)
         tl.announce(prompt, tl.t)
         tl.t += len(prompt) + int(rng.uniform(0.3, 1.0) * SR)
     opening = scripts.fill(scripts.pick(lines.openings, rng), plan.language, rng, **known)

@@ -17,7 +17,7 @@ from callroles.runtime.activity import (
     activity_features,
     default_activity_model,
 )
-from callroles.training.activity import frame_labels
+from callroles.training.activity import IGNORE, announced, crops, frame_labels
 
 MONO_CALLS = ("call00001", "call00002", "call00003", "call00004")
 
@@ -41,6 +41,27 @@ def test_frame_labels_count_overlap_and_handover() -> None:
     # A alone until 2.5 s, B alone 3.0-4.0 s, A again from 5.0 s: two hand-overs, 50 ms padded
     assert change[245:305].all() and change[395:505].all()
     assert not change[:245].any() and not change[305:395].any() and not change[505:].any()
+
+
+def test_an_announcement_nobody_speaks_over_teaches_nothing() -> None:
+    """A recorded prompt is a human voice and nobody's talk: training neither calls it a
+    speaker nor "nobody" (which taught a model to miss real voices); its frames weigh 0."""
+    truth = {
+        "speakers": {"A": {}},
+        "segments": [{"speaker": "A", "start": 1.0, "end": 2.0}],
+        "events": [{"kind": "announcement", "start": 1.5, "end": 3.0},
+                   {"kind": "music", "start": 3.0, "end": 4.0}],
+    }  # fmt: skip
+    count, change = frame_labels(truth, 500)
+    mask = announced(truth, 500)
+    assert mask[150:300].all() and not mask[:150].any() and not mask[300:].any()
+    count[mask & (count == 0)] = IGNORE  # as load_corpus does
+    feats = np.zeros((500, 96), np.float16)
+    x, c, ch, w = crops([(feats, count, change)], 1, 500, seed=0)
+    assert x.shape == (1, 500, 96) and ch.shape == (1, 500, 1)
+    assert (w[0, 200:300] == 0).all() and (c[0, 200:300] == 0).all()  # prompt alone: no weight
+    assert (w[0, 100:200] == 1).all() and (c[0, 100:200] == 1).all()  # A over it: one voice
+    assert (w[0, 300:] == 1).all() and (c[0, 300:] == 0).all()  # music: nobody, and it counts
 
 
 def test_shipped_model_carries_its_feature_spec() -> None:

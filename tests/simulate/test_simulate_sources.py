@@ -131,6 +131,28 @@ def test_varied_corpus_with_real_sounds(tmp_path: Path) -> None:
     assert meta["lines"] == "varied" and meta["sounds"] == "debian"
 
 
+def test_training_sounds_are_none_that_the_evaluation_sets_play(tmp_path: Path) -> None:
+    """--sounds training (what the activity model learns from) plays game music and the
+    es/fr/it/ru prompt voices, so bench eval's music on hold and en_US prompts stay unheard."""
+    names = [sounds.announcement("tr", np.random.default_rng(k), kind="training")[1]
+             for k in range(12)]  # fmt: skip
+    voices = {n.split("/")[0] for n in names}
+    assert voices <= set(sounds.TRAINING_PROMPT_VOICES) and len(voices) >= 2, voices
+    evaluated = {sounds.announcement(lang, np.random.default_rng(k))[1].split("/")[0]
+                 for lang in ("tr", "de", "en") for k in range(4)}  # fmt: skip
+    assert evaluated == {"en_US_f_Allison"} and not voices & evaluated
+    games = sounds.game_music_files()
+    assert games and not set(games) & set(sounds.music_files())
+    track = sounds._read(games[0])  # 48 kHz stereo Ogg, resampled to the line's 8 kHz
+    seconds = sf.info(str(games[0])).duration
+    assert track.dtype == np.float32 and abs(len(track) / SR - seconds) < 0.1
+    out = tmp_path / "training"
+    generate_corpus(out, calls=2, seed=5, sounds="training", audio_format="wav", workers=1)
+    truths = [json.loads(p.read_text()) for p in sorted((out / "truth").glob("*.json"))]
+    assert all(t["sounds"] == "training" for t in truths)
+    assert any(e["kind"] == "music" for t in truths for e in t["events"])
+
+
 def test_bad_line_and_sound_kinds(tmp_path: Path) -> None:
     for kwargs, code in (
         ({"lines": "fibre"}, "unknown_lines"),
