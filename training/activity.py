@@ -8,8 +8,10 @@ model learns both from the call's log-mel frames: a 2-D trunk over (time, mel), 
 1-D convolutions (about +-0.7 s of context). It trains on random 8 s crops, stops early on a
 separate validation corpus and is exported to ONNX with its feature spec in the metadata.
 
-All of this is synthetic speech (espeak-ng and Festival voices through a simulated phone line):
-retrain on real annotated calls before trusting it there.
+The shipped model heard only synthetic speech (espeak-ng and Festival voices through a simulated
+phone line). Generated calls may also carry real voices (``simulate --real-voices``) and real
+sounds (``--sounds training``); a recorded announcement nobody speaks over gets no weight
+(``IGNORE``). Retrain on real annotated calls before trusting it there.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from callroles.runtime.activity import ACTIVITY_SPEC, CLASSES, MODEL_NAME, activ
 CHANGE_PAD = 5  # frames either side of a hand-over that count as "change"
 #: count label of frames that teach nothing: a recorded announcement nobody speaks over. It is a
 #: human voice, and calling it "nobody" taught the model to miss real voices (docs/frontend.md,
-#: "The activity model hears real sounds"); such frames get no weight in training.
+#: "The activity model retrained on real sounds and real voices"); such frames weigh 0.
 IGNORE = 3
 
 

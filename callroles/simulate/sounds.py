@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+import soxr
 
 from callroles.simulate.errors import SimulateInputError
 
@@ -91,8 +92,6 @@ def _read(path: Path) -> np.ndarray:
     x, rate = sf.read(str(path), dtype="float32", always_2d=True)
     mono = x.mean(axis=1)
     if rate != SR:  # the game music is 48 kHz stereo Ogg; the telephone sounds are 8 kHz
-        import soxr
-
         mono = soxr.resample(mono, rate, SR).astype(np.float32)
     return mono
 
