@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "callroles.deploy.cli",  # stack, setup, topics
     "callroles.simulate.cli",  # simulate
     "callroles.audio.cli",  # segment
+    "callroles.audio.sounds_cli",  # sounds learn
     "callroles.training.cli",  # dataset, train, evaluate, compare
     "callroles.export.activity_cli",  # activity train, activity talk-time
     "callroles.analyze",  # analyze

@@ -80,9 +80,29 @@ def register(sub: argparse._SubParsersAction) -> None:
         "(music on hold, telephone prompts that are speech but nobody's talk); training: real "
         "game music and prompt voices that no evaluation set plays",
     )
+    p.add_argument(
+        "--house-sounds",
+        type=int,
+        default=None,
+        metavar="ID",
+        help="with --sounds debian|training: one call centre (ID) that plays the same greeting, "
+        "hold prompt and music-on-hold track in every call, as a telephone system does",
+    )
     p.add_argument("--workers", type=int, default=None, help="processes (default 2)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=_run)
+
+
+def _house(args: argparse.Namespace) -> int | None:
+    """--house-sounds for real-voice calls: it plays Debian's recordings, so it needs them."""
+    from callroles.simulate.errors import SimulateInputError
+
+    if args.house_sounds is not None and args.sounds != "debian":
+        raise SimulateInputError(
+            "--house-sounds with --real-voices plays Debian's recordings: add --sounds debian",
+            code="unknown_sounds",
+        )
+    return args.house_sounds  # type: ignore[no-any-return]
 
 
 # Handlers import inside themselves so `callroles --help` stays fast (callroles/cli.py).
@@ -100,6 +120,7 @@ def _run(args: argparse.Namespace) -> int:
             args.out, args.real_voices, calls=calls, seed=args.seed,
             stereo_fraction=args.stereo_fraction, random_paths=args.random_paths,
             varied_lines=args.lines == "varied",
+            house_sounds=_house(args),
         )  # fmt: skip
         print(json.dumps(meta, indent=1))
         return 0
@@ -117,6 +138,7 @@ def _run(args: argparse.Namespace) -> int:
         random_paths=args.random_paths,
         lines=args.lines,
         sounds=args.sounds,
+        house_sounds=args.house_sounds,
     )
     print(json.dumps(summary.to_dict(), indent=1) if args.json else summary.table())
     return 0

@@ -25,7 +25,7 @@ from callroles.simulate.channel import LINE_KINDS, Line, draw_line, write_audio
 from callroles.simulate.dialogue import CallPlan, render
 from callroles.simulate.errors import SimulateInputError
 from callroles.simulate.plan import PRESETS, draw_plan
-from callroles.simulate.sounds import SOUND_KINDS, game_music_files, music_files
+from callroles.simulate.sounds import REAL_SOUNDS, SOUND_KINDS, game_music_files, music_files
 from callroles.simulate.summary import CorpusSummary
 from callroles.simulate.voices import catalog, check_languages
 
@@ -201,6 +201,7 @@ def generate_corpus(
     random_paths: bool = False,
     lines: str = "classic",
     sounds: str = "synthetic",
+    house_sounds: int | None = None,
 ) -> CorpusSummary:
     """Write a synthetic call-center corpus to ``out``; same seed and options, same files.
 
@@ -210,11 +211,18 @@ def generate_corpus(
     tells the roles apart (the voices, scripts and timing are the same as without it).
     ``lines="varied"`` gives each phone line a codec, lost packets and level changes drawn per
     call (callroles.simulate.codecs); ``sounds="debian"`` uses real hold music and recorded
-    announcements (callroles.simulate.sounds). The defaults reproduce older corpora exactly.
+    announcements (callroles.simulate.sounds); ``house_sounds`` (an id) makes the corpus one call
+    centre that plays the same recordings in every call (``callroles sounds learn`` finds them).
+    The defaults reproduce older corpora exactly.
     """
     out = Path(out)
     check_options(out, calls, preset, audio_format, stereo_fraction)
     _check_kinds(lines, sounds)
+    if house_sounds is not None and sounds not in REAL_SOUNDS:
+        raise SimulateInputError(
+            "--house-sounds needs recorded sounds: add --sounds debian or --sounds training",
+            code="unknown_sounds",
+        )
     langs = check_languages(languages)
     voices = catalog(langs, engines)
     plans = draw_plan(
@@ -236,7 +244,7 @@ def generate_corpus(
         draw = np.random.default_rng([seed, 13])
         plans = [replace(p, lines=(draw_line(draw), draw_line(draw))) for p in plans]
     if sounds != "synthetic":
-        plans = [replace(p, sounds=sounds) for p in plans]
+        plans = [replace(p, sounds=sounds, house=house_sounds) for p in plans]
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.parent / f".{out.name}.partial-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
@@ -264,6 +272,7 @@ def generate_corpus(
                     "random_paths": random_paths,
                     "lines": lines,
                     "sounds": sounds,
+                    "house_sounds": house_sounds,
                     "languages": list(langs),
                     "engines": list(engines or ()),
                 },

@@ -52,6 +52,10 @@ class CallPlan:
     lines: tuple[channel.Line, channel.Line] = (channel.Line(), channel.Line())
     # hold music and announcements: "synthetic" chords, or "debian" recordings (--sounds)
     sounds: str = "synthetic"
+    # a call centre's own recordings (simulate --house-sounds ID): every call of the corpus plays
+    # the same greeting, the same prompt over hold music, and the same music-on-hold track from
+    # its start, as a telephone system does; None draws them afresh per call
+    house: int | None = None
 
 
 @dataclass
@@ -150,15 +154,25 @@ class _Timeline:
         self.t += len(music)
         self.events.append({"start": start / SR, "end": self.t / SR, "kind": "music"})
 
+    def pick_rng(self, which: int) -> np.random.Generator:
+        """Where a recorded sound is drawn from: the call's own draws, or the call centre's
+        fixed choice (``which``: 0 greeting, 1 prompt over hold music, 2 music on hold)."""
+        house = self.plan.house
+        return self.rng if house is None else np.random.default_rng([house, which])
+
     def _real_hold(self, seconds: float) -> None:
         """Real hold music, with a recorded announcement over it part of the time."""
         start = self.t
-        music = sounds.hold_music(seconds, self.rng, kind=self.plan.sounds)
+        music = sounds.hold_music(
+            seconds, self.pick_rng(2), kind=self.plan.sounds, from_start=self.plan.house is not None
+        )
         self.music.append((start, music))
         self.events.append({"start": start / SR, "end": (start + len(music)) / SR, "kind": "music"})
         if seconds > 8.0 and self.rng.random() < 0.6:
             at = start + int(self.rng.uniform(2.0, seconds / 2) * SR)
-            prompt, _ = sounds.announcement(self.plan.language, self.rng, kind=self.plan.sounds)
+            prompt, _ = sounds.announcement(
+                self.plan.language, self.pick_rng(1), kind=self.plan.sounds
+            )
             prompt = prompt[: start + len(music) - at]
             music[at - start : at - start + len(prompt)] *= 0.25  # the music ducks under it
             self.announce(prompt, at)
@@ -183,7 +197,7 @@ def _script(plan: CallPlan, tl: _Timeline) -> None:
     rng, lines, agent, cust = tl.rng, scripts.LINES[plan.language], plan.agent, plan.customer
     known = {"company": plan.company, "name": agent.name}
     if plan.sounds in sounds.REAL_SOUNDS and rng.random() < 0.3:  # the greeting before the agent
-        prompt, _ = sounds.announcement(plan.language, rng, kind=plan.sounds)
+        prompt, _ = sounds.announcement(plan.language, tl.pick_rng(0), kind=plan.sounds)
         tl.announce(prompt, tl.t)
         tl.t += len(prompt) + int(rng.uniform(0.3, 1.0) * SR)
     opening = scripts.fill(scripts.pick(lines.openings, rng), plan.language, rng, **known)

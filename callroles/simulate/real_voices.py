@@ -34,7 +34,7 @@ from typing import Any
 import librosa
 import numpy as np
 
-from callroles.simulate import channel
+from callroles.simulate import channel, sounds
 from callroles.simulate.corpus import line_of, rttm_of
 from callroles.simulate.dialogue import merge_regions, utterance_regions
 from callroles.simulate.errors import SimulateInputError
@@ -133,6 +133,69 @@ def _render(
     return stems, spans
 
 
+def _house(
+    agent_turns: list[np.ndarray],
+    cust_turns: list[np.ndarray],
+    rng: np.random.Generator,
+    house: int,
+    draw_key: list[int],
+) -> tuple[dict[str, np.ndarray], dict[str, list[tuple[float, float]]], list[dict[str, Any]]]:
+    """The call with one call centre's recordings (``house``): half the calls open with its
+    greeting, half put the customer on hold mid-call (its music-on-hold track from the start,
+    its prompt over the music in 60% of holds). The same recordings in every call, as a
+    telephone system plays them; the voices never repeat a turn across agents. Returns the stems
+    (``line``: what the customer's line carries besides the voice), the turn spans and the
+    truth events."""
+    draw = np.random.default_rng(draw_key)  # apart from ``rng``, so other corpora stay the same
+    greeting, hold = bool(draw.random() < 0.5), bool(draw.random() < 0.5)
+    ka, kc = (len(agent_turns) + 1) // 2, (len(cust_turns) + 1) // 2
+    parts = [(agent_turns[:ka], cust_turns[:kc]), (agent_turns[ka:], cust_turns[kc:])]
+    if not hold:
+        parts = [(agent_turns, cust_turns)]
+    line: list[tuple[int, np.ndarray]] = []
+    events: list[dict[str, Any]] = []
+
+    def announce(prompt: np.ndarray, at: int) -> None:
+        line.append((at, prompt))
+        for a, b in merge_regions(utterance_regions(prompt)):
+            events.append({"start": (at + a) / SR, "end": (at + b) / SR, "kind": "announcement"})
+
+    t = 0
+    if greeting:
+        prompt, _ = sounds.announcement("en", np.random.default_rng([house, 0]))
+        announce(prompt, int(0.3 * SR))
+        t = int(0.3 * SR) + len(prompt)
+    stems_out: dict[str, list[tuple[int, np.ndarray]]] = {"agent": [], "customer": []}
+    spans: dict[str, list[tuple[float, float]]] = {"agent": [], "customer": []}
+    for k, (a_turns, c_turns) in enumerate(parts):
+        if k:  # the hold between the two halves
+            seconds = float(draw.uniform(8.0, 30.0))
+            music = sounds.hold_music(seconds, np.random.default_rng([house, 2]), from_start=True)
+            t += int(draw.uniform(0.3, 0.8) * SR)
+            line.append((t, music))
+            events.append({"start": t / SR, "end": (t + len(music)) / SR, "kind": "music"})
+            if draw.random() < 0.6:
+                at = t + int(draw.uniform(2.0, seconds / 2) * SR)
+                prompt, _ = sounds.announcement("en", np.random.default_rng([house, 1]))
+                prompt = prompt[: t + len(music) - at]
+                music[at - t : at - t + len(prompt)] *= 0.25  # the music ducks under it
+                announce(prompt, at)
+            t += len(music)
+        part, part_spans = _render(a_turns, c_turns, rng)
+        for role in ("agent", "customer"):
+            stems_out[role].append((t, part[role]))
+            spans[role] += [(a + t / SR, b + t / SR) for a, b in part_spans[role]]
+        t += len(part["agent"])
+    stems = {r: np.zeros(t, np.float32) for r in ("agent", "customer", "line")}
+    for role, pieces in stems_out.items():
+        for at, x in pieces:
+            stems[role][at : at + len(x)] += x
+    for at, x in line:
+        stems["line"][at : at + len(x)] += x[: t - at]
+    events = [{**e, "start": round(e["start"], 3), "end": round(e["end"], 3)} for e in events]
+    return stems, spans, sorted(events, key=lambda e: e["start"])
+
+
 def generate_real_corpus(
     out: Path,
     root: Path,
@@ -142,9 +205,11 @@ def generate_real_corpus(
     stereo_fraction: float = 0.0,
     random_paths: bool = False,
     varied_lines: bool = False,
+    house_sounds: int | None = None,
 ) -> dict[str, Any]:
     """Write ``calls`` real-voice calls in the simulator's layout (audio/, truth/, calls.csv);
-    ``varied_lines`` draws each phone line's codec and faults (``channel.draw_line``)."""
+    ``varied_lines`` draws each phone line's codec and faults (``channel.draw_line``);
+    ``house_sounds`` plays one call centre's recordings (``_house``) on the customer's line."""
     agents, customers = read_speakers(root)
     if out.exists() and any(out.iterdir()):
         raise SimulateInputError(f"{out} is not empty", code="output_not_empty")
@@ -169,7 +234,11 @@ def generate_real_corpus(
         chosen = rng.choice(len(pool), size=min(AGENT_UTTERANCES, len(pool)), replace=False)
         agent_turns = [t for k in chosen for t in _turns(_load(pool[int(k)]), rng)]
         cust_turns = [t for f in customer.files for t in _turns(_load(f), rng)]
-        stems, spans = _render(agent_turns, cust_turns, rng)
+        events: list[dict[str, Any]] = []
+        if house_sounds is None:
+            stems, spans = _render(agent_turns, cust_turns, rng)
+        else:
+            stems, spans, events = _house(agent_turns, cust_turns, rng, house_sounds, [seed, 17, i])
         kinds = ("headset", "phone")
         paths = (
             (kinds[int(rng.integers(2))], kinds[int(rng.integers(2))])
@@ -182,11 +251,14 @@ def generate_real_corpus(
         for role, path, gain in zip(("agent", "customer"), paths, gains, strict=True):
             line = channel.draw_line(line_rng) if varied_lines else channel.Line()
             lines.append(line)
+            x = stems[role]
+            if role == "customer" and "line" in stems:  # the call centre's sounds travel here
+                x, gain = x * channel.db(gain) + stems["line"], 0.0
             if path == "headset":
-                sides.append(channel.headset(stems[role], rng, gain))
+                sides.append(channel.headset(x, rng, gain))
             else:
                 noise_db = float(rng.uniform(-56, -46))
-                sides.append(channel.phone_line(stems[role], rng, gain, noise_db, line))
+                sides.append(channel.phone_line(x, rng, gain, noise_db, line))
         audio = np.stack(sides, axis=1) if stereo else sides[0] + sides[1]
         audio = (audio * min(1.0, 0.89 / (float(np.max(np.abs(audio))) or 1.0))).astype(np.float32)
         call_id = f"real{i + 1:05d}"
@@ -226,7 +298,7 @@ def generate_real_corpus(
                 )
             },
             "segments": segments,
-            "events": [],
+            "events": events,
         }
         (out / "truth" / f"{call_id}.json").write_text(json.dumps(truth, indent=1))
         (out / "truth" / f"{call_id}.rttm").write_text(rttm_of(call_id, segments))
@@ -243,7 +315,7 @@ def generate_real_corpus(
     meta = {
         "generator": "real-voices", "source": str(root), "seed": seed, "calls": calls,
         "stereo_fraction": stereo_fraction, "random_paths": random_paths,
-        "varied_lines": varied_lines,
+        "varied_lines": varied_lines, "house_sounds": house_sounds,
         "agents": len({r["agent_id"] for r in rows}),
         "same_gender_calls": same_gender,
         "stereo_calls": sum(r["channels"] == 2 for r in rows),

@@ -102,16 +102,21 @@ def _level(x: np.ndarray, level_db: float) -> np.ndarray:
 
 
 def hold_music(
-    seconds: float, rng: np.random.Generator, level_db: float = -22.0, kind: str = "debian"
+    seconds: float,
+    rng: np.random.Generator,
+    level_db: float = -22.0,
+    kind: str = "debian",
+    from_start: bool = False,
 ) -> np.ndarray:
     """``seconds`` of a real music-on-hold track (``kind`` "training": a game-music track) from
-    a random offset, faded in and out."""
+    a random offset (``from_start``: from its beginning, as a telephone system plays it to each
+    caller), faded in and out."""
     files = game_music_files() if kind == "training" else music_files()
     track = _read(files[int(rng.integers(len(files)))])
     n = int(seconds * SR)
     if len(track) < n:
         track = np.tile(track, n // len(track) + 1)
-    start = int(rng.integers(0, len(track) - n + 1))
+    start = 0 if from_start else int(rng.integers(0, len(track) - n + 1))
     out = track[start : start + n].copy()
     fade = min(n // 2, int(0.05 * SR))
     if fade:

@@ -157,10 +157,22 @@ def test_bad_line_and_sound_kinds(tmp_path: Path) -> None:
     for kwargs, code in (
         ({"lines": "fibre"}, "unknown_lines"),
         ({"sounds": "live"}, "unknown_sounds"),
+        ({"house_sounds": 1}, "unknown_sounds"),  # a call centre's recordings need recordings
     ):
         with pytest.raises(SimulateInputError) as info:
             generate_corpus(tmp_path / "x", calls=1, seed=1, **kwargs)
         assert info.value.code == code
+
+
+def test_a_call_centre_plays_the_same_recordings_in_every_call() -> None:
+    """--house-sounds: one greeting, one prompt, one track from its start, whatever the call."""
+    house = [sounds.announcement("en", np.random.default_rng([3, 0]))[1] for _ in range(3)]
+    assert len(set(house)) == 1
+    drawn = {sounds.announcement("en", np.random.default_rng(k))[1] for k in range(6)}
+    assert len(drawn) > 1  # without it each call draws its own
+    a = sounds.hold_music(8.0, np.random.default_rng([3, 2]), from_start=True)
+    b = sounds.hold_music(20.0, np.random.default_rng([3, 2]), from_start=True)
+    assert np.allclose(a[800:8000] / np.std(a[800:8000]), b[800:8000] / np.std(b[800:8000]))
 
 
 def test_missing_debian_sounds_say_how_to_install(tmp_path: Path) -> None:

@@ -1,0 +1,47 @@
+"""``callroles sounds learn ARCHIVE --out DIR``: the call centre's recordings, from its archive."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("sounds", help="the call centre's own hold music and prompts")
+    verbs = p.add_subparsers(dest="verb", metavar="VERB", required=True)
+    learn = verbs.add_parser(
+        "learn",
+        help="find the recordings that recur across an archive and write them as known sounds",
+    )
+    learn.add_argument("archive", type=Path, help="folder of recordings (calls.csv optional)")
+    learn.add_argument("--out", type=Path, required=True, help="library folder to write")
+    learn.add_argument("--min-calls", type=int, default=3, help="calls a sound must recur in")
+    learn.add_argument(
+        "--min-agents", type=int, default=2, help="agents it must reach (when calls.csv names them)"
+    )
+    learn.set_defaults(func=_learn)
+
+
+# Handlers import inside themselves so `callroles --help` stays fast (callroles/cli.py).
+def _learn(args: argparse.Namespace) -> int:
+    from callroles.audio.recurring import LearnSpec, learn
+    from callroles.settings import get_settings
+
+    def progress(done: int, total: int) -> None:
+        end = "\n" if done == total else ""
+        print(f"\rfingerprinting {done}/{total} calls", end=end, file=sys.stderr, flush=True)
+
+    spec = LearnSpec(min_calls=args.min_calls, min_agents=args.min_agents)
+    got = learn(args.archive, args.out, get_settings(), spec, progress)
+    for path, why in got.skipped.items():
+        print(f"skipped {path}: {why}", file=sys.stderr)
+    print(f"{len(got.sounds)} recurring sounds in {got.calls} calls -> {args.out}")
+    for n, s in enumerate(got.sounds, 1):
+        print(f"  sound{n:02d}  {s.kind:<12} {s.seconds:6.1f} s  in {len(s.plays)} calls, "
+              f"{len(s.agents) or '?'} agents")  # fmt: skip
+    if got.sounds:
+        print(f"use it: CALLROLES_KNOWN_SOUNDS={args.out}")
+    else:
+        print("nothing recurs in this archive: no library to use")
+    return 0
