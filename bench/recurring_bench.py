@@ -29,7 +29,15 @@ from typing import Any
 
 from callroles.audio.known import KnownSounds
 from callroles.audio.pipeline import FrontEnd
-from callroles.audio.recurring import Learnt, learn
+from callroles.audio.recurring import (
+    Learnt,
+    archive_calls,
+    find_recurring,
+    fingerprint_archive,
+    learn,
+    silero_kind,
+    write_library,
+)
 from callroles.bench.eval_bench import SHARED
 from callroles.bench.known_bench import LIBRARY, measure, real_false_alarms
 from callroles.eval_diarization import evaluate_dir
@@ -40,6 +48,7 @@ from callroles.simulate.real_voices import generate_real_corpus
 RESULTS = Path(__file__).resolve().parent / "results" / "recurring.json"
 VOICES = SHARED / "speakers" / "librispeech"
 HOUSE = 1
+ARCHIVE_SIZES = (5, 10, 20, 40)
 
 
 def _corpus(settings: Settings, kind: str, seed: int, calls: int) -> Path:
@@ -74,6 +83,27 @@ def _front_end(settings: Settings, corpus: Path, known: str | None) -> dict[str,
     keep = ("der", "talk_time_within_5pct", "talk_time_error_median", "background_as_talk_s",
             "background_by_kind")  # fmt: skip
     return {k: total.get(k) for k in keep}
+
+
+def _archive_sizes(settings: Settings, archive: Path, held: Path) -> list[dict[str, Any]]:
+    """How many calls an archive needs: learn from its first n calls, measure on the held-out."""
+    prints = fingerprint_archive(archive_calls(archive))
+    kind = silero_kind(settings)
+    rows = []
+    for n in ARCHIVE_SIZES:
+        if n > len(prints.calls):
+            break
+        part = prints.head(n)
+        sounds = find_recurring(part)
+        row: dict[str, Any] = {"calls": n, "sounds": len(sounds)}
+        if sounds:
+            with tempfile.TemporaryDirectory() as tmp:
+                write_library(sounds, part.calls, Path(tmp) / "lib", kind)
+                index = KnownSounds.build([Path(tmp) / "lib"])
+                got = measure(index, held, [index.spec])[0]
+            row |= {k: got[k] for k in ("recall", "false_on_speech_s")}
+        rows.append(row)
+    return rows
 
 
 def _real_archive(settings: Settings, out: Path) -> dict[str, Any]:
@@ -124,6 +154,8 @@ def main(argv: list[str]) -> int:
         "real_recordings_found_s": real_false_alarms(learnt),
     }
     print(json.dumps(report, indent=1, default=float), flush=True)
+    report["archive_sizes"] = _archive_sizes(settings, archive, held)
+    print(json.dumps(report["archive_sizes"], indent=1, default=float), flush=True)
     report["real_recordings_as_archive"] = _real_archive(settings, cache / "recurring-real-lib")
     report["front_end_held_out"] = {
         "none": _front_end(settings, held, None),

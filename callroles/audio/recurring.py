@@ -35,8 +35,10 @@ from callroles.settings import Settings
 
 log = logging.getLogger(__name__)
 
-#: a landmark hash met more often than this in the archive is too common to tell a recording
-MAX_SHARED = 64
+#: a landmark hash met more often than this many times per call is too common to tell a recording
+MAX_SHARED_PER_CALL = 2
+#: time offsets between two calls, in offset bins either way (far more than any call is long)
+OFFSETS = 1 << 20
 #: clips of one sound written to the library (the longest plays: they cover the shorter ones)
 CLIPS_PER_SOUND = 4
 #: silero-vad hears speech in 69-71% of a learnt greeting and 0-7% of coded hold music with a
@@ -47,6 +49,7 @@ ANNOUNCEMENT_SPEECH = 1 / 3
 
 @dataclass(frozen=True)
 class LearnSpec:
+    max_calls: int = 100  # calls learnt from, spread over a larger archive (memory: docs)
     min_calls: int = 3  # a recording plays in many calls; two alike may be chance
     min_agents: int = 2  # where agents are known: a call centre's sounds reach every agent
     min_s: float = 1.5  # shorter stretches are beeps and tones, not worth keeping
@@ -62,6 +65,19 @@ class Call:
     call_id: str
     path: Path
     agent: str | None = None
+
+
+@dataclass
+class Fingerprinted:
+    """The landmarks of an archive's calls (the audio itself is not kept)."""
+
+    calls: list[Call]
+    tables: list[tuple[np.ndarray, np.ndarray]]  # (hash, frame) per call
+    seconds: list[float]
+    skipped: dict[str, str] = field(default_factory=dict)  # recording -> why it was not read
+
+    def head(self, n: int) -> Fingerprinted:
+        return Fingerprinted(self.calls[:n], self.tables[:n], self.seconds[:n], self.skipped)
 
 
 @dataclass
@@ -113,18 +129,25 @@ def archive_calls(folder: Path) -> list[Call]:
     return calls
 
 
-def _shared_pairs(tables: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
-    """(call i, call j, frame in i, frame in j), i < j, for every landmark hash two calls share."""
+def _shared_pairs(
+    tables: list[tuple[np.ndarray, np.ndarray]], offset_bin: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For every landmark hash two calls share: (key, frame in call i, frame in call j), sorted
+    by key, where the key encodes (call i < call j, time offset in ``offset_bin`` frames)."""
+    n = len(tables)
     h = np.concatenate([t[0] for t in tables])
     call = np.concatenate([np.full(len(t[0]), k, np.int64) for k, t in enumerate(tables)])
-    at = np.concatenate([t[1] for t in tables])
+    at = np.concatenate([t[1] for t in tables]).astype(np.int64)
     order = np.argsort(h, kind="stable")
     h, call, at = h[order], call[order], at[order]
     starts = np.flatnonzero(np.r_[True, h[1:] != h[:-1]])
     sizes = np.diff(np.r_[starts, len(h)])
-    out = []
+    # a recording's hash meets each call that plays it once or a few times; a hash met far more
+    # often than there are calls is common to all sound, and would cost pairs by the square
+    most = MAX_SHARED_PER_CALL * n + 16
+    keys, ti, tj = [], [], []
     for size in np.unique(sizes):
-        if size < 2 or size > MAX_SHARED:
+        if size < 2 or size > most:
             continue
         first = starts[sizes == size]
         a, b = np.triu_indices(int(size), 1)  # every pair inside each group of this size
@@ -133,13 +156,23 @@ def _shared_pairs(tables: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
         ia, ib = ia[keep], ib[keep]
         swap = call[ia] > call[ib]
         ia, ib = np.where(swap, ib, ia), np.where(swap, ia, ib)
-        out.append(np.stack([call[ia], call[ib], at[ia], at[ib]], axis=1))
-    return np.concatenate(out) if out else np.zeros((0, 4), np.int64)
+        offset = (at[ia] - at[ib]) // offset_bin + OFFSETS
+        keys.append((call[ia] * n + call[ib]) * (2 * OFFSETS) + offset)
+        ti.append(at[ia].astype(np.int32))
+        tj.append(at[ib].astype(np.int32))
+    if not keys:
+        return np.zeros(0, np.int64), np.zeros(0, np.int32), np.zeros(0, np.int32)
+    key = np.concatenate(keys)
+    o = np.argsort(key, kind="stable")
+    return key[o], np.concatenate(ti)[o], np.concatenate(tj)[o]
 
 
 def _stretches(times: np.ndarray, spec: KnownSpec) -> Iterator[np.ndarray]:
     """The runs of shared landmark times (frames) that are a recording, not chance: the same
-    company and gap rules as ``KnownSounds.find``."""
+    company and gap rules as ``KnownSounds.find``. A play found through many pairs of calls is
+    the union of their runs, so chance hits just after it may carry it on by a second or two
+    (a company window of 0.5 s instead of 1.5 s cut that, and 9% of the announcements found:
+    docs/frontend.md)."""
     times = np.sort(times)
     per_s = RATE / spec.hop
     company = np.searchsorted(times, times + 1.5 * per_s) - np.searchsorted(
@@ -151,47 +184,66 @@ def _stretches(times: np.ndarray, spec: KnownSpec) -> Iterator[np.ndarray]:
             yield run
 
 
-def find_recurring(
+def sample(calls: list[Call], n: int) -> list[Call]:
+    """At most ``n`` calls, evenly spread over the archive (in its order: usually time)."""
+    if len(calls) <= n:
+        return calls
+    return [calls[int(k)] for k in np.linspace(0, len(calls) - 1, n).round()]
+
+
+def fingerprint_archive(
     calls: list[Call],
-    signals: list[np.ndarray],
-    spec: LearnSpec | None = None,
+    spec: KnownSpec = DEFAULT_KNOWN,
     progress: Callable[[int, int], None] | None = None,
-) -> list[Sound]:
-    """The stretches that recur across the calls' 8 kHz signals, grouped into sounds."""
-    spec = spec or LearnSpec()
-    ks, frame = spec.known, spec.known.hop / RATE
-    tables = []
-    for k, y in enumerate(signals):
-        tables.append(landmarks(y, ks))
+) -> Fingerprinted:
+    """Every call's landmarks, one call in memory at a time. A recording that cannot be decoded
+    is skipped and named, never the end of the run."""
+    from callroles.audio.decode import decode
+
+    out = Fingerprinted([], [], [])
+    for k, call in enumerate(calls):
+        try:
+            y = decode(call.path).channels.mean(axis=0)
+        except (CallrolesError, OSError) as exc:
+            log.warning("archive: %s skipped (%s)", call.path, exc)
+            out.skipped[str(call.path)] = str(exc)
+        else:
+            out.calls.append(call)
+            out.tables.append(landmarks(y, spec))
+            out.seconds.append(len(y) / RATE)
         if progress:
-            progress(k + 1, len(signals))
-    pairs = _shared_pairs(tables)
-    if not len(pairs):
+            progress(k + 1, len(calls))
+    return out
+
+
+def find_recurring(prints: Fingerprinted, spec: LearnSpec | None = None) -> list[Sound]:
+    """The stretches that recur across the calls, grouped into sounds."""
+    spec = spec or LearnSpec()
+    ks, frame, tables = spec.known, spec.known.hop / RATE, prints.tables
+    if len(tables) < 2:
         return []
-    offset = (pairs[:, 2] - pairs[:, 3]) // ks.offset_bin
-    keys, which, votes = np.unique(
-        np.stack([pairs[:, 0], pairs[:, 1], offset], axis=1),
-        axis=0,
-        return_inverse=True,
-        return_counts=True,
-    )
-    which = which.ravel()
+    key, ti, tj = _shared_pairs(tables, ks.offset_bin)
+    if not len(key):
+        return []
+    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+    ends = np.r_[starts[1:], len(key)]
     spans: list[tuple[int, float, float]] = []  # (call, start s, end s) of each shared stretch
     links: list[tuple[int, int]] = []
-    for k in np.flatnonzero(votes >= ks.min_hits):
-        i, j = int(keys[k, 0]), int(keys[k, 1])
-        rows = pairs[which == k]
-        shift = float(np.median(rows[:, 2] - rows[:, 3]))
-        for run in _stretches(rows[:, 2], ks):
+    n = len(tables)
+    for lo, hi in zip(starts, ends, strict=True):
+        if hi - lo < ks.min_hits:
+            continue
+        i, j = divmod(int(key[lo]) // (2 * OFFSETS), n)
+        shift = float(np.median(ti[lo:hi].astype(np.int64) - tj[lo:hi]))
+        for run in _stretches(ti[lo:hi].astype(np.int64), ks):
             a, b = float(run[0]) * frame, float(run[-1]) * frame
             spans += [(i, a, b), (j, a - shift * frame, b - shift * frame)]
             links.append((len(spans) - 2, len(spans) - 1))
-    return _group(calls, signals, spans, links, spec)
+    return _group(prints, spans, links, spec)
 
 
 def _group(
-    calls: list[Call],
-    signals: list[np.ndarray],
+    prints: Fingerprinted,
     spans: list[tuple[int, float, float]],
     links: list[tuple[int, int]],
     spec: LearnSpec,
@@ -214,7 +266,8 @@ def _group(
             pc, pa, pb = spans[prev]
             if pc == c and min(b, pb) - max(a, pa) > 0.5 * min(b - a, pb - pa):
                 parent[root(cur)] = root(prev)
-    duration = {c.call_id: len(y) / RATE for c, y in zip(calls, signals, strict=True)}
+    calls = prints.calls
+    duration = {c.call_id: t for c, t in zip(calls, prints.seconds, strict=True)}
     known_agents = all(c.agent for c in calls)
     groups: dict[int, list[int]] = {}
     for s in range(len(spans)):
@@ -253,7 +306,6 @@ def _merged(
 def write_library(
     sounds: list[Sound],
     calls: list[Call],
-    signals: list[np.ndarray],
     out: Path,
     kind_of: Callable[[np.ndarray], str],
 ) -> list[Path]:
@@ -270,18 +322,24 @@ def write_library(
             )
         for old in ("music", "announcements"):
             shutil.rmtree(out / old, ignore_errors=True)
-    signal = {c.call_id: y for c, y in zip(calls, signals, strict=True)}
+    from callroles.audio.decode import decode
+
+    path = {c.call_id: c.path for c in calls}
+
+    def signal(cid: str) -> np.ndarray:
+        return decode(path[cid]).channels.mean(axis=0)
+
     written: list[Path] = []
     for n, sound in enumerate(sounds, 1):
         longest = sound.longest(CLIPS_PER_SOUND)
         cid, a, b = longest[0]
-        sound.kind = kind_of(signal[cid][int(a * RATE) : int(b * RATE)])
+        sound.kind = kind_of(signal(cid)[int(a * RATE) : int(b * RATE)])
         folder = out / ("music" if sound.kind == "music" else "announcements")
         folder.mkdir(parents=True, exist_ok=True)
         for cid, a, b in longest:
-            path = folder / f"sound{n:02d}-{cid.replace('/', '_')}.wav"
-            sf.write(path, signal[cid][int(a * RATE) : int(b * RATE)], RATE)
-            written.append(path)
+            clip = folder / f"sound{n:02d}-{cid.replace('/', '_')}.wav"
+            sf.write(clip, signal(cid)[int(a * RATE) : int(b * RATE)], RATE)
+            written.append(clip)
     out.mkdir(parents=True, exist_ok=True)
     (out / "learned.json").write_text(
         json.dumps({"sounds": [s.to_dict() for s in sounds]}, indent=1) + "\n"
@@ -317,18 +375,11 @@ def learn(
     spec: LearnSpec | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> Learnt:
-    """Learn an archive's recurring sounds into the library folder ``out``. A recording that
-    cannot be decoded is skipped and named, never the end of the run."""
-    from callroles.audio.decode import decode
-
-    calls, signals, skipped = [], [], {}
-    for call in archive_calls(archive):
-        try:
-            signals.append(decode(call.path).channels.mean(axis=0))
-            calls.append(call)
-        except (CallrolesError, OSError) as exc:
-            log.warning("archive: %s skipped (%s)", call.path, exc)
-            skipped[str(call.path)] = str(exc)
-    sounds = find_recurring(calls, signals, spec, progress)
-    write_library(sounds, calls, signals, out, silero_kind(settings))
-    return Learnt(sounds, len(calls), skipped)
+    """Learn an archive's recurring sounds (from ``spec.max_calls`` of its calls at most) into
+    the library folder ``out``."""
+    spec = spec or LearnSpec()
+    calls = sample(archive_calls(archive), spec.max_calls)
+    prints = fingerprint_archive(calls, spec.known, progress)
+    sounds = find_recurring(prints, spec)
+    write_library(sounds, prints.calls, out, silero_kind(settings))
+    return Learnt(sounds, len(prints.calls), prints.skipped)

@@ -16,6 +16,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     learn.add_argument("archive", type=Path, help="folder of recordings (calls.csv optional)")
     learn.add_argument("--out", type=Path, required=True, help="library folder to write")
+    learn.add_argument(
+        "--calls", type=int, default=100, help="calls learnt from, spread over the archive"
+    )
     learn.add_argument("--min-calls", type=int, default=3, help="calls a sound must recur in")
     learn.add_argument(
         "--min-agents", type=int, default=2, help="agents it must reach (when calls.csv names them)"
@@ -32,7 +35,7 @@ def _learn(args: argparse.Namespace) -> int:
         end = "\n" if done == total else ""
         print(f"\rfingerprinting {done}/{total} calls", end=end, file=sys.stderr, flush=True)
 
-    spec = LearnSpec(min_calls=args.min_calls, min_agents=args.min_agents)
+    spec = LearnSpec(max_calls=args.calls, min_calls=args.min_calls, min_agents=args.min_agents)
     got = learn(args.archive, args.out, get_settings(), spec, progress)
     for path, why in got.skipped.items():
         print(f"skipped {path}: {why}", file=sys.stderr)

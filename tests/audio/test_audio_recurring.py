@@ -14,12 +14,13 @@ import soxr
 
 from callroles.audio.decode import decode
 from callroles.audio.known import KnownSounds
-from callroles.audio.recurring import Call, LearnSpec, find_recurring, learn
+from callroles.audio.recurring import Call, LearnSpec, find_recurring, fingerprint_archive, learn
 from callroles.cli import main
 from callroles.errors import ConfigError
 from callroles.settings import PROJECT_ROOT, get_settings
 from callroles.simulate.real_voices import generate_real_corpus
 
+PROMPT = Path("/usr/share/asterisk/sounds/en_US_f_Allison/basic-pbx-ivr-main.wav")
 LIBRI = PROJECT_ROOT.parent / "shared" / "data" / "speakers" / "librispeech"
 needs_libri = pytest.mark.skipif(
     not LIBRI.is_dir(),
@@ -90,21 +91,43 @@ def test_a_voice_that_repeats_itself_under_one_agent_is_not_a_recording(tmp_path
     files = sorted(LIBRI.rglob("*.flac"))[:7]
     utter = [soxr.resample(sf.read(f, dtype="float32")[0], 16000, 8000) for f in files]
     repeated = utter[0]  # said word for word in three calls: a soundboard, a generated voice
-    signals = [
+    for k in range(3):
         _coded(
             np.concatenate([utter[1 + 2 * k], repeated, utter[2 + 2 * k]]), tmp_path, sh, f"c{k}"
         )
-        for k in range(3)
-    ]
     one_agent = [Call(f"c{k}", tmp_path / f"c{k}.gsm", "A1") for k in range(3)]
-    assert find_recurring(one_agent, signals) == []
-    three = [Call(f"c{k}", tmp_path / f"c{k}.gsm", f"A{k}") for k in range(3)]
-    found = find_recurring(three, signals)  # played to three agents' callers: a recording
+    assert find_recurring(fingerprint_archive(one_agent)) == []
+    three = fingerprint_archive([Call(f"c{k}", tmp_path / f"c{k}.gsm", f"A{k}") for k in range(3)])
+    found = find_recurring(three)  # played to three agents' callers: a recording
     assert len(found) == 1 and len(found[0].plays) == 3
     start = len(utter[1]) / 8000
     (a, b), = found[0].plays["c0"]  # fmt: skip
     assert abs(a - start) < 1.0 and abs(b - (start + len(repeated) / 8000)) < 1.2
-    assert find_recurring(three, signals, LearnSpec(min_calls=4)) == []
+    assert find_recurring(three, LearnSpec(min_calls=4)) == []
+
+
+@needs_libri
+def test_a_greeting_in_every_one_of_many_calls_is_learnt(tmp_path: Path, sh) -> None:
+    """The commonest case: one greeting before every call (70 calls, 70 readers, 70 agents),
+    each of its landmarks met in most calls, is learnt, and found in every call."""
+    greeting, _ = sf.read(PROMPT, dtype="float32")
+    files = sorted(LIBRI.rglob("*.flac"))[:70]
+    calls = []
+    for k, f in enumerate(files):
+        voice = soxr.resample(sf.read(f, dtype="float32")[0], 16000, 8000)
+        wav = tmp_path / f"g{k}.wav"
+        sf.write(
+            wav, np.concatenate([0.5 * greeting, np.zeros(2400, np.float32), voice[:24000]]), 8000
+        )
+        sh("sox", str(wav), "-r", "8000", "-c", "1", str(tmp_path / f"g{k}.gsm"))
+        calls.append(Call(f"g{k}", tmp_path / f"g{k}.gsm", f"A{k}"))
+    found = find_recurring(fingerprint_archive(calls))
+    assert len(found) == 1 and len(found[0].plays) == 70
+    ends = np.array([b for (_, b), *_ in found[0].plays.values()])
+    end = len(greeting) / 8000  # chance hits at the same offset carry some plays on a little
+    assert (ends > end - 1.0).all() and (ends < end + 3.5).all() and np.median(ends) < end + 2.0
+    fewer = find_recurring(fingerprint_archive(calls[:20]))
+    assert len(fewer) == 1 and len(fewer[0].plays) == 20
 
 
 def test_a_bad_recording_is_skipped_and_named_and_a_foreign_folder_is_never_overwritten(
@@ -116,6 +139,8 @@ def test_a_bad_recording_is_skipped_and_named_and_a_foreign_folder_is_never_over
     (archive / "speech.wav").write_bytes(speech_wav.read_bytes())
     got = learn(archive, tmp_path / "lib", get_settings())
     assert got.calls == 1 and list(got.skipped) == [str(archive / "broken.wav")]
+    one = learn(archive, tmp_path / "lib", get_settings(), LearnSpec(max_calls=1))
+    assert one.calls + len(one.skipped) == 1  # a larger archive is sampled
     assert got.sounds == []
     foreign = tmp_path / "mine"
     foreign.mkdir()
