@@ -52,6 +52,11 @@ class LearnSpec:
     max_calls: int = 100  # calls learnt from, spread over a larger archive (memory: docs)
     min_calls: int = 3  # a recording plays in many calls; two alike may be chance
     min_agents: int = 2  # where agents are known: a call centre's sounds reach every agent
+    # a telephone system plays a recording once per event (the greeting, a hold), so in most
+    # calls once or twice; what recurs many times in one call, between turns, is a voice
+    # repeating itself (generated voices do). Missing a recording leaves talk time as it was;
+    # taking a voice for one erases talk, hence the median over calls, not the most.
+    max_plays: float = 2.0
     min_s: float = 1.5  # shorter stretches are beeps and tones, not worth keeping
     lead_s: float = 0.25  # clip margin before the first shared landmark
     tail_s: float = 0.8  # after the last: a landmark's pair reaches up to 0.77 s further
@@ -284,6 +289,8 @@ def _group(
         if len(plays) < spec.min_calls or sound.seconds < spec.min_s:
             continue
         if known_agents and len(agents) < spec.min_agents:
+            continue
+        if float(np.median([len(v) for v in plays.values()])) > spec.max_plays:
             continue
         sounds.append(sound)
     return sorted(sounds, key=lambda s: (-len(s.plays), -s.seconds))

@@ -104,6 +104,12 @@ def test_a_voice_that_repeats_itself_under_one_agent_is_not_a_recording(tmp_path
     (a, b), = found[0].plays["c0"]  # fmt: skip
     assert abs(a - start) < 1.0 and abs(b - (start + len(repeated) / 8000)) < 1.2
     assert find_recurring(three, LearnSpec(min_calls=4)) == []
+    for k in range(3):  # said three times in each call, between other talk: a voice, not a system
+        parts = [utter[1 + 2 * k], repeated, utter[2 + 2 * k], repeated, utter[1 + 2 * k], repeated]
+        _coded(np.concatenate(parts), tmp_path, sh, f"r{k}")
+    again = [Call(f"r{k}", tmp_path / f"r{k}.gsm", f"A{k}") for k in range(3)]
+    assert find_recurring(fingerprint_archive(again)) == []
+    assert len(find_recurring(fingerprint_archive(again), LearnSpec(max_plays=3))) == 1
 
 
 @needs_libri
