@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -150,15 +151,8 @@ class KnownSounds:
     def load(cls, setting: str, cache_dir: Path) -> KnownSounds:
         """The index for ``CALLROLES_KNOWN_SOUNDS`` (folders joined by ``os.pathsep``), built
         once and cached by the files' names, sizes and times."""
-        folders = [Path(p).expanduser() for p in setting.split(os.pathsep) if p]
-        key = hashlib.sha256(repr(DEFAULT_KNOWN).encode())
-        for folder in folders:
-            if folder.is_dir():
-                for p in sorted(folder.rglob("*")):
-                    if p.suffix.lower() in AUDIO_SUFFIXES:
-                        st = p.stat()
-                        key.update(f"{p}:{st.st_size}:{st.st_mtime_ns}\n".encode())
-        cache = cache_dir / f"known-sounds-{key.hexdigest()[:16]}.npz"
+        folders = _folders(setting)
+        cache = cache_dir / f"known-sounds-{library_key(setting)}.npz"
         if cache.is_file():
             z = np.load(cache, allow_pickle=False)
             names, kinds = [str(x) for x in z["names"]], [str(x) for x in z["kinds"]]
@@ -201,6 +195,49 @@ class KnownSounds:
                     KnownMatch(self.names[sid], self.kinds[sid], float(start), float(end), len(run))
                 )
         return sorted(out, key=lambda m: m.start)
+
+
+def _folders(setting: str) -> list[Path]:
+    return [Path(p).expanduser() for p in setting.split(os.pathsep) if p]
+
+
+def library_key(setting: str) -> str:
+    """What the library's index depends on: the spec and every audio file's name, size, time."""
+    key = hashlib.sha256(repr(DEFAULT_KNOWN).encode())
+    for folder in _folders(setting):
+        if folder.is_dir():
+            for p in sorted(folder.rglob("*")):
+                if p.suffix.lower() in AUDIO_SUFFIXES:
+                    st = p.stat()
+                    key.update(f"{p}:{st.st_size}:{st.st_mtime_ns}\n".encode())
+    return key.hexdigest()[:16]
+
+
+class LiveKnownSounds:
+    """The known sounds of a long-running worker: the index, loaded again when the folders'
+    files change (a library learnt again at night by ``callroles sounds learn``), checked at
+    most every ``recheck_s``. A library that no longer loads keeps the last one, with a
+    warning: a worker never stops for it."""
+
+    def __init__(self, setting: str, cache_dir: Path, recheck_s: float = 60.0) -> None:
+        self.setting, self.cache_dir, self.recheck_s = setting, cache_dir, recheck_s
+        self.key = library_key(setting)
+        self.index = KnownSounds.load(setting, cache_dir)  # at start, a bad library is an error
+        self._checked = time.monotonic()
+
+    def current(self) -> KnownSounds:
+        if time.monotonic() - self._checked < self.recheck_s:
+            return self.index
+        self._checked = time.monotonic()
+        key = library_key(self.setting)
+        if key != self.key:
+            try:
+                self.index = KnownSounds.load(self.setting, self.cache_dir)
+                self.key = key
+                log.info("known sounds: reloaded, %d files", len(self.index.names))
+            except (ConfigError, OSError, ValueError) as exc:
+                log.warning("known sounds: kept the loaded library (%s)", exc)
+        return self.index
 
 
 def relabel(grid: np.ndarray, matches: list[KnownMatch]) -> np.ndarray:

@@ -19,7 +19,7 @@ from callroles.audio import separate
 from callroles.audio.count import SpeakerCount, count_speakers, voice_samples
 from callroles.audio.decode import SAMPLE_RATE, AudioFacts, DecodedAudio, DecodeLimits, decode
 from callroles.audio.embeddings import VoiceEncoder
-from callroles.audio.known import KnownMatch, KnownSounds, relabel
+from callroles.audio.known import KnownMatch, LiveKnownSounds, relabel
 from callroles.audio.segment import OnnxSegmenter
 from callroles.audio.segmentation import (
     FRAME_S,
@@ -146,7 +146,7 @@ class FrontEnd:
         self.vad = SileroVad.load(settings, settings.onnx_threads) if needs_vad else None
         # the call centre's own hold music and announcements, when it gave them
         self.known = (
-            KnownSounds.load(settings.known_sounds, settings.home / "cache")
+            LiveKnownSounds(settings.known_sounds, settings.home / "cache")
             if settings.known_sounds
             else None
         )
@@ -214,8 +214,9 @@ class FrontEnd:
         known: list[KnownMatch] = []
         if self.known is not None:  # the call centre's own music and announcements: nobody
             t0 = time.perf_counter()
+            index = self.known.current()  # a library learnt again is picked up here
             for i, signal in enumerate(signals):
-                found = self.known.find(signal)
+                found = index.find(signal)
                 grids[i], known = relabel(grids[i], found), known + found
             timings["known"] = time.perf_counter() - t0
 

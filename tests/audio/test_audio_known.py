@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from callroles.audio.known import KnownSounds
+from callroles.audio.known import KnownSounds, LiveKnownSounds
 from callroles.errors import ConfigError
 from callroles.settings import Settings
 
@@ -112,3 +112,27 @@ def test_an_announcement_alone_is_a_call_with_nobody(library: Path, tmp_path: Pa
     assert [s for s in result["speakers"] if s["talk_time_s"] > 0] == []
     assert "no_speech" in result["flags"]
     assert result["call"]["announcement_s"] > 20.0
+
+
+def test_a_worker_picks_up_a_library_learnt_again_and_keeps_it_if_it_breaks(
+    library: Path, call: Path, tmp_path: Path
+) -> None:
+    from callroles.audio.decode import decode
+
+    folder = tmp_path / "learnt"
+    (folder / "moh").mkdir(parents=True)
+    shutil.copy(MUSIC, folder / "moh" / MUSIC.name)
+    live = LiveKnownSounds(str(folder), tmp_path / "cache", recheck_s=0.0)
+    signal = decode(call).channels.mean(axis=0)
+    assert {m.kind for m in live.current().find(signal)} == {"music"}
+    (folder / "ivr").mkdir()
+    shutil.copy(PROMPT, folder / "ivr" / PROMPT.name)  # learnt again: the greeting is new
+    assert {m.kind for m in live.current().find(signal)} == {"announcement", "music"}
+    shutil.rmtree(folder)  # a library that no longer loads: the worker keeps the last one
+    assert {m.kind for m in live.current().find(signal)} == {"announcement", "music"}
+    slow = LiveKnownSounds(str(library), tmp_path / "cache", recheck_s=3600.0)
+    shutil.copy(OTHER_PROMPT, library / "moh" / "extra.wav")
+    try:
+        assert len(slow.current().names) == 3  # not looked at again before recheck_s
+    finally:
+        (library / "moh" / "extra.wav").unlink()
