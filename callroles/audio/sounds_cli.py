@@ -23,6 +23,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     learn.add_argument(
         "--min-agents", type=int, default=2, help="agents it must reach (when calls.csv names them)"
     )
+    learn.add_argument(
+        "--plot", type=Path, metavar="OUT.png", help="also draw where each sound plays per call"
+    )
     learn.set_defaults(func=_learn)
 
 
@@ -43,6 +46,11 @@ def _learn(args: argparse.Namespace) -> int:
     for n, s in enumerate(got.sounds, 1):
         print(f"  sound{n:02d}  {s.kind:<12} {s.seconds:6.1f} s  in {len(s.plays)} calls, "
               f"{len(s.agents) or '?'} agents")  # fmt: skip
+    if args.plot:
+        from callroles.audio.recurring_plot import plot_library
+
+        title = f"recordings learnt from {args.archive.name} ({got.calls} calls)"
+        print(f"drew {plot_library(got.sounds, args.plot, title)}")
     if got.sounds:
         print(f"use it: CALLROLES_KNOWN_SOUNDS={args.out}")
     else:

@@ -52,7 +52,12 @@ def test_the_call_centres_recordings_are_learnt_and_its_voices_are_not(
     house: tuple[Path, Path], tmp_path: Path
 ) -> None:
     archive, later = house
-    assert main(["sounds", "learn", str(archive), "--out", str(tmp_path / "lib")]) == 0
+    plot = tmp_path / "learnt.png"
+    assert (
+        main(["sounds", "learn", str(archive), "--out", str(tmp_path / "lib"), "--plot", str(plot)])
+        == 0
+    )
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     learnt = json.loads((tmp_path / "lib" / "learned.json").read_text())["sounds"]
     assert sorted(s["kind"] for s in learnt) == ["announcement", "music"]
     assert all(len(s["agents"]) >= 2 and s["calls"] >= 3 for s in learnt)
