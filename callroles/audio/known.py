@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -159,8 +160,10 @@ class KnownSounds:
             return cls(names, kinds, [float(x) for x in z["seconds"]], z["table"])
         index = cls.build(folders)
         cache_dir.mkdir(parents=True, exist_ok=True)
-        np.savez(cache, names=np.array(index.names), kinds=np.array(index.kinds),
+        part = cache.with_name(f".{cache.stem}-{os.getpid()}-{threading.get_ident()}.npz")
+        np.savez(part, names=np.array(index.names), kinds=np.array(index.kinds),
                  seconds=np.array(index.seconds), table=index.table)  # fmt: skip
+        os.replace(part, cache)  # workers sharing the cache never read half a file
         return index
 
     def find(self, y: np.ndarray) -> list[KnownMatch]:
@@ -224,19 +227,23 @@ class LiveKnownSounds:
         self.key = library_key(setting)
         self.index = KnownSounds.load(setting, cache_dir)  # at start, a bad library is an error
         self._checked = time.monotonic()
+        self._lock = threading.Lock()
 
     def current(self) -> KnownSounds:
-        if time.monotonic() - self._checked < self.recheck_s:
+        """The index to search; one thread looks again while the others use the last one."""
+        if time.monotonic() - self._checked < self.recheck_s or not self._lock.acquire(False):
             return self.index
-        self._checked = time.monotonic()
-        key = library_key(self.setting)
-        if key != self.key:
-            try:
+        try:
+            self._checked = time.monotonic()
+            key = library_key(self.setting)
+            if key != self.key:
                 self.index = KnownSounds.load(self.setting, self.cache_dir)
                 self.key = key
                 log.info("known sounds: reloaded, %d files", len(self.index.names))
-            except (ConfigError, OSError, ValueError) as exc:
-                log.warning("known sounds: kept the loaded library (%s)", exc)
+        except Exception as exc:  # a library being rewritten or broken: keep serving the last
+            log.warning("known sounds: kept the loaded library (%s)", exc)
+        finally:
+            self._lock.release()
         return self.index
 
 

@@ -11,10 +11,11 @@ calls is a recording, not a speaker.
 landmarks two calls share per time offset, keeps the stretches that recur in at least
 ``min_calls`` calls, and (where the archive names each call's agent) under at least two agents:
 a call centre plays its recordings to every agent's callers, while a voice that repeats itself
-word for word (a generated voice, an agent's soundboard) stays with one agent. ``write_library``
-cuts one clip per call of each sound into ``music/`` or ``announcements/`` (inaSpeechSegmenter's
-decision on the clip), a folder that ``CALLROLES_KNOWN_SOUNDS`` then uses. Figures:
-``callroles bench recurring``.
+word for word (a generated voice, an agent's soundboard) stays with one agent; and what plays
+more than twice in the median call, between turns, is a voice too. ``write_library`` cuts each
+sound's longest plays (four at most, one per call) into ``music/`` or ``announcements/``
+(silero-vad's decision on the clip), a folder that ``CALLROLES_KNOWN_SOUNDS`` then uses.
+Figures: ``callroles bench recurring``.
 """
 
 from __future__ import annotations
@@ -317,40 +318,52 @@ def write_library(
     kind_of: Callable[[np.ndarray], str],
 ) -> list[Path]:
     """Cut each sound's longest plays into ``out/music`` or ``out/announcements`` (the folder
-    names ``KnownSounds`` reads the kind from) and describe them in ``out/learned.json``."""
+    names ``KnownSounds`` reads the kind from) and describe them in ``out/learned.json``.
+
+    The library is written beside ``out`` and swapped in whole, so a worker reading it never
+    sees half of one; with no sound to write, ``out`` is left as it was (a library learnt
+    before keeps serving), and a folder that is not a learnt library is never written over."""
+    import os
     import shutil
 
     import soundfile as sf
 
-    if out.is_dir() and any(out.iterdir()):
-        if not (out / "learned.json").is_file():  # never write over a folder we did not make
-            raise ConfigError(
-                f"{out} is not empty and not a learnt library", code="output_not_empty"
-            )
-        for old in ("music", "announcements"):
-            shutil.rmtree(out / old, ignore_errors=True)
     from callroles.audio.decode import decode
 
+    if out.is_dir() and any(out.iterdir()) and not (out / "learned.json").is_file():
+        raise ConfigError(f"{out} is not empty and not a learnt library", code="output_not_empty")
+    if not sounds:
+        return []
     path = {c.call_id: c.path for c in calls}
 
     def signal(cid: str) -> np.ndarray:
         return decode(path[cid]).channels.mean(axis=0)
 
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.parent / f".{out.name}.partial-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
     written: list[Path] = []
-    for n, sound in enumerate(sounds, 1):
-        longest = sound.longest(CLIPS_PER_SOUND)
-        cid, a, b = longest[0]
-        sound.kind = kind_of(signal(cid)[int(a * RATE) : int(b * RATE)])
-        folder = out / ("music" if sound.kind == "music" else "announcements")
-        folder.mkdir(parents=True, exist_ok=True)
-        for cid, a, b in longest:
-            clip = folder / f"sound{n:02d}-{cid.replace('/', '_')}.wav"
-            sf.write(clip, signal(cid)[int(a * RATE) : int(b * RATE)], RATE)
-            written.append(clip)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "learned.json").write_text(
-        json.dumps({"sounds": [s.to_dict() for s in sounds]}, indent=1) + "\n"
-    )
+    try:
+        for n, sound in enumerate(sounds, 1):
+            longest = sound.longest(CLIPS_PER_SOUND)
+            cid, a, b = longest[0]
+            sound.kind = kind_of(signal(cid)[int(a * RATE) : int(b * RATE)])
+            folder = tmp / ("music" if sound.kind == "music" else "announcements")
+            folder.mkdir(parents=True, exist_ok=True)
+            for cid, a, b in longest:
+                name = f"sound{n:02d}-{cid.replace('/', '_')}.wav"
+                sf.write(folder / name, signal(cid)[int(a * RATE) : int(b * RATE)], RATE)
+                written.append(out / folder.name / name)
+        (tmp / "learned.json").write_text(
+            json.dumps({"sounds": [s.to_dict() for s in sounds]}, indent=1) + "\n"
+        )
+        old = out.parent / f".{out.name}.old-{os.getpid()}"
+        if out.exists():
+            out.rename(old)
+        tmp.rename(out)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     return written
 
 

@@ -17,7 +17,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     learn.add_argument("archive", type=Path, help="folder of recordings (calls.csv optional)")
     learn.add_argument("--out", type=Path, required=True, help="library folder to write")
     learn.add_argument(
-        "--calls", type=int, default=100, help="calls learnt from, spread over the archive"
+        "--calls",
+        type=_at_least_two,
+        default=100,
+        help="calls learnt from, spread over the archive (2 or more)",
     )
     learn.add_argument("--min-calls", type=int, default=3, help="calls a sound must recur in")
     learn.add_argument(
@@ -27,6 +30,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--plot", type=Path, metavar="OUT.png", help="also draw where each sound plays per call"
     )
     learn.set_defaults(func=_learn)
+
+
+def _at_least_two(text: str) -> int:
+    """--calls: a recording recurs across calls, so one call teaches nothing."""
+    if not text.isdigit() or int(text) < 2:
+        raise argparse.ArgumentTypeError("give 2 calls or more")
+    return int(text)
 
 
 # Handlers import inside themselves so `callroles --help` stays fast (callroles/cli.py).
@@ -53,6 +63,8 @@ def _learn(args: argparse.Namespace) -> int:
         print(f"drew {plot_library(got.sounds, args.plot, title)}")
     if got.sounds:
         print(f"use it: CALLROLES_KNOWN_SOUNDS={args.out}")
+    elif args.out.is_dir():
+        print(f"nothing recurs in these calls: the library in {args.out} is left as it was")
     else:
-        print("nothing recurs in this archive: no library to use")
+        print("nothing recurs in these calls: no library to use")
     return 0

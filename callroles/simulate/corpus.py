@@ -272,7 +272,7 @@ def generate_corpus(
                     "random_paths": random_paths,
                     "lines": lines,
                     "sounds": sounds,
-                    "house_sounds": house_sounds,
+                    **({"house_sounds": house_sounds} if house_sounds is not None else {}),
                     "languages": list(langs),
                     "engines": list(engines or ()),
                 },

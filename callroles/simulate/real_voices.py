@@ -315,7 +315,8 @@ def generate_real_corpus(
     meta = {
         "generator": "real-voices", "source": str(root), "seed": seed, "calls": calls,
         "stereo_fraction": stereo_fraction, "random_paths": random_paths,
-        "varied_lines": varied_lines, "house_sounds": house_sounds,
+        "varied_lines": varied_lines,
+        **({"house_sounds": house_sounds} if house_sounds is not None else {}),
         "agents": len({r["agent_id"] for r in rows}),
         "same_gender_calls": same_gender,
         "stereo_calls": sum(r["channels"] == 2 for r in rows),

@@ -69,6 +69,14 @@ def test_the_call_centres_recordings_are_learnt_and_its_voices_are_not(
         plays = [tuple(p) for s in learnt for p in s["plays"].get(truth["call_id"], [])]
         found = _mask(plays, n)  # type: ignore[arg-type]
         assert (found & speech).sum() < 50, truth["call_id"]  # under 0.5 s of anyone's talk
+    before = (tmp_path / "lib" / "learned.json").read_text()
+    assert (
+        main(["sounds", "learn", str(archive), "--out", str(tmp_path / "lib"), "--calls", "2"]) == 0
+    )
+    assert (tmp_path / "lib" / "learned.json").read_text() == before  # nothing recurs in 2 calls:
+    assert sorted(p.name for p in (tmp_path / "lib").iterdir()) == [  # the library stays whole
+        "announcements", "learned.json", "music"
+    ]  # fmt: skip
     index = KnownSounds.load(str(tmp_path / "lib"), tmp_path / "cache")
     heard = music = 0.0
     for truth_file in sorted((later / "truth").glob("*.json")):  # calls it never learnt from
@@ -119,10 +127,11 @@ def test_a_voice_that_repeats_itself_under_one_agent_is_not_a_recording(tmp_path
 
 @needs_libri
 def test_a_greeting_in_every_one_of_many_calls_is_learnt(tmp_path: Path, sh) -> None:
-    """The commonest case: one greeting before every call (70 calls, 70 readers, 70 agents),
-    each of its landmarks met in most calls, is learnt, and found in every call."""
+    """The commonest case: one greeting before every call (70 calls of 70 different
+    utterances, 70 agents), each of its landmarks met in most calls, is learnt in every call."""
     greeting, _ = sf.read(PROMPT, dtype="float32")
     files = sorted(LIBRI.rglob("*.flac"))[:70]
+    assert len(files) == 70, "the shared LibriSpeech folder holds thousands of utterances"
     calls = []
     for k, f in enumerate(files):
         voice = soxr.resample(sf.read(f, dtype="float32")[0], 16000, 8000)
@@ -152,7 +161,7 @@ def test_a_bad_recording_is_skipped_and_named_and_a_foreign_folder_is_never_over
     assert got.calls == 1 and list(got.skipped) == [str(archive / "broken.wav")]
     one = learn(archive, tmp_path / "lib", get_settings(), LearnSpec(max_calls=1))
     assert one.calls + len(one.skipped) == 1  # a larger archive is sampled
-    assert got.sounds == []
+    assert got.sounds == [] and not (tmp_path / "lib").exists()  # nothing to write: no folder
     foreign = tmp_path / "mine"
     foreign.mkdir()
     (foreign / "notes.txt").write_text("keep")
