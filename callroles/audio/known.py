@@ -185,19 +185,24 @@ class KnownSounds:
         out = []
         for k in np.flatnonzero(votes >= spec.min_hits):
             sid, off = int(pairs[k, 0]), float(pairs[k, 1]) * frame * spec.offset_bin
-            times = np.sort(at[which.ravel() == k]) * frame
-            # a chance hit is alone: keep hits with company within a second and a half
-            company = np.searchsorted(times, times + 1.5) - np.searchsorted(times, times - 1.5)
-            times = times[company > spec.company]
-            for run in np.split(times, np.flatnonzero(np.diff(times) > spec.gap_s) + 1):
-                if len(run) < spec.min_hits:
-                    continue
+            for run in hit_runs(at[which.ravel() == k] * frame, spec):
                 start = max(off, run[0] - spec.margin_s, 0.0)
                 end = min(off + self.seconds[sid], run[-1] + spec.margin_s, len(y) / RATE)
                 out.append(
                     KnownMatch(self.names[sid], self.kinds[sid], float(start), float(end), len(run))
                 )
         return sorted(out, key=lambda m: m.start)
+
+
+def hit_runs(times: np.ndarray, spec: KnownSpec = DEFAULT_KNOWN) -> list[np.ndarray]:
+    """The plays in the times (s) of the hits agreeing on one offset: a chance hit is alone,
+    so a hit needs more than ``spec.company`` others within a second and a half; hits further
+    apart than ``spec.gap_s`` are two plays; a play needs ``spec.min_hits`` hits."""
+    times = np.sort(times)
+    company = np.searchsorted(times, times + 1.5) - np.searchsorted(times, times - 1.5)
+    times = times[company > spec.company]
+    runs = np.split(times, np.flatnonzero(np.diff(times) > spec.gap_s) + 1)
+    return [run for run in runs if len(run) >= spec.min_hits]
 
 
 def _folders(setting: str) -> list[Path]:

@@ -23,14 +23,21 @@ from __future__ import annotations
 import csv
 import json
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from callroles.audio.known import AUDIO_SUFFIXES, DEFAULT_KNOWN, RATE, KnownSpec, landmarks
+from callroles.audio.known import (
+    AUDIO_SUFFIXES,
+    DEFAULT_KNOWN,
+    RATE,
+    KnownSpec,
+    hit_runs,
+    landmarks,
+)
 from callroles.errors import CallrolesError, ConfigError
 from callroles.settings import Settings
 
@@ -173,23 +180,6 @@ def _shared_pairs(
     return key[o], np.concatenate(ti)[o], np.concatenate(tj)[o]
 
 
-def _stretches(times: np.ndarray, spec: KnownSpec) -> Iterator[np.ndarray]:
-    """The runs of shared landmark times (frames) that are a recording, not chance: the same
-    company and gap rules as ``KnownSounds.find``. A play found through many pairs of calls is
-    the union of their runs, so chance hits just after it may carry it on by a second or two
-    (a company window of 0.5 s instead of 1.5 s cut that, and 9% of the announcements found:
-    docs/frontend.md)."""
-    times = np.sort(times)
-    per_s = RATE / spec.hop
-    company = np.searchsorted(times, times + 1.5 * per_s) - np.searchsorted(
-        times, times - 1.5 * per_s
-    )
-    times = times[company > spec.company]
-    for run in np.split(times, np.flatnonzero(np.diff(times) > spec.gap_s * per_s) + 1):
-        if len(run) >= spec.min_hits:
-            yield run
-
-
 def sample(calls: list[Call], n: int) -> list[Call]:
     """At most ``n`` calls, evenly spread over the archive (in its order: usually time)."""
     if len(calls) <= n:
@@ -241,8 +231,11 @@ def find_recurring(prints: Fingerprinted, spec: LearnSpec | None = None) -> list
             continue
         i, j = divmod(int(key[lo]) // (2 * OFFSETS), n)
         shift = float(np.median(ti[lo:hi].astype(np.int64) - tj[lo:hi]))
-        for run in _stretches(ti[lo:hi].astype(np.int64), ks):
-            a, b = float(run[0]) * frame, float(run[-1]) * frame
+        # as for a known sound (``hit_runs``); a play found through many pairs of calls is the
+        # union of their runs, so chance hits just after it may carry it on by a second or two
+        # (a company window of 0.5 s cut that, and 9% of the announcements: docs/frontend.md)
+        for run in hit_runs(ti[lo:hi] * frame, ks):
+            a, b = float(run[0]), float(run[-1])
             spans += [(i, a, b), (j, a - shift * frame, b - shift * frame)]
             links.append((len(spans) - 2, len(spans) - 1))
     return _group(prints, spans, links, spec)
@@ -336,9 +329,6 @@ def write_library(
         return []
     path = {c.call_id: c.path for c in calls}
 
-    def signal(cid: str) -> np.ndarray:
-        return decode(path[cid]).channels.mean(axis=0)
-
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.parent / f".{out.name}.partial-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
@@ -346,13 +336,16 @@ def write_library(
     try:
         for n, sound in enumerate(sounds, 1):
             longest = sound.longest(CLIPS_PER_SOUND)
-            cid, a, b = longest[0]
-            sound.kind = kind_of(signal(cid)[int(a * RATE) : int(b * RATE)])
+            clips = [
+                (cid, decode(path[cid]).channels.mean(axis=0)[int(a * RATE) : int(b * RATE)])
+                for cid, a, b in longest
+            ]
+            sound.kind = kind_of(clips[0][1])
             folder = tmp / ("music" if sound.kind == "music" else "announcements")
             folder.mkdir(parents=True, exist_ok=True)
-            for cid, a, b in longest:
+            for cid, clip in clips:
                 name = f"sound{n:02d}-{cid.replace('/', '_')}.wav"
-                sf.write(folder / name, signal(cid)[int(a * RATE) : int(b * RATE)], RATE)
+                sf.write(folder / name, clip, RATE)
                 written.append(out / folder.name / name)
         (tmp / "learned.json").write_text(
             json.dumps({"sounds": [s.to_dict() for s in sounds]}, indent=1) + "\n"
