@@ -116,8 +116,17 @@ def main(argv: list[str]) -> int:
         help="the speech rule (default: the setting); a rule other than the shipped default is "
         "named in the file",
     )
+    p.add_argument(
+        "--music-check",
+        choices=("on", "off"),
+        default=None,
+        help="the music check (default: the setting); off writes "
+        "eval-diarization-no-music-check.json",
+    )
     args = p.parse_args(argv)
     settings = get_settings()
+    if args.music_check:
+        settings = settings.model_copy(update={"music_check": args.music_check == "on"})
     overrides = {
         "speaker_count": args.speaker_count,
         "known_sounds": args.known_sounds,
@@ -129,6 +138,7 @@ def main(argv: list[str]) -> int:
     name += "-speakers-auto" if settings.speaker_count == "auto" else ""
     name += "-known-sounds" if settings.known_sounds else ""
     name += "-segmenter-float" if settings.segmenter_precision == "float" else ""
+    name += "-no-music-check" if not settings.music_check else ""
     rule = settings.speech_evidence
     name += f"-speech-{rule}" if rule != Settings.model_fields["speech_evidence"].default else ""
     out = args.out or RESULTS.with_name(name + ".json")
@@ -141,6 +151,7 @@ def main(argv: list[str]) -> int:
         "segmenter_precision": settings.segmenter_precision,
         "speech_evidence": settings.speech_evidence,
         "activity_model": frontend.activity.version if frontend.activity is not None else None,
+        "music_check": frontend.music.version if frontend.music is not None else None,
         "sets": {},
     }
     for name, folder, refs, kind in eval_sets(settings):

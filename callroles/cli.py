@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "callroles.audio.sounds_cli",  # sounds learn
     "callroles.training.cli",  # dataset, train, evaluate, compare
     "callroles.export.activity_cli",  # activity train, activity talk-time
+    "callroles.export.music_cli",  # music train
     "callroles.analyze",  # analyze
     "callroles.agents_cli",  # agents enroll, list, forget
     "callroles.eval_diarization",  # eval diarization

@@ -86,6 +86,12 @@ class Settings(BaseSettings):
     # activity model or silero-vad ("either"); "rescue" (the default since 2026-12-01) also lets
     # both frame models together overrule ina's noise and silence, never its music
     speech_evidence: Literal["activity", "silero", "either", "rescue", "gated"] = "rescue"
+    # the music check (callroles.runtime.music, trained on real music and real voices): where
+    # it hears music and silero-vad hears no voice, nobody talks, whatever ina and the activity
+    # model say (real hold music on a phone line starts as "male speech" to ina). None: the
+    # shipped model
+    music_check: bool = True
+    music_model_path: Path | None = None
     # inaSpeechSegmenter's CNNs (callroles.audio.segment): "int8", the quantized copies the
     # install step writes (CNNs 2-3x, the front end about 1.5x faster on CPU); "float", the
     # converted CNNs as they are

@@ -14,9 +14,10 @@ t0=$(date +%s)
 say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 
 # 1. Debian packages: audio tools, TTS voices for `callroles simulate`, real hold music and
-#    telephone prompts for `simulate --sounds debian`, game music for `--sounds training`,
+#    telephone prompts for `simulate --sounds debian`, game music for `--sounds training` and
+#    for training the music check (`callroles music train`),
 #    Redis, Java and Maven for Kafka, Chromium for the report's browser test.
-SOUNDS="asterisk-moh-opsound-wav singularity-music"
+SOUNDS="asterisk-moh-opsound-wav singularity-music wesnoth-1.16-music warzone2100-music"
 for l in en es fr it ru; do SOUNDS="$SOUNDS asterisk-core-sounds-$l-wav"; done
 APT_PKGS="redis-server sox libsox-fmt-all ffmpeg espeak-ng festival festvox-kallpc16k festvox-us-slt-hts $SOUNDS maven chromium"
 command -v java >/dev/null || APT_PKGS="$APT_PKGS openjdk-17-jre-headless"

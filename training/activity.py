@@ -28,6 +28,7 @@ import numpy as np
 from callroles.audio.decode import decode
 from callroles.audio.segmentation import FRAME_S, runs
 from callroles.runtime.activity import ACTIVITY_SPEC, CLASSES, MODEL_NAME, activity_features
+from callroles.training.curves import draw
 
 CHANGE_PAD = 5  # frames either side of a hand-over that count as "change"
 #: count label of frames that teach nothing: a recorded announcement nobody speaks over. It is a
@@ -222,21 +223,8 @@ def train(
 
 def curves(history: list[dict[str, Any]], dst: Path) -> None:
     """Training curve: losses and the validation overlap/change recall per epoch."""
-    import matplotlib  # ~0.4 s: only when drawing (and Agg is chosen here, not on import)
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    ep = [r["epoch"] for r in history]
-    fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.2))
-    a.plot(ep, [r["loss"] for r in history], label="train")
-    a.plot(ep, [r["val_loss"] for r in history], label="validation")
-    a.set(xlabel="epoch", ylabel="loss (count + change)", title="activity model (synthetic)")
-    a.legend()
-    for key in ("frame_accuracy", "overlap_recall", "overlap_precision", "change_recall"):
-        b.plot(ep, [r[key] for r in history], label=key.replace("_", " "))
-    b.set(xlabel="epoch", ylim=(0, 1), title="validation frames")
-    b.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(dst, dpi=110)
-    plt.close(fig)
+    draw(
+        history, dst, title="activity model (synthetic)", loss="loss (count + change)",
+        metrics=("frame_accuracy", "overlap_recall", "overlap_precision", "change_recall"),
+        metrics_title="validation frames",
+    )  # fmt: skip

@@ -29,7 +29,7 @@ from callroles.audio.segmentation import (
     build,
     raw_to_grid,
 )
-from callroles.audio.speech import speech_frames
+from callroles.audio.speech import music_veto, speech_frames, veto_candidates
 from callroles.audio.talk import DEFAULT_TALK, overlap_share, talk_tracks
 from callroles.audio.turns import align, by_turns, embed_turns, one_voice_split, turn_owners
 from callroles.audio.voicing import trim_tracks
@@ -37,6 +37,7 @@ from callroles.audio.windows import stream_windows
 from callroles.errors import InputError
 from callroles.features import DEFAULT_SPEC, FeatureSpec
 from callroles.runtime.activity import Activity, ActivityModel
+from callroles.runtime.music import MusicModel
 from callroles.runtime.vad import SileroVad
 from callroles.schemas import LAYOUTS
 from callroles.settings import Settings
@@ -144,6 +145,12 @@ class FrontEnd:
         # silero-vad, the real-data opinion on where somebody speaks (callroles.audio.speech)
         needs_vad = self.activity is not None and settings.speech_evidence != "activity"
         self.vad = SileroVad.load(settings, settings.onnx_threads) if needs_vad else None
+        # the music check: real hold music is not a voice (callroles.runtime.music)
+        self.music = (
+            MusicModel.load(settings.music_model_path)
+            if self.vad is not None and settings.music_check
+            else None
+        )
         # the call centre's own hold music and announcements, when it gave them
         self.known = (
             LiveKnownSounds(settings.known_sounds, settings.home / "cache")
@@ -225,13 +232,21 @@ class FrontEnd:
             t0 = time.perf_counter()
             act = self.activity(signals[0]).cut(n_frames)
             timings["activity"] = time.perf_counter() - t0
-        speech = None
+        speech, checked = None, None
         if act is not None:
             t0 = time.perf_counter()
             vad = self.vad(signals[0], n_frames) if self.vad is not None else None
             timings["vad"] = time.perf_counter() - t0
             heard = 1.0 - act.count[:, 0] > DEFAULT_TALK.speech
             speech = speech_frames(grids[0], heard, vad, self.settings.speech_evidence)
+            if self.music is not None:  # real hold music that ina and the activity model hear
+                t0 = time.perf_counter()  # as a voice: music, before anybody is separated
+                music = self.music(signals[0], n_frames, veto_candidates(speech, vad))
+                kept = music_veto(speech, vad, music)
+                grids[0] = np.where(speech & ~kept, "music", grids[0])
+                checked = round(float((speech & ~kept).sum()) * FRAME_S, 2)
+                speech = kept
+                timings["music"] = time.perf_counter() - t0
 
         t0 = time.perf_counter()
         tracks, strategy, owner, count = self._separate(
@@ -249,6 +264,8 @@ class FrontEnd:
         segmentation, budget = build(talk, _background(grids))
         budget["talk_time_method"] = _method(act, self.trim)
         budget["speaker_count"] = count.to_dict()
+        if checked is not None:  # seconds ina and a frame model took for a voice: music
+            budget["music_check_s"] = checked
         if self.known is not None:
             budget["known_sounds"] = [m.to_dict() for m in known]
         timings["separate"] = time.perf_counter() - t0

@@ -38,6 +38,25 @@ FRAME_S = 0.01
 #: ina's labels that "rescue" lets both frame models overrule; music is never overruled
 RESCUABLE = ("noise", "silence")
 VAD_THRESHOLD = 0.5  # silero's own default
+MUSIC_THRESHOLD = 0.5  # the music check's own decision: music is the likelier class
+
+
+def music_veto(speech: np.ndarray, vad: np.ndarray | None, music: np.ndarray | None) -> np.ndarray:
+    """``speech`` less the frames the music check hears as music where silero-vad hears no
+    voice: neither model that has heard real audio hears a voice there (docs/frontend.md,
+    "The music check"). Without silero's opinion nothing is vetoed."""
+    if music is None or vad is None:
+        return speech
+    n = len(speech)
+    quiet = np.asarray(vad[:n]) <= VAD_THRESHOLD
+    return speech & ~((np.asarray(music[:n]) > MUSIC_THRESHOLD) & quiet)
+
+
+def veto_candidates(speech: np.ndarray, vad: np.ndarray | None) -> np.ndarray:
+    """The frames the music veto could remove, the only ones worth scoring."""
+    if vad is None:
+        return np.zeros(len(speech), bool)
+    return speech & (np.asarray(vad[: len(speech)]) <= VAD_THRESHOLD)
 
 
 def speech_frames(

@@ -14,17 +14,13 @@ and its class list, like the role model.
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, ClassVar
 
 import numpy as np
-import onnxruntime as ort
 
 from callroles.features import DEFAULT_SPEC, FeatureSpec, log_mel
-from callroles.runtime.errors import ModelForeignError
-from callroles.runtime.scorer import check_spec, providers_for, read_model
+from callroles.runtime.frame_model import FrameModel
 from callroles.runtime.shipped import ACTIVITY_MODEL
 
 CLASSES = ("none", "one", "overlap")
@@ -66,44 +62,14 @@ class Activity:
         return Activity(np.vstack([self.count, pad]), np.r_[self.change, np.zeros(n - len(self))])
 
 
-class ActivityModel:
+class ActivityModel(FrameModel):
     """An ONNX Runtime session over the activity graph; loaded once per path and provider."""
 
-    _cache: ClassVar[dict[tuple[str, str], ActivityModel]] = {}
-    _lock: ClassVar[threading.Lock] = threading.Lock()
-
-    def __init__(self, session: Any, spec: FeatureSpec, version: str, path: Path) -> None:
-        self.session = session
-        self.spec = spec
-        self.version = version
-        self.path = path
-        self.outputs = [o.name for o in session.get_outputs()]
-
-    @classmethod
-    def load(cls, path: Path | None = None, execution_provider: str = "cpu") -> ActivityModel:
-        """The model at ``path`` (None: the shipped one), its spec checked against ours."""
-        resolved = Path(path).expanduser().resolve() if path else default_activity_model()
-        key = (str(resolved), execution_provider)
-        with cls._lock:
-            if key not in cls._cache:
-                cls._cache[key] = cls._create(resolved, execution_provider)
-            return cls._cache[key]
-
-    @classmethod
-    def _create(cls, path: Path, execution_provider: str) -> ActivityModel:
-        data, meta = read_model(path)
-        if meta.model_name != MODEL_NAME or tuple(meta.classes) != CLASSES:
-            raise ModelForeignError(
-                f"{path} is a callroles {meta.model_name!r} model with classes {meta.classes}, "
-                f"not an activity model {CLASSES}"
-            )
-        check_spec(meta, str(path), ACTIVITY_SPEC)
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = 1  # the front end already runs one call per thread
-        session = ort.InferenceSession(
-            data, sess_options=opts, providers=providers_for(execution_provider)
-        )
-        return cls(session, ACTIVITY_SPEC, meta.model_version, path)
+    MODEL_NAME = MODEL_NAME
+    CLASSES = CLASSES
+    SPEC = ACTIVITY_SPEC
+    SHIPPED = ACTIVITY_MODEL
+    KIND = "an activity model"
 
     def __call__(self, signal: np.ndarray) -> Activity:
         """Frame probabilities for a 1-D 8 kHz signal (frame t centred on sample 80 t)."""

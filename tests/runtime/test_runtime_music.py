@@ -1,0 +1,57 @@
+"""The shipped music check on real audio: Debian's hold music against real LibriSpeech readers,
+both through a GSM phone line; the windows it scores; a foreign model refused."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import soxr
+
+from callroles.runtime.errors import ModelForeignError
+from callroles.runtime.music import MUSIC_SPEC, MusicModel, window_starts
+from callroles.runtime.shipped import ACTIVITY_MODEL
+from callroles.simulate import channel
+from callroles.simulate.sounds import _read, music_files
+
+READERS = Path(__file__).resolve().parents[3] / "shared/data/speakers/librispeech/test-other"
+
+
+def _gsm(x: np.ndarray, seed: int) -> np.ndarray:
+    x = x / float(np.sqrt(np.mean(x.astype(np.float64) ** 2))) * 10 ** (-22 / 20)
+    rng = np.random.default_rng(seed)
+    return channel.phone_line(x.astype(np.float32), rng, 0.0, -55.0, channel.Line("gsm"))
+
+
+def test_hold_music_is_music_and_real_readers_are_not() -> None:
+    model = MusicModel.load()
+    music = [_gsm(_read(f)[: 8000 * 30], k) for k, f in enumerate(music_files())]
+    music_share = [float((model(m, len(m) // 80) > 0.5).mean()) for m in music]
+    assert len(READERS.is_dir() and list(READERS.rglob("*.flac")) or []) >= 10, (
+        f"LibriSpeech test-other readers missing at {READERS}"
+    )
+    voice_share = []
+    for f in sorted(READERS.rglob("*.flac"))[::10]:  # one utterance per reader
+        x, rate = sf.read(str(f), dtype="float32")
+        y = _gsm(soxr.resample(x, rate, 8000).astype(np.float32), 7)
+        voice_share.append(float((model(y, len(y) // 80) > 0.5).mean()))
+    # none of these tracks or readers was trained on (training.music: game music, other readers)
+    assert np.median(music_share) > 0.8, music_share
+    assert max(voice_share) < 0.05, voice_share
+
+
+def test_only_the_frames_asked_about_are_scored() -> None:
+    where = np.zeros(3000, bool)
+    where[1200:1250] = True
+    starts = window_starts(where, 3000)
+    w = MUSIC_SPEC.frames_per_window
+    assert all(s < 1250 and s + w > 1200 for s in starts) and len(starts) == 7
+    p = MusicModel.load()(np.random.default_rng(0).normal(0, 0.01, 8000 * 30), 3000, where)
+    assert p.shape == (3000,) and not p[~where].any() and p[where].max() > 0.0
+
+
+def test_a_model_that_is_not_a_music_check_is_refused() -> None:
+    with pytest.raises(ModelForeignError, match="not a music model"):
+        MusicModel.load(ACTIVITY_MODEL)
