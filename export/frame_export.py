@@ -44,10 +44,13 @@ def export_frame_model(
     dst.parent.mkdir(parents=True, exist_ok=True)
     onnx.save(proto, dst)
     session = ort.InferenceSession(str(dst), providers=["CPUExecutionProvider"])
-    got = session.run(None, {"logmel": probe.astype(np.float32)})
-    want = model.predict(probe, verbose=0)
-    want = want if isinstance(want, list) else [want]
-    gap = max(float(np.abs(g - w).max()) for g, w in zip(got, want, strict=True))
+    names = [o.name for o in session.get_outputs()]
+    got = dict(zip(names, session.run(None, {"logmel": probe.astype(np.float32)}), strict=True))
+    predicted = model.predict(probe, verbose=0)
+    want = dict(zip(model.output_names, predicted if len(names) > 1 else [predicted], strict=True))
+    if set(got) != set(want):
+        raise ParityError(f"ONNX outputs {sorted(got)} are not Keras' {sorted(want)}")
+    gap = max(float(np.abs(got[k] - want[k]).max()) for k in want)
     if gap > 1e-4:
         raise ParityError(f"ONNX and Keras differ by {gap:.2e} on the probe")
     return stamped.model_version

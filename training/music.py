@@ -32,6 +32,8 @@ from callroles.training.curves import draw
 
 SR = 8000
 MUSIC_ROOT = Path("/usr/share/games")
+#: the music folders of the three Debian packages (their other files are not all music)
+MUSIC_DIRS = ("singularity/music", "warzone2100/music", "wesnoth/1.16/data/core/music")
 PROMPT_VOICES = ("es_MX_f_Allison", "fr_CA_f_June", "it_IT_m_Carlo", "ru_RU_f_IvrvoiceRU")
 
 
@@ -62,7 +64,14 @@ class Sources:
         """The training audio on this machine; a plain error naming what to install if absent."""
         from callroles.simulate.sounds import prompt_files
 
-        music = tuple(sorted(p for p in music_root.rglob("*") if p.suffix in (".ogg", ".opus")))
+        music = tuple(
+            sorted(
+                p
+                for d in MUSIC_DIRS
+                for p in (music_root / d).rglob("*")
+                if p.suffix in (".ogg", ".opus")
+            )
+        )
         readers = tuple(sorted(speech_root.rglob("*.flac"))) if speech_root.is_dir() else ()
         if not music:
             raise FileNotFoundError(
@@ -78,13 +87,19 @@ class Sources:
         return cls(music, readers, prompts)
 
 
-def _split(files: tuple[Path, ...], share: float, rng: np.random.Generator) -> tuple[list, list]:
-    order = rng.permutation(len(files))
-    n_val = max(1, int(round(share * len(files))))
-    return [files[i] for i in order[n_val:]], [files[i] for i in order[:n_val]]
+def _split(
+    files: tuple[Path, ...], share: float, rng: np.random.Generator, by_reader: bool = False
+) -> tuple[list, list]:
+    """Training and validation files; ``by_reader``: a LibriSpeech reader (the file name's
+    first field) lands wholly on one side."""
+    units = sorted({f.name.split("-")[0] if by_reader else f.name for f in files})
+    order = rng.permutation(len(units))
+    held = {units[i] for i in order[: max(1, int(round(share * len(units))))]}
+    unit = (lambda f: f.name.split("-")[0]) if by_reader else (lambda f: f.name)
+    return [f for f in files if unit(f) not in held], [f for f in files if unit(f) in held]
 
 
-def render_clip(job: tuple[int, str, int, float]) -> tuple[int, np.ndarray]:
+def render_clip(job: tuple[int, str, tuple[int, int, int], float]) -> tuple[int, np.ndarray]:
     """(label, 2 s of 8 kHz audio): a random stretch of one file through a random line."""
     from callroles.simulate import channel
     from callroles.simulate.sounds import _read
@@ -115,11 +130,12 @@ def render_clip(job: tuple[int, str, int, float]) -> tuple[int, np.ndarray]:
 
 
 def jobs(files: list[Path], label: int, n: int, config: MusicConfig, offset: int) -> list:
+    """``n`` clips of ``files``; each clip's own seed (seed, group, k) draws its stretch, level
+    and phone line, so no two clips anywhere share a line."""
     rng = np.random.default_rng([config.seed, offset])
     picks = rng.integers(len(files), size=n)
     return [
-        (label, str(files[i]), config.seed * 1_000_003 + offset + k, config.clip_s)
-        for k, i in enumerate(picks)
+        (label, str(files[i]), (config.seed, offset, k), config.clip_s) for k, i in enumerate(picks)
     ]
 
 
@@ -169,7 +185,7 @@ def train(
 
     rng = np.random.default_rng(config.seed)
     music_tr, music_va = _split(sources.music, config.validation_share, rng)
-    readers_tr, readers_va = _split(sources.readers, config.validation_share, rng)
+    readers_tr, readers_va = _split(sources.readers, config.validation_share, rng, by_reader=True)
     prompts_tr, prompts_va = _split(sources.prompts, config.validation_share, rng)
     n_va = max(2, int(config.pairs * config.validation_share))
 
@@ -224,7 +240,7 @@ def train(
             "readers": len(sources.readers),
             "prompts": len(sources.prompts),
         },
-        "probe": val_x[:8],
+        "probe": np.concatenate([val_x[val_labels == c][:4] for c in (0, 1)]),
     }
 
 

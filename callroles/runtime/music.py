@@ -83,13 +83,17 @@ class MusicModel(FrameModel):
         self, signal: np.ndarray, n_frames: int, where: np.ndarray | None = None
     ) -> np.ndarray:
         """P(music) per 10 ms frame: the mean over the windows that hold it. Only frames of
-        ``where`` (None: all) are scored; the others get 0."""
+        ``where`` (None: all) are scored; the others, and every frame of a signal shorter than
+        one window, get 0."""
         out = np.zeros(n_frames, np.float32)
-        where = np.ones(n_frames, bool) if where is None else np.asarray(where[:n_frames], bool)
-        if not where.any():
-            return out
+        asked = np.ones(n_frames, bool) if where is None else np.zeros(n_frames, bool)
+        if where is not None:
+            given = np.asarray(where[:n_frames], bool)
+            asked[: len(given)] = given
+        if not asked.any() or len(signal) < MUSIC_SPEC.window_samples:
+            return out  # no verdict on less than one window: it never trained on padding
         mel = music_features(signal)
-        starts = window_starts(where, min(n_frames, mel.shape[1]))
+        starts = window_starts(asked, min(n_frames, mel.shape[1]))
         p = self.windows(windows_at(mel, starts))
         total = np.zeros(n_frames)
         count = np.zeros(n_frames)
@@ -99,4 +103,4 @@ class MusicModel(FrameModel):
             count[s : s + w] += 1
         held = count > 0
         out[held] = (total[held] / count[held]).astype(np.float32)
-        return np.where(where, out, 0.0).astype(np.float32)
+        return np.where(asked, out, 0.0).astype(np.float32)

@@ -31,7 +31,7 @@ def test_hold_music_heard_as_a_voice_leaves_talk_and_speech_stays(
     # ina hears the first seconds of this hold music as male speech, the activity model agrees
     assert _music_as_talk(off) > 1.5, "the call no longer fools ina: pick another"
     assert _music_as_talk(on) < 0.5 * _music_as_talk(off)
-    assert on["total"]["der"] <= off["total"]["der"]  # no speech lost for it
+    assert on["total"]["der"] <= off["total"]["der"] + 0.002  # no speech lost for it
     result = frontend.process(corpus / "audio" / "call00001.gsm")
     assert result.budget["music_check_s"] > 1.0 and "music" in result.timings
 

@@ -42,14 +42,20 @@ def test_hold_music_is_music_and_real_readers_are_not() -> None:
     assert max(voice_share) < 0.05, voice_share
 
 
-def test_only_the_frames_asked_about_are_scored() -> None:
+def test_only_the_frames_asked_about_are_scored_and_score_as_in_a_full_pass() -> None:
     where = np.zeros(3000, bool)
     where[1200:1250] = True
     starts = window_starts(where, 3000)
     w = MUSIC_SPEC.frames_per_window
     assert all(s < 1250 and s + w > 1200 for s in starts) and len(starts) == 7
-    p = MusicModel.load()(np.random.default_rng(0).normal(0, 0.01, 8000 * 30), 3000, where)
-    assert p.shape == (3000,) and not p[~where].any() and p[where].max() > 0.0
+    model = MusicModel.load()
+    signal = _gsm(_read(music_files()[0])[: 8000 * 30], 3)
+    full, part = model(signal, 3000), model(signal, 3000, where)
+    assert np.allclose(part[where], full[where], atol=1e-5) and full[where].mean() > 0.5
+    assert not part[~where].any() and full[~where].any()
+    # a `where` shorter than the call is the frames it names; under one window: no verdict
+    assert np.allclose(model(signal, 3000, where[:1250]), part)
+    assert not model(signal[:7000], 87).any()
 
 
 def test_a_model_that_is_not_a_music_check_is_refused() -> None:

@@ -18,6 +18,7 @@ SHIPPED_FILES = (
     "voiceprint.calibration.json",  # the voiceprint decision's confidence (embedding model)
     "model.keras",  # the weights `callroles adapt` fine-tunes from (the runtime never reads it)
     "activity.onnx",
+    "music.onnx",  # the music check, on by default
     "report.json",
 )
 
