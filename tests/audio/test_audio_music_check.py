@@ -36,9 +36,15 @@ def test_hold_music_heard_as_a_voice_leaves_talk_and_speech_stays(
     assert result.budget["music_check_s"] > 1.0 and "music" in result.timings
 
 
-def test_the_veto_needs_both_models() -> None:
-    speech = np.ones(6, bool)
-    vad = np.array([0.9, 0.9, 0.1, 0.1, 0.1, 0.1])
-    music = np.array([0.9, 0.1, 0.9, 0.1, 0.6, 0.4])
-    assert music_veto(speech, vad, music).tolist() == [True, True, False, True, False, True]
+def test_the_veto_needs_both_models_for_a_whole_window() -> None:
+    speech = np.ones(400, bool)
+    vad, music = np.full(400, 0.1), np.full(400, 0.9)
+    vad[:100] = 0.9  # silero hears a voice: no veto
+    music[250:260] = 0.2  # the check hears a voice: no veto, and 250-400 is 1.5 s
+    music[100:200] = 0.9  # 100-250: 1.5 s of music where silero is quiet
+    kept = music_veto(speech, vad, music)
+    assert kept[:100].all() and not kept[100:250].any() and kept[250:260].all()
+    assert not kept[260:].any()
+    music[300:] = 0.2  # now 260-300 is 0.4 s: shorter than a window, not a verdict
+    assert music_veto(speech, vad, music)[260:].all()
     assert music_veto(speech, None, music).all() and music_veto(speech, vad, None).all()
