@@ -31,13 +31,13 @@ from callroles.audio.decode import decode
 from callroles.audio.pipeline import SAMPLES_PER_FRAME, FrontEnd
 from callroles.audio.segmentation import raw_to_grid
 from callroles.audio.separate import SPEECH
-from callroles.settings import get_settings
+from callroles.settings import SHARED_DATA, get_settings
 from callroles.simulate import channel
 from callroles.simulate.real_voices import _load, _turns, read_speakers
 from callroles.voiceprints import EMBEDDING_MODEL
 
 RESULTS = Path(__file__).resolve().parent / "results" / "count.json"
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "speakers" / "librispeech"
+SHARED = SHARED_DATA / "speakers" / "librispeech"
 SPEECH_SHARES = (0.9, 0.5)
 SAME_VOICE = (0.6, 0.65, 0.7, 0.75, 0.8)
 SAME_CENTROID = (0.75, 0.8, 0.85, 0.9, 0.95)

@@ -18,12 +18,12 @@ from typing import Any
 
 from callroles.audio.pipeline import FrontEnd
 from callroles.eval_diarization import evaluate_dir, format_report
-from callroles.settings import PROJECT_ROOT, Settings, get_settings
+from callroles.settings import PROJECT_ROOT, SHARED_DATA, Settings, get_settings
 from callroles.simulate import generate_corpus, generator_fingerprint
 from callroles.simulate.real_voices import generate_real_corpus
 
 RESULTS = Path(__file__).resolve().parent / "results" / "eval-diarization.json"
-SHARED = PROJECT_ROOT.parent / "shared" / "data"
+SHARED = SHARED_DATA
 
 
 def real_voice_corpus(settings: Settings) -> Path | None:

@@ -25,12 +25,12 @@ import numpy as np
 
 from callroles.audio.decode import decode
 from callroles.audio.embeddings import VoiceEncoder
-from callroles.settings import PROJECT_ROOT, get_settings
+from callroles.settings import SHARED_DATA, get_settings
 from callroles.simulate.channel import phone_line, write_audio
 from callroles.voiceprints import span_embedding
 
 RESULTS = Path(__file__).resolve().parent / "results" / "voiceprint.json"
-LIBRI = PROJECT_ROOT.parent / "shared" / "data" / "speakers" / "librispeech"
+LIBRI = SHARED_DATA / "speakers" / "librispeech"
 ENROL = 2  # utterances per voiceprint
 
 

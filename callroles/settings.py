@@ -17,6 +17,8 @@ from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+#: real data for developers and CI, beside the project (../shared/data); not in a user's clone
+SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
 
 
 def _default_home() -> Path:

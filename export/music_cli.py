@@ -13,11 +13,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from callroles.settings import PROJECT_ROOT
+from callroles.settings import SHARED_DATA
 
-LIBRISPEECH = (
-    PROJECT_ROOT.parent / "shared" / "data" / "speakers" / "librispeech" / "train-clean-100"
-)
+LIBRISPEECH = SHARED_DATA / "speakers" / "librispeech" / "train-clean-100"
 
 
 def _train(args: argparse.Namespace) -> int:

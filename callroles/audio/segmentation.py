@@ -95,6 +95,15 @@ def runs(mask: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True))
 
 
+def drop_short_runs(mask: np.ndarray, shortest: int) -> np.ndarray:
+    """``mask`` without its runs shorter than ``shortest`` frames (a copy)."""
+    out = np.array(mask, dtype=bool)
+    for a, b in runs(out) if shortest > 1 else []:
+        if b - a < shortest:
+            out[a:b] = False
+    return out
+
+
 def raw_to_grid(raw: list[tuple[str, float, float]], n_frames: int) -> np.ndarray:
     """ina's (label, start, stop) list to one label per 10 ms frame (noEnergy -> silence)."""
     grid = np.full(n_frames, "silence", dtype=object)

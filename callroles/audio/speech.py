@@ -27,7 +27,7 @@ from typing import Literal
 import numpy as np
 from scipy.ndimage import binary_dilation
 
-from callroles.audio.segmentation import runs
+from callroles.audio.segmentation import drop_short_runs
 from callroles.audio.separate import SPEECH
 from callroles.runtime.music import MUSIC_SPEC
 
@@ -41,6 +41,7 @@ FRAME_S = 0.01
 RESCUABLE = ("noise", "silence")
 VAD_THRESHOLD = 0.5  # silero's own default
 MUSIC_THRESHOLD = 0.5  # the music check's own decision: music is the likelier class
+WINDOW_FRAMES = int(round(MUSIC_SPEC.window_s / FRAME_S))  # the shortest veto: one window
 
 
 def music_veto(speech: np.ndarray, vad: np.ndarray | None, music: np.ndarray | None) -> np.ndarray:
@@ -53,18 +54,18 @@ def music_veto(speech: np.ndarray, vad: np.ndarray | None, music: np.ndarray | N
     n = len(speech)
     quiet = np.asarray(vad[:n]) <= VAD_THRESHOLD
     veto = speech & (np.asarray(music[:n]) > MUSIC_THRESHOLD) & quiet
-    shortest = int(round(MUSIC_SPEC.window_s / FRAME_S))
-    for a, b in runs(veto):  # shorter than the check's own window: not a verdict of its own
-        if b - a < shortest:  # (0.17 s of a real reader in lamartine.wav went otherwise)
-            veto[a:b] = False
-    return speech & ~veto
+    # shorter than the check's own window: not a verdict of its own (0.17 s of a real reader in
+    # lamartine.wav went otherwise)
+    return speech & ~drop_short_runs(veto, WINDOW_FRAMES)
 
 
 def veto_candidates(speech: np.ndarray, vad: np.ndarray | None) -> np.ndarray:
-    """The frames the music veto could remove, the only ones worth scoring."""
+    """The frames the music veto could remove, the only ones worth scoring: speech silero-vad
+    does not hear, in stretches of a whole window or more (a veto is one of their parts)."""
     if vad is None:
         return np.zeros(len(speech), bool)
-    return speech & (np.asarray(vad[: len(speech)]) <= VAD_THRESHOLD)
+    quiet = speech & (np.asarray(vad[: len(speech)]) <= VAD_THRESHOLD)
+    return drop_short_runs(quiet, WINDOW_FRAMES)
 
 
 def speech_frames(

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from scipy.ndimage import distance_transform_edt
 
-from callroles.audio.segmentation import FRAME_S, SpeakerTrack, runs
+from callroles.audio.segmentation import FRAME_S, SpeakerTrack, drop_short_runs, runs
 from callroles.runtime.activity import Activity
 
 
@@ -59,11 +59,7 @@ def speech_and_overlap(act: Activity, spec: TalkSpec = DEFAULT_TALK) -> tuple[np
     speech, overlap = _thresholded(act, spec)
     if overlap.sum() > spec.max_overlap_share * max(1, speech.sum()):
         overlap = np.zeros_like(overlap)
-    shortest = int(round(spec.min_overlap_s / FRAME_S))
-    for a, b in runs(overlap) if shortest > 1 else []:
-        if b - a < shortest:
-            overlap[a:b] = False
-    return speech, overlap
+    return speech, drop_short_runs(overlap, int(round(spec.min_overlap_s / FRAME_S)))
 
 
 def nearest_owner(tracks: list[SpeakerTrack], n: int) -> np.ndarray:

@@ -3,8 +3,6 @@ both through a GSM phone line; the windows it scores; a foreign model refused.""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 import soundfile as sf
@@ -13,10 +11,11 @@ import soxr
 from callroles.runtime.errors import ModelForeignError
 from callroles.runtime.music import MUSIC_SPEC, MusicModel, window_starts
 from callroles.runtime.shipped import ACTIVITY_MODEL
+from callroles.settings import SHARED_DATA
 from callroles.simulate import channel
 from callroles.simulate.sounds import _read, music_files
 
-READERS = Path(__file__).resolve().parents[3] / "shared/data/speakers/librispeech/test-other"
+READERS = SHARED_DATA / "speakers" / "librispeech" / "test-other"
 
 
 def _gsm(x: np.ndarray, seed: int) -> np.ndarray:
