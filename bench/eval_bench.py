@@ -3,9 +3,11 @@
 Runs ``callroles eval diarization``'s measurement on: the real calls with manual annotation
 (``../shared/data/real-calls/callytics``), the real multi-speaker recordings
 (``../shared/data/diarization/pyaudioanalysis``), inaSpeechSegmenter's own reference files
-(``tests/data/reference``: music, noise, speech), and the synthetic test corpus (seed 1234,
-small preset). Writes ``bench/results/eval-diarization.json``. The real data lives in the
-project's shared folder, not in a user's clone: a set that is absent is reported as absent.
+(``tests/data/reference``: music, noise, speech), the synthetic test corpus (seed 1234,
+small preset), held-out MBROLA calls with Debian's hold music and prompts, and generated calls
+of real LibriSpeech voices (alone, and on hold with Debian's five music-on-hold tracks). Writes
+``bench/results/eval-diarization.json``. The real data lives in the project's shared folder,
+not in a user's clone: a set that is absent is reported as absent.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +39,41 @@ def real_voice_corpus(settings: Settings) -> Path | None:
     if not (real / "calls.csv").is_file():
         generate_real_corpus(real, voices, calls=12, seed=7, stereo_fraction=0.0)
     return real
+
+
+#: the first house numbers that between them play each of Debian's five hold-music tracks
+HOLD_HOUSES = (1, 2, 3, 4, 8)
+REAL_VOICES_HOLD = (
+    "real voices on hold (LibriSpeech readers; Debian's five hold-music tracks and an English "
+    "prompt, one call centre per track; varied lines; the calls are generated, seeds 81-88)"
+)
+
+
+def real_voice_hold_corpus(settings: Settings, calls_per_house: int = 6) -> Path | None:
+    """Real voices next to real hold music: for each of Debian's five music-on-hold tracks, one
+    call centre's calls (``simulate --real-voices --sounds debian --house-sounds H``), in one
+    folder as ``h<H>-callNNNNN``; None when the voices are absent."""
+    voices = SHARED / "speakers" / "librispeech"
+    if not voices.is_dir():
+        return None
+    out = settings.home / "bench-cache" / f"eval-real-voices-hold-{generator_fingerprint()}"
+    if (out / "complete").is_file():
+        return out
+    for sub in ("audio", "truth"):
+        (out / sub).mkdir(parents=True, exist_ok=True)
+    for house in HOLD_HOUSES:
+        part = out / "parts" / f"house{house}"
+        if not (part / "calls.csv").is_file():
+            shutil.rmtree(part, ignore_errors=True)
+            generate_real_corpus(
+                part, voices, calls=calls_per_house, seed=80 + house, varied_lines=True,
+                house_sounds=house,
+            )  # fmt: skip
+        for sub in ("audio", "truth"):
+            for f in sorted((part / sub).iterdir()):
+                shutil.copyfile(f, out / sub / f"h{house}-{f.name}")
+    (out / "complete").write_text("")
+    return out
 
 
 HELD_OUT_SOURCES = (
@@ -82,6 +120,10 @@ def eval_sets(settings: Settings) -> list[tuple[str, Path, Path | None, str]]:
             ("real voices in generated calls (LibriSpeech, seed 7)", real / "audio",
              real / "truth", "real voices (LibriSpeech readers); the calls are generated"),
         )  # fmt: skip
+    hold = real_voice_hold_corpus(settings)
+    if hold is not None:
+        sets.append((REAL_VOICES_HOLD, hold / "audio", hold / "truth",
+                     "real voices and real hold music; the calls are generated"))  # fmt: skip
     return sets
 
 

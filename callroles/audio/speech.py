@@ -25,9 +25,9 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
-from scipy.ndimage import binary_dilation
+from scipy.ndimage import binary_dilation, uniform_filter1d
 
-from callroles.audio.segmentation import drop_short_runs
+from callroles.audio.segmentation import drop_short_runs, runs
 from callroles.audio.separate import SPEECH
 from callroles.runtime.music import MUSIC_SPEC
 
@@ -45,27 +45,42 @@ WINDOW_FRAMES = int(round(MUSIC_SPEC.window_s / FRAME_S))  # the shortest veto: 
 
 
 def music_veto(speech: np.ndarray, vad: np.ndarray | None, music: np.ndarray | None) -> np.ndarray:
-    """``speech`` less the frames the music check hears as music where silero-vad hears no
-    voice, in stretches at least as long as the check's window (1 s): neither model that has
-    heard real audio hears a voice there (docs/frontend.md, "The music check"). Without
-    silero's opinion nothing is vetoed."""
+    """``speech`` less the stretches the music check hears as music where silero-vad hears no
+    voice: neither model that has heard real audio hears a voice there (docs/frontend.md, "The
+    music check"). The verdict is read over the whole timeline, not only where ina or the
+    activity model say speech (in hold music they say it in islands of a few tenths of a
+    second), by a majority over the check's own 1 s window, and it must last a whole window.
+    Without silero's opinion nothing is vetoed."""
     if music is None or vad is None:
         return speech
-    n = len(speech)
-    quiet = np.asarray(vad[:n]) <= VAD_THRESHOLD
-    veto = speech & (np.asarray(music[:n]) > MUSIC_THRESHOLD) & quiet
-    # shorter than the check's own window: not a verdict of its own (0.17 s of a real reader in
-    # lamartine.wav went otherwise)
-    return speech & ~drop_short_runs(veto, WINDOW_FRAMES)
+    return speech & ~music_stretches(vad, music, len(speech))
+
+
+def music_stretches(vad: np.ndarray, music: np.ndarray, n: int) -> np.ndarray:
+    """Frames in stretches of at least one window (1 s) where most of the window around each
+    frame is music to the check and voiceless to silero-vad: a lone frame is not a verdict (0.17
+    s of a real reader in lamartine.wav went otherwise), nor is a flicker of silero inside music
+    a voice."""
+    heard = np.zeros(n, bool)
+    m = min(n, len(vad), len(music))
+    heard[:m] = (np.asarray(music[:m]) > MUSIC_THRESHOLD) & (np.asarray(vad[:m]) <= VAD_THRESHOLD)
+    most = uniform_filter1d(heard.astype(np.float32), WINDOW_FRAMES, mode="constant") > 0.5
+    return drop_short_runs(most, WINDOW_FRAMES)
 
 
 def veto_candidates(speech: np.ndarray, vad: np.ndarray | None) -> np.ndarray:
-    """The frames the music veto could remove, the only ones worth scoring: speech silero-vad
-    does not hear, in stretches of a whole window or more (a veto is one of their parts)."""
+    """The frames worth scoring: stretches of a whole window or more where silero-vad hears no
+    voice and ina or the activity model hears speech somewhere (a veto lies in one of them)."""
     if vad is None:
         return np.zeros(len(speech), bool)
-    quiet = speech & (np.asarray(vad[: len(speech)]) <= VAD_THRESHOLD)
-    return drop_short_runs(quiet, WINDOW_FRAMES)
+    quiet = np.zeros(len(speech), bool)
+    m = min(len(speech), len(vad))
+    quiet[:m] = np.asarray(vad[:m]) <= VAD_THRESHOLD
+    out = np.zeros(len(speech), bool)
+    for a, b in runs(quiet):
+        if b - a >= WINDOW_FRAMES and speech[a:b].any():
+            out[a:b] = True
+    return out
 
 
 def speech_frames(
