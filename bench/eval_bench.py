@@ -165,10 +165,19 @@ def main(argv: list[str]) -> int:
         help="the music check (default: the setting); off writes "
         "eval-diarization-no-music-check.json",
     )
+    p.add_argument(
+        "--vad",
+        choices=("both-ways", "forward"),
+        default=None,
+        help="silero-vad over the recording both ways or forward only (default: the setting); "
+        "forward writes eval-diarization-vad-forward.json",
+    )
     args = p.parse_args(argv)
     settings = get_settings()
     if args.music_check:
         settings = settings.model_copy(update={"music_check": args.music_check == "on"})
+    if args.vad:
+        settings = settings.model_copy(update={"vad_both_ways": args.vad == "both-ways"})
     overrides = {
         "speaker_count": args.speaker_count,
         "known_sounds": args.known_sounds,
@@ -181,6 +190,7 @@ def main(argv: list[str]) -> int:
     name += "-known-sounds" if settings.known_sounds else ""
     name += "-segmenter-float" if settings.segmenter_precision == "float" else ""
     name += "-no-music-check" if not settings.music_check else ""
+    name += "-vad-forward" if not settings.vad_both_ways else ""
     rule = settings.speech_evidence
     name += f"-speech-{rule}" if rule != Settings.model_fields["speech_evidence"].default else ""
     out = args.out or RESULTS.with_name(name + ".json")
@@ -192,6 +202,7 @@ def main(argv: list[str]) -> int:
         "known_sounds": settings.known_sounds,
         "segmenter_precision": settings.segmenter_precision,
         "speech_evidence": settings.speech_evidence,
+        "vad": "both ways" if settings.vad_both_ways else "forward",
         "activity_model": frontend.activity.version if frontend.activity is not None else None,
         "music_check": frontend.music.version if frontend.music is not None else None,
         "sets": {},

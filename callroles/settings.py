@@ -88,6 +88,9 @@ class Settings(BaseSettings):
     # activity model or silero-vad ("either"); "rescue" (the default since 2026-12-01) also lets
     # both frame models together overrule ina's noise and silence, never its music
     speech_evidence: Literal["activity", "silero", "either", "rescue", "gated"] = "rescue"
+    # silero-vad heard both ways, forward and over the reversed recording, averaged (the default
+    # since 2026-12-02): a causal model's late start and late release no longer one-sided
+    vad_both_ways: bool = True
     # the music check (callroles.runtime.music, trained on real music and real voices): where
     # it hears music and silero-vad hears no voice, nobody talks, whatever ina and the activity
     # model say (real hold music on a phone line starts as "male speech" to ina). None: the

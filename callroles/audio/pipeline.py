@@ -235,7 +235,11 @@ class FrontEnd:
         speech, checked = None, None
         if act is not None:
             t0 = time.perf_counter()
-            vad = self.vad(signals[0], n_frames) if self.vad is not None else None
+            vad = (
+                self.vad(signals[0], n_frames, both_ways=self.settings.vad_both_ways)
+                if self.vad is not None
+                else None
+            )
             timings["vad"] = time.perf_counter() - t0
             heard = 1.0 - act.count[:, 0] > DEFAULT_TALK.speech
             speech = speech_frames(grids[0], heard, vad, self.settings.speech_evidence)

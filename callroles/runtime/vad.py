@@ -12,6 +12,11 @@ model is recurrent over 32 ms chunks (256 samples at 8 kHz plus 32 samples of th
 chunk as context, a (2, batch, 128) state). A call is cut into pieces that run side by side as
 one batch, each piece first warmed up on the audio before it, so an hour costs a few hundred
 ONNX runs instead of a hundred thousand.
+
+silero is causal (built for live audio): it hears a voice a little late and lets it go late
+(its state carries the voice over into the pause after it). A finished recording can be heard
+both ways: ``both_ways`` runs it again on the reversed signal and averages the two, so neither
+lag is one-sided (docs/frontend.md, "Speech evidence": "silero-vad heard both ways").
 """
 
 from __future__ import annotations
@@ -100,8 +105,20 @@ class SileroVad:
         probs = out[:, WARMUP_CHUNKS:].reshape(-1)
         return probs[:n_chunks]
 
-    def __call__(self, signal: np.ndarray, n_frames: int, frame_s: float = 0.01) -> np.ndarray:
-        """P(speech) per ``frame_s`` frame: each frame takes the chunk holding its centre."""
+    def __call__(
+        self, signal: np.ndarray, n_frames: int, frame_s: float = 0.01, both_ways: bool = False
+    ) -> np.ndarray:
+        """P(speech) per ``frame_s`` frame: each frame takes the chunk holding its centre.
+        ``both_ways``: the mean of the forward run and a run over the reversed frames."""
+        x = np.asarray(signal, dtype=np.float32).ravel()
+        forward = self._frames(x, n_frames, frame_s)
+        if not both_ways:
+            return forward
+        step = int(round(frame_s * SAMPLE_RATE))
+        backward = self._frames(x[: n_frames * step][::-1].copy(), n_frames, frame_s)
+        return ((forward + backward[::-1]) / 2).astype(np.float32)
+
+    def _frames(self, signal: np.ndarray, n_frames: int, frame_s: float) -> np.ndarray:
         probs = self.chunk_probabilities(signal)
         if len(probs) == 0:
             return np.zeros(n_frames, np.float32)
