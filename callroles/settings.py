@@ -89,7 +89,8 @@ class Settings(BaseSettings):
     # both frame models together overrule ina's noise and silence, never its music
     speech_evidence: Literal["activity", "silero", "either", "rescue", "gated"] = "rescue"
     # silero-vad heard both ways, forward and over the reversed recording, averaged (the default
-    # since 2026-12-02): a causal model's late start and late release no longer one-sided
+    # since 2026-12-02): a causal model's late start and late release no longer one-sided. The
+    # front end's speech rule only; `sounds learn` keeps the forward run its shares were measured on
     vad_both_ways: bool = True
     # the music check (callroles.runtime.music, trained on real music and real voices): where
     # it hears music and silero-vad hears no voice, nobody talks, whatever ina and the activity
