@@ -18,11 +18,12 @@ test: setup  ## the whole test suite (starts its own Kafka and Redis on test por
 test-fast: setup  ## tests without the slow ones
 	$(PY) -m pytest -ra -m "not slow" $(PYTEST_ARGS)
 
-lint: setup  ## ruff, mypy, import layers (.importlinter), module size
+lint: setup  ## ruff, mypy, import layers (.importlinter), module size and imports in functions
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
-	$(PY) -m callroles.deploy.layers
+	$(VENV)/bin/lint-imports
+	$(PY) -m pytest -q -p no:cacheprovider tests/test_code_rules.py
 
 bench: setup  ## benchmarks, results as JSON in bench/results/
 	$(VENV)/bin/callroles bench all

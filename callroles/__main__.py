@@ -1,3 +1,3 @@
-from callroles.cli import main
+from callroles.base.cli import main
 
 raise SystemExit(main())

@@ -55,7 +55,9 @@ fi
 
 # 2. Python environment, pinned by constraints.txt (the resolved set, see README).
 stamp="$ROOT/.venv/.callroles-installed"
-want=$(cat pyproject.toml constraints.txt | sha256sum | cut -c1-16)
+# every top-level folder with a pyproject.toml is one distribution of the callroles namespace
+DISTS="schemas . streaming export training deploy lab bench"
+want=$(cat pyproject.toml */pyproject.toml constraints.txt | sha256sum | cut -c1-16)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   say "creating .venv and installing Python packages (first time: a few minutes; log in $CALLROLES_HOME/pip.log)"
   [ -x .venv/bin/python ] || "$PY" -m venv .venv
@@ -63,7 +65,8 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   extras="dev"; [ "${CALLROLES_GPU:-0}" = 1 ] && extras="dev,gpu"
   if ! {
     .venv/bin/pip install --upgrade "pip>=24" &&
-    .venv/bin/pip install -c constraints.txt -e ".[$extras]" &&
+    editable=""; for d in $DISTS; do [ "$d" = . ] && d=".[$extras]" || d="./$d"; editable="$editable -e $d"; done &&
+    .venv/bin/pip install -c constraints.txt $editable &&
     # inaSpeechSegmenter declares tensorflow[and-cuda] (GBs of CUDA wheels): its real run-time
     # needs are listed in pyproject.toml, so it is installed without its declared dependencies.
     .venv/bin/pip install --no-deps -c constraints.txt "inaSpeechSegmenter==0.8.0" &&
@@ -82,7 +85,7 @@ fi
 #    (read without torch).
 .venv/bin/python -m callroles.deploy.provision
 TF_CPP_MIN_LOG_LEVEL=3 .venv/bin/python -m callroles.export.ina_onnx
-.venv/bin/python -m callroles.audio.embeddings
+.venv/bin/python -m callroles.models.embeddings
 
 # 4. The Kafka broker's jars from Maven Central.
 .venv/bin/callroles stack install

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from callroles.settings import PROJECT_ROOT, Settings
+from callroles.base.settings import PROJECT_ROOT, Settings
 from callroles.training.dataset import BuildOptions, BuildResult, build_dataset
 from tests.support.stacks import local_stack
 
@@ -54,8 +54,8 @@ def small_corpus() -> Path:
     """
     import fcntl
 
-    from callroles.settings import get_settings
-    from callroles.simulate import generate_corpus, generator_fingerprint
+    from callroles.base.settings import get_settings
+    from callroles.lab.simulate import generate_corpus, generator_fingerprint
 
     cache = get_settings().home / "test-cache"
     cache.mkdir(parents=True, exist_ok=True)

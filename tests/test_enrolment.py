@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 from callroles import schemas
-from callroles.call import CallResult, Models, load_models, run_call
-from callroles.settings import Settings
-from callroles.voiceprints import FileStore
+from callroles.agents.voiceprints import FileStore
+from callroles.base.settings import Settings
+from callroles.call.pipeline import CallResult, Models, load_models, run_call
 
 
 @pytest.fixture(scope="module")

@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from callroles.audio.decode import AudioFacts
-from callroles.audio.pipeline import FrontEndResult, SpeakerStream
-from callroles.audio.segmentation import Segment, Segmentation
-from callroles.eval_diarization import Reference, read_reference, score_file
+from callroles.bench.evaluation import Reference, read_reference, score_file
+from callroles.frontend.decode import AudioFacts
+from callroles.frontend.pipeline import FrontEndResult, SpeakerStream
+from callroles.frontend.segmentation import Segment, Segmentation
 
 
 def _front(turns: list[tuple[float, float, str]], talk: dict[str, float]) -> FrontEndResult:

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 
 from callroles import schemas
-from callroles.audio.decode import AudioFacts
-from callroles.audio.pipeline import FrontEndResult, SpeakerStream
-from callroles.audio.segmentation import Segment, Segmentation
-from callroles.result import build_result, conversation_figures
-from callroles.roles import decide_roles, role_of, speaker_probabilities
+from callroles.call.result import build_result, conversation_figures
+from callroles.call.roles import decide_roles, role_of, speaker_probabilities
+from callroles.frontend.decode import AudioFacts
+from callroles.frontend.pipeline import FrontEndResult, SpeakerStream
+from callroles.frontend.segmentation import Segment, Segmentation
 from callroles.schemas import ModelInfo
 
 

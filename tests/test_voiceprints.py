@@ -16,16 +16,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from callroles.audio.decode import decode
-from callroles.call import Models, load_models, run_call
-from callroles.settings import PROJECT_ROOT, Settings
-from callroles.voiceprints import (
+from callroles.agents.voiceprints import (
     FileStore,
     RedisStore,
     Voiceprint,
     VoiceprintError,
     enrol,
 )
+from callroles.base.settings import PROJECT_ROOT, Settings
+from callroles.call.pipeline import Models, load_models, run_call
+from callroles.frontend.decode import decode
 
 CALLYTICS = PROJECT_ROOT.parent / "shared" / "data" / "real-calls" / "callytics"
 needs_callytics = pytest.mark.skipif(
@@ -86,8 +86,8 @@ def test_two_speakers_of_one_voice_leave_the_voiceprint_undecided(
     under 2 s), both halves resemble the print and the margin between them is noise: the
     decision says 0.5, not the 0.97 a margin of 0.07 would read. On the real call the two
     voices are told apart as before."""
-    from callroles.call import _voiceprint_similarity
-    from callroles.roles import decide_roles
+    from callroles.call.pipeline import _voiceprint_similarity
+    from callroles.call.roles import decide_roles
 
     vec = np.asarray(_enrol(models, [CALLYTICS / "CSR01.wav"]).vector, np.float32)
     event = {"call_id": "Call01", "agent_id": "CSR01"}
@@ -116,7 +116,7 @@ def test_a_voice_split_in_two_is_dealt_again_around_the_print(
     piece to one half; with her print the call is dealt again around it."""
     import soundfile as sf
 
-    from callroles.audio.turns import embed_turns, one_voice_split
+    from callroles.frontend.turns import embed_turns, one_voice_split
 
     x, sr = sf.read(CALLYTICS / "Call01.wav", dtype="float32")
     ref = [f.split() for f in (CALLYTICS / "Call01.rttm").read_text().splitlines() if f]

@@ -1,32 +1,14 @@
-"""``callroles demo`` and ``callroles report``. Heavy imports stay inside the handlers."""
+"""``callroles report``: the HTML report of stored results. Heavy imports stay inside the handler."""
 
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
 
 def register(sub: Any) -> None:
-    """Add the ``demo`` and ``report`` sub-commands."""
-    demo = sub.add_parser(
-        "demo",
-        help="the whole job on example calls: stack, worker, simulate, submit, table, HTML report",
-        description=(
-            "Start the local Kafka and Redis and a worker, generate a handful of example calls "
-            "(plus FILES, if given), submit them, wait for the results, print a table per call "
-            "and write an HTML report. Stops what it started."
-        ),
-    )
-    demo.add_argument("files", nargs="*", type=Path, metavar="FILES", help="your own recordings")
-    demo.add_argument("--out", type=Path, default=Path("callroles-demo"), help="report folder")
-    demo.add_argument("--calls", type=int, default=5, help="generated calls (default 5)")
-    demo.add_argument("--seed", type=int, default=11)
-    demo.add_argument("--timeout", type=float, default=None, help="seconds to wait for results")
-    demo.add_argument("--no-progress", action="store_true", help="no progress bars")
-    demo.set_defaults(func=_demo)
-
+    """Add the ``report`` sub-command."""
     report = sub.add_parser(
         "report",
         help="HTML report and timelines from result events (a JSON-lines file or the topic)",
@@ -43,25 +25,6 @@ def register(sub: Any) -> None:
     report.add_argument("--title", default="callroles report")
     report.add_argument("--idle", type=float, default=5.0, help="topic: stop after N quiet seconds")
     report.set_defaults(func=_report)
-
-
-def _demo(args: argparse.Namespace) -> int:
-    from callroles.report.demo import Demo
-    from callroles.settings import get_settings
-
-    if args.calls < 1:
-        print("callroles demo: --calls must be at least 1", file=sys.stderr)
-        return 2
-    demo = Demo(
-        get_settings(),
-        args.out,
-        args.files,
-        calls=args.calls,
-        seed=args.seed,
-        timeout_s=args.timeout,
-        progress=not args.no_progress,
-    )
-    return demo.run()
 
 
 def resolve_source(value: str) -> tuple[str, str | None]:
@@ -87,8 +50,8 @@ def _report(args: argparse.Namespace) -> int:
             )
         results = load_results(path)
     else:
-        from callroles.report.topic import read_results, result_topic
-        from callroles.settings import get_settings
+        from callroles.base.settings import get_settings
+        from callroles.streaming.results import read_results, result_topic
 
         settings = get_settings()
         topic = name or result_topic(settings)

@@ -19,8 +19,8 @@ from typing import Any
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from callroles import __version__
-from callroles.names import safe_name
+from callroles.base import __version__
+from callroles.base.names import safe_name
 from callroles.report import tables
 from callroles.report.timeline import load_truth, role_colour, timeline_png
 

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from callroles.errors import InputError
+from callroles.base.errors import InputError
 from callroles.schemas import SchemaError, validate
 
 Result = Mapping[str, Any]

@@ -18,7 +18,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from callroles.names import safe_name
+from callroles.base.names import safe_name
 
 Span = tuple[float, float]
 

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from callroles.settings import Settings
+from callroles.base.settings import Settings
 
 
 @pytest.fixture(scope="session")
 def frontend():
-    from callroles.audio.pipeline import FrontEnd
+    from callroles.frontend.pipeline import FrontEnd
 
     return FrontEnd(Settings())
 

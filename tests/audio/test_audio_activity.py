@@ -9,8 +9,8 @@ import numpy as np
 import onnx
 import pytest
 
-from callroles.audio.decode import decode
-from callroles.runtime.activity import (
+from callroles.frontend.decode import decode
+from callroles.models.activity import (
     ACTIVITY_SPEC,
     CHUNK_FRAMES,
     ActivityModel,
@@ -72,8 +72,8 @@ def test_shipped_model_carries_its_feature_spec() -> None:
 
 
 def test_the_role_model_is_refused_as_an_activity_model() -> None:
-    from callroles.runtime.errors import ModelForeignError
-    from callroles.runtime.scorer import DEFAULT_MODEL
+    from callroles.models.crnn import DEFAULT_MODEL
+    from callroles.models.errors import ModelForeignError
 
     with pytest.raises(ModelForeignError, match="not an activity model"):
         ActivityModel.load(DEFAULT_MODEL)
@@ -82,8 +82,8 @@ def test_the_role_model_is_refused_as_an_activity_model() -> None:
 def test_a_model_trained_on_other_features_is_refused(tmp_path: Path) -> None:
     from dataclasses import replace
 
-    from callroles.runtime.errors import ModelSpecError
-    from callroles.runtime.metadata import read_metadata, write_metadata
+    from callroles.models.errors import ModelSpecError
+    from callroles.models.metadata import read_metadata, write_metadata
 
     proto = onnx.load(default_activity_model())
     meta = read_metadata(proto)

@@ -1,4 +1,4 @@
-"""Counting the voices of a mono call (``callroles.audio.count``): the rule on hand-made voice
+"""Counting the voices of a mono call (``callroles.frontend.count``): the rule on hand-made voice
 samples, then the front end on real recordings (inaSpeechSegmenter's reference files)."""
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from callroles.audio.count import DEFAULT_COUNT, count_speakers
-from callroles.errors import InputError
-from callroles.settings import Settings
+from callroles.base.errors import InputError
+from callroles.base.settings import Settings
+from callroles.frontend.count import DEFAULT_COUNT, count_speakers
 
 
 def _voices(sizes: list[int], seed: int = 0, spread: float = 0.25) -> np.ndarray:
@@ -79,7 +79,7 @@ def test_two_readers_are_two_voices(reference_dir: Path, frontend, tmp_path: Pat
 
 
 def test_the_setting_decides_unless_the_caller_does(reference_dir: Path, frontend) -> None:
-    from callroles.audio.pipeline import FrontEnd
+    from callroles.frontend.pipeline import FrontEnd
 
     path = reference_dir / "musanmix.wav"
     assert frontend.process(path).budget["speaker_count"]["method"] == "given"
@@ -94,7 +94,7 @@ def test_the_setting_decides_unless_the_caller_does(reference_dir: Path, fronten
 def test_the_speakers_option_takes_a_number_or_auto() -> None:
     import argparse
 
-    from callroles.audio.cli import speakers_arg
+    from callroles.call.segment_cli import speakers_arg
 
     assert speakers_arg("auto") == "auto" and speakers_arg("3") == 3
     for bad in ("0", "5", "two", "-1"):

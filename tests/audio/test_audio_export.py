@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from callroles.audio.der import read_rttm
+from callroles.bench.der import read_rttm
 
 
 @pytest.fixture(scope="module")
@@ -51,8 +51,8 @@ def test_budget_adds_up(lamartine) -> None:
 def test_segment_command(
     reference_dir: Path, tmp_path: Path, frontend, capsys, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from callroles.audio import pipeline
-    from callroles.cli import main
+    from callroles.base.cli import main
+    from callroles.frontend import pipeline
 
     monkeypatch.setattr(pipeline, "FrontEnd", lambda _settings: frontend)  # reuse its models
     rttm = tmp_path / "out.rttm"

@@ -7,8 +7,8 @@ import dataclasses
 import numpy as np
 import pytest
 
-from callroles.audio.windows import stream_windows
-from callroles.features import DEFAULT_SPEC, FeatureSpec, log_mel
+from callroles.call.windows import stream_windows
+from callroles.models.features import DEFAULT_SPEC, FeatureSpec, log_mel
 
 RATE = 8000
 

@@ -1,4 +1,4 @@
-"""Known sounds (``callroles.audio.known``): the call centre's own music and announcements are
+"""Known sounds (``callroles.frontend.known``): the call centre's own music and announcements are
 found through a GSM line and are nobody's talk. Real recordings: Debian's Asterisk hold music and
 prompts (installed by ``make setup``), espeak-ng speech around them."""
 
@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from callroles.audio.known import KnownSounds, LiveKnownSounds
-from callroles.errors import ConfigError
-from callroles.settings import Settings
+from callroles.base.errors import ConfigError
+from callroles.base.settings import Settings
+from callroles.frontend.known import KnownSounds, LiveKnownSounds
 
 ASTERISK = Path("/usr/share/asterisk")
 PROMPT = ASTERISK / "sounds" / "en_US_f_Allison" / "basic-pbx-ivr-main.wav"
@@ -62,7 +62,7 @@ def _spans(call: Path, speech_wav: Path) -> dict[str, tuple[float, float]]:
 def test_the_prompt_and_the_music_are_found_through_gsm(
     library: Path, call: Path, speech_wav: Path, tmp_path: Path
 ) -> None:
-    from callroles.audio.decode import decode
+    from callroles.frontend.decode import decode
 
     index = KnownSounds.load(str(library), tmp_path)
     assert sorted(set(index.kinds)) == ["announcement", "music"]
@@ -80,8 +80,8 @@ def test_the_prompt_and_the_music_are_found_through_gsm(
 
 
 def test_known_sounds_are_nobodys_talk(library: Path, call: Path, speech_wav: Path) -> None:
-    from callroles.audio.pipeline import FrontEnd
-    from callroles.call import analyze_file
+    from callroles.call.pipeline import analyze_file
+    from callroles.frontend.pipeline import FrontEnd
 
     settings = Settings(known_sounds=str(library))
     front = FrontEnd(settings).process(call)
@@ -104,7 +104,7 @@ def test_a_missing_folder_is_a_configuration_error(tmp_path: Path) -> None:
 
 
 def test_an_announcement_alone_is_a_call_with_nobody(library: Path, tmp_path: Path, sh) -> None:
-    from callroles.call import analyze_file
+    from callroles.call.pipeline import analyze_file
 
     only = tmp_path / "prompt.gsm"
     sh("sox", str(PROMPT), "-r", "8000", "-c", "1", str(only))
@@ -117,7 +117,7 @@ def test_an_announcement_alone_is_a_call_with_nobody(library: Path, tmp_path: Pa
 def test_a_worker_picks_up_a_library_learnt_again_and_keeps_it_if_it_breaks(
     library: Path, call: Path, tmp_path: Path
 ) -> None:
-    from callroles.audio.decode import decode
+    from callroles.frontend.decode import decode
 
     folder = tmp_path / "learnt"
     (folder / "moh").mkdir(parents=True)

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import numpy as np
 
-from callroles.audio.pipeline import FrontEnd
-from callroles.audio.speech import music_veto, veto_candidates
-from callroles.eval_diarization import evaluate_dir
-from callroles.settings import SHARED_DATA, Settings
-from callroles.simulate import generate_corpus
-from callroles.simulate.real_voices import generate_real_corpus
+from callroles.base.settings import SHARED_DATA, Settings
+from callroles.bench.evaluation import evaluate_dir
+from callroles.frontend.pipeline import FrontEnd
+from callroles.frontend.speech import music_veto, veto_candidates
+from callroles.lab.simulate import generate_corpus
+from callroles.lab.simulate.real_voices import generate_real_corpus
 
 
 def _music_as_talk(result: dict) -> float:

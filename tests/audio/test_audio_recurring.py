@@ -1,4 +1,4 @@
-"""Recurring sounds (``callroles.audio.recurring``, ``callroles sounds learn``): a call centre's
+"""Recurring sounds (``callroles.sounds.recurring``, ``callroles sounds learn``): a call centre's
 recordings are learnt from its archive, a voice is not. Real audio: LibriSpeech readers, Debian's
 Asterisk music and prompts, coded as GSM 6.10."""
 
@@ -12,13 +12,13 @@ import pytest
 import soundfile as sf
 import soxr
 
-from callroles.audio.decode import decode
-from callroles.audio.known import KnownSounds
-from callroles.audio.recurring import Call, LearnSpec, find_recurring, fingerprint_archive, learn
-from callroles.cli import main
-from callroles.errors import ConfigError
-from callroles.settings import PROJECT_ROOT, get_settings
-from callroles.simulate.real_voices import generate_real_corpus
+from callroles.base.cli import main
+from callroles.base.errors import ConfigError
+from callroles.base.settings import PROJECT_ROOT, get_settings
+from callroles.frontend.decode import decode
+from callroles.frontend.known import KnownSounds
+from callroles.lab.simulate.real_voices import generate_real_corpus
+from callroles.sounds.recurring import Call, LearnSpec, find_recurring, fingerprint_archive, learn
 
 PROMPT = Path("/usr/share/asterisk/sounds/en_US_f_Allison/basic-pbx-ivr-main.wav")
 LIBRI = PROJECT_ROOT.parent / "shared" / "data" / "speakers" / "librispeech"

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from callroles.audio.decode import decode
-from callroles.audio.segmentation import raw_to_grid
+from callroles.frontend.decode import decode
+from callroles.frontend.segmentation import raw_to_grid
 
 
 def _reference(path: Path) -> list[tuple[str, float, float]]:

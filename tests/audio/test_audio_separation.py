@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from callroles.audio.der import der, read_rttm
-from callroles.errors import InputError
-from callroles.settings import Settings
+from callroles.base.errors import InputError
+from callroles.base.settings import Settings
+from callroles.bench.der import der, read_rttm
 
 
 def _corpus_call(corpus: Path, *, channels: int, same_gender: bool) -> tuple[Path, dict, list]:
@@ -95,8 +95,8 @@ def test_dual_mono_stereo_is_treated_as_mono(
 
 
 def test_embedding_graph_matches_numpy_lstm(reference_dir: Path) -> None:
-    from callroles.audio.decode import decode
-    from callroles.audio.embeddings import (
+    from callroles.frontend.decode import decode
+    from callroles.models.embeddings import (
         VoiceEncoder,
         partial_mels,
         reference_embed,

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import numpy as np
 
-from callroles.audio.segmentation import SpeakerTrack
-from callroles.audio.talk import DEFAULT_TALK, nearest_owner, talk_tracks
-from callroles.audio.turns import _viterbi, cluster_turns, cut_turns
-from callroles.runtime.activity import Activity
-from callroles.settings import get_settings
+from callroles.base.settings import get_settings
+from callroles.frontend.segmentation import SpeakerTrack
+from callroles.frontend.talk import DEFAULT_TALK, nearest_owner, talk_tracks
+from callroles.frontend.turns import _viterbi, cluster_turns, cut_turns
+from callroles.models.activity import Activity
 
 
 def _act(
@@ -85,7 +85,7 @@ def test_cluster_turns_separates_two_voices() -> None:
 
 def test_energy_mode_is_still_there(small_corpus: Path) -> None:
     """``talk_time="energy"`` runs without the model and gives other (energy-trimmed) times."""
-    from callroles.audio.pipeline import FrontEnd
+    from callroles.frontend.pipeline import FrontEnd
 
     audio = small_corpus / "audio" / "call00002.gsm"
     energy = FrontEnd(get_settings().model_copy(update={"talk_time": "energy"}))
@@ -97,7 +97,7 @@ def test_energy_mode_is_still_there(small_corpus: Path) -> None:
 
 
 def test_align_renumbers_clusters_to_the_gender_tracks() -> None:
-    from callroles.audio.turns import align
+    from callroles.frontend.turns import align
 
     n = 100
     tracks = [_track(n, 0, 40, "female"), _track(n, 40, 100, "male")]

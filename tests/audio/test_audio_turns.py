@@ -1,4 +1,4 @@
-"""Turn clustering around a known voice (``callroles.audio.turns``): plain functions, no audio.
+"""Turn clustering around a known voice (``callroles.frontend.turns``): plain functions, no audio.
 
 Embeddings here are unit vectors near two voice directions, as GE2E partials of one speaker sit
 near their mean; the real-audio case (CSR01 split in two by plain clustering) is in
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from callroles.audio.turns import TurnEmbeddings, anchored_turns, one_voice_split
+from callroles.frontend.turns import TurnEmbeddings, anchored_turns, one_voice_split
 
 
 def _unit(x: np.ndarray) -> np.ndarray:

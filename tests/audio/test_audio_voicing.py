@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
-from callroles.audio.segmentation import FRAME_S, SpeakerTrack
-from callroles.audio.voicing import VoicingSpec, frame_levels_db, trim_tracks, voiced_mask
-from callroles.settings import Settings
+from callroles.base.settings import Settings
+from callroles.frontend.segmentation import FRAME_S, SpeakerTrack
+from callroles.frontend.voicing import VoicingSpec, frame_levels_db, trim_tracks, voiced_mask
 
 SR = 8000
 SPF = int(SR * FRAME_S)
@@ -74,7 +74,7 @@ def test_floor_from_silence_frames_ignores_loud_music() -> None:
 
 def test_trimmed_talk_time_closer_to_truth_on_generated_calls(small_corpus: Path) -> None:
     """On the small corpus (synthetic calls), trimming must shrink the talk-time error."""
-    from callroles.audio.pipeline import FrontEnd
+    from callroles.frontend.pipeline import FrontEnd
 
     errors: dict[bool, list[float]] = {True: [], False: []}
     for trim in (False, True):

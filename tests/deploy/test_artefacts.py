@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from callroles.settings import Settings
+from callroles.base.settings import Settings
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 ENV_NAME = re.compile(r"\bCALLROLES_[A-Z0-9_]+\b")

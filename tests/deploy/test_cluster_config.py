@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from callroles.deploy import cluster as cl
-from callroles.errors import ConfigError
-from callroles.settings import Settings
+from callroles.base.errors import ConfigError
+from callroles.base.settings import Settings
+from callroles.lab import cluster as cl
 from callroles.streaming.clients import producer_kwargs
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 
-from callroles.settings import PROJECT_ROOT
+from callroles.base.settings import PROJECT_ROOT
 from callroles.streaming import metrics
 
 DASHBOARD = PROJECT_ROOT / "deploy" / "grafana" / "callroles-dashboard.json"

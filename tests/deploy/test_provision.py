@@ -11,15 +11,15 @@ from pathlib import Path
 
 import numpy as np
 
+from callroles.base.settings import get_settings
 from callroles.deploy.provision import INA_WEIGHTS, ina_weights_dir
-from callroles.settings import get_settings
 
 FRAME = 0.02  # seconds: inaSpeechSegmenter's own frame step
 
 SCRIPT = """
 import json, sys
 from callroles.deploy.provision import use_provisioned_weights
-from callroles.settings import get_settings
+from callroles.base.settings import get_settings
 use_provisioned_weights(get_settings())
 from inaSpeechSegmenter import Segmenter
 seg = Segmenter(vad_engine="smn", detect_gender=True, ffmpeg="ffmpeg")

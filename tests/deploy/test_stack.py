@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from callroles.deploy import stack as stack_mod
-from callroles.errors import StackError
-from callroles.settings import Settings
+from callroles.base.errors import StackError
+from callroles.base.settings import Settings
+from callroles.lab import stack as stack_mod
 
 
 def test_produce_and_consume_on_the_local_broker(stack: Settings) -> None:
@@ -112,7 +112,7 @@ def test_no_network_to_maven_central_is_reported(tmp_path: Path) -> None:
 
 def test_cluster_ids_never_look_like_options() -> None:
     # Kafka's StorageTool reads an id starting with '-' as an option and refuses to format.
-    from callroles.deploy.install import kafka_cluster_id
+    from callroles.lab.install import kafka_cluster_id
 
     ids = {kafka_cluster_id() for _ in range(3000)}
     assert len(ids) == 3000

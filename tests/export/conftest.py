@@ -42,8 +42,8 @@ def exported(
 ) -> tuple[Path, Any]:
     """The GRU CRNN exported once (with both variants), and its report."""
     from callroles.export.onnx_export import export_model
-    from callroles.features import DEFAULT_SPEC
-    from callroles.runtime.metadata import ModelMetadata
+    from callroles.models.features import DEFAULT_SPEC
+    from callroles.models.metadata import ModelMetadata
 
     out = tmp_path_factory.mktemp("export") / "model.onnx"
     meta = ModelMetadata(

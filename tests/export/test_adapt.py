@@ -13,14 +13,14 @@ from typing import Any
 import numpy as np
 import pytest
 
-from callroles.audio.decode import decode
-from callroles.audio.pipeline import FrontEnd
-from callroles.errors import ModelError
+from callroles.agents.voiceprints import FileStore, make_voiceprint, speech_partials
+from callroles.base.errors import ModelError
+from callroles.base.settings import Settings
 from callroles.export.adapt import AdaptOptions, adapt, format_report
-from callroles.runtime.scorer import Scorer
-from callroles.settings import Settings
+from callroles.frontend.decode import decode
+from callroles.frontend.pipeline import FrontEnd
+from callroles.models.crnn import Scorer
 from callroles.training.dataset import BuildOptions
-from callroles.voiceprints import FileStore, make_voiceprint, speech_partials
 
 AGENT = "A001"  # female agent of call00001 (opposite genders) and call00004 (same gender)
 

@@ -13,14 +13,14 @@ from typing import Any
 import numpy as np
 import pytest
 
-from callroles.analyze import format_text, write_plot
-from callroles.audio.pipeline import FrontEnd
-from callroles.call import CallFailure, Models, analyze_file, run_call
-from callroles.cli import main
-from callroles.errors import AudioError, InputError
-from callroles.runtime.scorer import Scorer
+from callroles.base.cli import main
+from callroles.base.errors import AudioError, InputError
+from callroles.base.settings import Settings
+from callroles.call.cli import format_text, write_plot
+from callroles.call.pipeline import CallFailure, Models, analyze_file, run_call
+from callroles.frontend.pipeline import FrontEnd
+from callroles.models.crnn import Scorer
 from callroles.schemas import validate
-from callroles.settings import Settings
 
 
 @pytest.fixture(scope="module")

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from callroles.call.roles import SpeakerRole, pair_confidence
 from callroles.export.calibrate import (
     PairScore,
     ceiling_of,
@@ -18,9 +19,8 @@ from callroles.export.calibrate import (
     nll,
     summary,
 )
-from callroles.roles import SpeakerRole, pair_confidence
-from callroles.runtime.scorer import Scorer, calibration_path
-from callroles.runtime.shipped import ROLE_MODEL
+from callroles.models.crnn import Scorer, calibration_path
+from callroles.models.shipped import ROLE_MODEL
 
 
 def test_a_model_confidently_wrong_half_the_time_gets_a_high_temperature() -> None:
@@ -98,8 +98,8 @@ def test_voiceprint_confidence_from_a_fitted_scale(tmp_path: Path) -> None:
     """Uncalibrated, a similarity margin of 0.2 reads 0.70; with a fitted scale it is a rate
     (sigmoid(margin / scale)), capped at the voiceprint's accuracy on the fit calls. A file for
     another embedding model is ignored."""
-    from callroles.roles import VoiceprintScale, by_voiceprint
-    from callroles.voiceprints import EMBEDDING_MODEL, voiceprint_scale
+    from callroles.agents.voiceprints import EMBEDDING_MODEL, voiceprint_scale
+    from callroles.call.roles import VoiceprintScale, by_voiceprint
 
     decisions = [SpeakerRole("S0"), SpeakerRole("S1")]
     plain = by_voiceprint(decisions, {"S0": 0.80, "S1": 0.60})

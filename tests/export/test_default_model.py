@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from callroles.runtime.scorer import DEFAULT_MODEL, Scorer
+from callroles.models.crnn import DEFAULT_MODEL, Scorer
 from tests.support.models import SHIPPED_FILES, assert_shipped_model
 
 

@@ -17,8 +17,8 @@ from callroles.export.onnx_export import (
     run_keras,
     run_onnx,
 )
-from callroles.runtime.errors import ModelCorruptError
-from callroles.runtime.metadata import read_metadata
+from callroles.models.errors import ModelCorruptError
+from callroles.models.metadata import read_metadata
 
 
 def test_parity_and_metadata_round_trip(exported: tuple[Path, Any], crnn_gru: Any) -> None:
@@ -111,8 +111,8 @@ def test_cli_exports_a_run_folder(
     """A run folder as training leaves it; parity windows come from its dataset tree."""
     import json
 
-    from callroles.cli import main
-    from callroles.features import DEFAULT_SPEC
+    from callroles.base.cli import main
+    from callroles.models.features import DEFAULT_SPEC
 
     run = tmp_path / "runs" / "gru2"
     run.mkdir(parents=True)

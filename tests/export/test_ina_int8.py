@@ -9,14 +9,14 @@ import numpy as np
 import onnx
 import pytest
 
-from callroles.audio.decode import decode
-from callroles.audio.errors import SegmenterError
-from callroles.audio.ina_models import INT8_RECIPE, wanted_paths
-from callroles.audio.segment import OnnxSegmenter
-from callroles.audio.segmentation import raw_to_grid
+from callroles.base.settings import get_settings
 from callroles.export.ina_onnx import calibration_audio, quantize
-from callroles.runtime.errors import ModelNotConvertedError
-from callroles.settings import get_settings
+from callroles.frontend.decode import decode
+from callroles.frontend.errors import SegmenterError
+from callroles.frontend.segmentation import raw_to_grid
+from callroles.models.errors import ModelNotConvertedError
+from callroles.models.ina import OnnxSegmenter
+from callroles.models.ina_files import INT8_RECIPE, wanted_paths
 
 
 def test_install_step_wrote_smaller_int8_copies() -> None:

@@ -11,17 +11,17 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
-from callroles.errors import ConfigError, ModelError
+from callroles.base.errors import ConfigError, ModelError
 from callroles.export.onnx_export import run_onnx
-from callroles.features import DEFAULT_SPEC
-from callroles.runtime.errors import (
+from callroles.models.crnn import Scorer, WindowsError, _cuda_usable
+from callroles.models.errors import (
     ModelCorruptError,
     ModelForeignError,
     ModelMissingError,
     ModelSpecError,
 )
-from callroles.runtime.metadata import read_metadata, write_metadata
-from callroles.runtime.scorer import Scorer, WindowsError, _cuda_usable
+from callroles.models.features import DEFAULT_SPEC
+from callroles.models.metadata import read_metadata, write_metadata
 
 
 @pytest.fixture()
@@ -112,7 +112,7 @@ def test_refuses_foreign_onnx(tmp_path: Path) -> None:
         Scorer.load(foreign, execution_provider="cpu")
     # callroles metadata on a graph of the wrong shape: still foreign
     proto = onnx.load(str(foreign))
-    from callroles.runtime.metadata import ModelMetadata
+    from callroles.models.metadata import ModelMetadata
 
     write_metadata(proto, ModelMetadata(DEFAULT_SPEC.to_dict(), ("customer", "agent"), "gru", 0))
     onnx.save(proto, str(foreign))
@@ -129,9 +129,9 @@ def test_execution_provider_setting(exported: tuple[Path, Any]) -> None:
 
 
 def test_trunk_once_scoring(exported: tuple[Path, Any], reference_dir: Path) -> None:
-    from callroles.audio.decode import decode
-    from callroles.audio.windows import slice_windows
-    from callroles.features import log_mel
+    from callroles.call.windows import slice_windows
+    from callroles.frontend.decode import decode
+    from callroles.models.features import log_mel
 
     exact = Scorer.load(exported[0], execution_provider="cpu")
     fast = Scorer.load(exported[0], execution_provider="cpu", stream_trunk=True)
@@ -159,9 +159,9 @@ def test_model_without_trunk_once_graph_scores_windows(
     it falls back to window-by-window scoring instead of refusing to start a worker."""
     import shutil
 
-    from callroles.audio.decode import decode
-    from callroles.audio.windows import slice_windows
-    from callroles.features import log_mel
+    from callroles.call.windows import slice_windows
+    from callroles.frontend.decode import decode
+    from callroles.models.features import log_mel
 
     alone = tmp_path / "alone.onnx"
     shutil.copy(exported[0], alone)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from callroles.settings import Settings
+from callroles.base.settings import Settings
 from tests.faults import corpus, harness
 from tests.support import http_server
 from tests.support.models import assert_shipped_model

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from callroles.settings import Settings
+from callroles.base.settings import Settings
 from tests.support.workers import Workers, stack_env
 
 #: what every fault suite's workers share: short leases and sessions so faults show quickly

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from callroles import schemas
-from callroles.settings import Settings
+from callroles.base.settings import Settings
 from tests.faults import corpus, harness
 from tests.support import calls
 from tests.support.workers import Workers

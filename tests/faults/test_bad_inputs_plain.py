@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from callroles.errors import CallrolesError
-from callroles.settings import Settings
+from callroles.base.errors import CallrolesError
+from callroles.base.settings import Settings
 from tests.faults import corpus
 
 FrontEndT = Any
@@ -20,7 +20,7 @@ FrontEndT = Any
 
 @pytest.fixture(scope="session")
 def frontend(limited_settings: Settings) -> FrontEndT:
-    from callroles.audio.pipeline import FrontEnd
+    from callroles.frontend.pipeline import FrontEnd
 
     return FrontEnd(limited_settings)
 

@@ -1,4 +1,4 @@
-"""Faults of a three-broker Kafka cluster with calls in flight (``callroles.deploy.cluster``):
+"""Faults of a three-broker Kafka cluster with calls in flight (``callroles.lab.cluster``):
 kill -9 of the node leading every partition of the call-finished topic, and a rolling restart
 of all three nodes. Topics have replication factor 3 and min.insync.replicas 2; our producers
 and the workers' use acks=all (ours with idempotence). Two real workers bootstrap from all three
@@ -23,9 +23,9 @@ from pathlib import Path
 
 import pytest
 
-from callroles.deploy import cluster as cl
-from callroles.deploy import stack as stack_mod
-from callroles.settings import Settings
+from callroles.base.settings import Settings
+from callroles.lab import cluster as cl
+from callroles.lab import stack as stack_mod
 from tests.faults import harness
 from tests.support import calls
 from tests.support.ports import free_ports

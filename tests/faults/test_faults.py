@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from callroles.deploy import stack as stack_mod
-from callroles.settings import Settings
+from callroles.base.settings import Settings
+from callroles.lab import stack as stack_mod
 from tests.faults import harness
 from tests.support import calls
 from tests.support.workers import Workers

@@ -35,7 +35,7 @@ from typing import Any
 
 import pytest
 
-from callroles.settings import Settings
+from callroles.base.settings import Settings
 from tests.faults import harness
 from tests.support import calls
 from tests.support.workers import Workers, stack_env

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from callroles.base.settings import Settings
+from callroles.lab.demo_worker import model_missing, worker_available
 from callroles.report import tables
-from callroles.report.demo_worker import model_missing, worker_available
 from callroles.schemas import validate
-from callroles.settings import Settings
 from tests.support.models import assert_shipped_model
 
 pytestmark = [pytest.mark.slow, pytest.mark.services]

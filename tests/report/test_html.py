@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from callroles.cli import main
+from callroles.base.cli import main
 from callroles.report.html import build_report
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from callroles.report.topic import EventWatcher, consumer_kwargs, read_results, result_topic
-from callroles.settings import Settings
+from callroles.base.settings import Settings
+from callroles.streaming.results import EventWatcher, consumer_kwargs, read_results, result_topic
 
 pytestmark = pytest.mark.services
 
@@ -62,8 +62,8 @@ def test_report_command_reads_the_topic(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from callroles.cli import main
-    from callroles.settings import get_settings
+    from callroles.base.cli import main
+    from callroles.base.settings import get_settings
     from callroles.streaming.topics import create_topics_sync
 
     results, _ = batch

@@ -8,12 +8,12 @@ import pytest
 import soundfile as sf
 import soxr
 
-from callroles.runtime.errors import ModelForeignError
-from callroles.runtime.music import MUSIC_SPEC, MusicModel, window_starts
-from callroles.runtime.shipped import ACTIVITY_MODEL
-from callroles.settings import SHARED_DATA
-from callroles.simulate import channel
-from callroles.simulate.sounds import _read, music_files
+from callroles.base.settings import SHARED_DATA
+from callroles.lab.simulate import channel
+from callroles.lab.simulate.sounds import _read, music_files
+from callroles.models.errors import ModelForeignError
+from callroles.models.music import MUSIC_SPEC, MusicModel, window_starts
+from callroles.models.shipped import ACTIVITY_MODEL
 
 READERS = SHARED_DATA / "speakers" / "librispeech" / "test-other"
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
-from callroles.audio.pipeline import FrontEnd
-from callroles.runtime.scorer import Scorer
-from callroles.settings import Settings
+from callroles.base.settings import Settings
+from callroles.frontend.pipeline import FrontEnd
+from callroles.models.crnn import Scorer
 
 
 def test_trunk_once_speaker_scoring_matches_windows(small_corpus: Path) -> None:

@@ -9,12 +9,12 @@ import pytest
 import soundfile as sf
 import soxr
 
-import callroles.runtime.vad as vad_module
-from callroles.audio.decode import decode
-from callroles.audio.speech import speech_frames
-from callroles.runtime.errors import ModelMissingError
-from callroles.runtime.vad import SileroVad, vad_model_path
-from callroles.settings import SHARED_DATA, Settings
+import callroles.models.vad as vad_module
+from callroles.base.settings import SHARED_DATA, Settings
+from callroles.frontend.decode import decode
+from callroles.frontend.speech import speech_frames
+from callroles.models.errors import ModelMissingError
+from callroles.models.vad import SileroVad, vad_model_path
 
 REFERENCE = Path(__file__).resolve().parents[1] / "data" / "reference"
 READERS = SHARED_DATA / "speakers" / "librispeech" / "test-other"

@@ -6,7 +6,7 @@ import importlib
 import pkgutil
 
 import callroles
-from callroles.errors import CallrolesError
+from callroles.base.errors import CallrolesError
 from callroles.schemas import ERROR_CODES, LAYOUTS, SEPARATIONS, STAGES, schema
 from callroles.streaming.ingest import error_event
 

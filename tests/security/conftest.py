@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from callroles.deploy.secure_stack import SecureStack
-from callroles.settings import Settings
+from callroles.base.settings import Settings
+from tests.support.secure_stack import SecureStack
 from tests.support.stacks import secure_stack
 
 

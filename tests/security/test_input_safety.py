@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from callroles.settings import PROJECT_ROOT, Settings
+from callroles.base.settings import PROJECT_ROOT, Settings
 from tests.support import http_server
 from tests.support.models import untrained_model
 
@@ -95,7 +95,7 @@ def test_weights_reader_uses_only_the_restricted_unpickler() -> None:
 def test_restricted_unpickler_refuses_code() -> None:
     import pickle
 
-    from callroles.audio import embeddings
+    from callroles.models import embeddings
 
     class Boom:
         def __reduce__(self) -> tuple[object, tuple[str]]:
@@ -121,8 +121,8 @@ def test_model_with_altered_weights_is_refused(model_file: Path, tmp_path: Path)
     import onnx
     from onnx import numpy_helper
 
-    from callroles.errors import ModelError
-    from callroles.runtime.scorer import Scorer
+    from callroles.base.errors import ModelError
+    from callroles.models.crnn import Scorer
 
     proto = onnx.load(str(model_file))
     init = max(proto.graph.initializer, key=lambda t: int(np.prod(t.dims)))
@@ -140,8 +140,8 @@ def test_model_with_altered_weights_is_refused(model_file: Path, tmp_path: Path)
 def test_model_without_metadata_or_not_onnx_is_refused(model_file: Path, tmp_path: Path) -> None:
     import onnx
 
-    from callroles.errors import ModelError
-    from callroles.runtime.scorer import Scorer
+    from callroles.base.errors import ModelError
+    from callroles.models.crnn import Scorer
 
     proto = onnx.load(str(model_file))
     del proto.metadata_props[:]
@@ -158,7 +158,7 @@ def test_model_without_metadata_or_not_onnx_is_refused(model_file: Path, tmp_pat
 
 
 def test_worker_loads_the_model_from_the_configured_path_only(tmp_path: Path) -> None:
-    from callroles.errors import ModelError
+    from callroles.base.errors import ModelError
     from callroles.streaming.app import load_models
 
     with pytest.raises(ModelError) as info:
@@ -170,8 +170,8 @@ def test_worker_loads_the_model_from_the_configured_path_only(tmp_path: Path) ->
 
 
 def test_decode_time_limit_kills_the_decoder() -> None:
-    from callroles.audio.decode import DecodeLimits, decode
-    from callroles.errors import AudioError
+    from callroles.base.errors import AudioError
+    from callroles.frontend.decode import DecodeLimits, decode
 
     wav = PROJECT_ROOT / "tests" / "data" / "reference" / "lamartine.wav"
     with pytest.raises(AudioError) as info:
@@ -180,7 +180,7 @@ def test_decode_time_limit_kills_the_decoder() -> None:
 
 
 def test_http_download_stops_at_max_bytes(tmp_path: Path) -> None:
-    from callroles.errors import InputError
+    from callroles.base.errors import InputError
     from callroles.streaming.fetch import fetch
 
     (tmp_path / "big.gsm").write_bytes(b"\xd0" * 33 * 2000)  # 66 kB
@@ -191,7 +191,7 @@ def test_http_download_stops_at_max_bytes(tmp_path: Path) -> None:
 
 
 def test_http_fetch_needs_an_allow_list() -> None:
-    from callroles.errors import InputError
+    from callroles.base.errors import InputError
     from callroles.streaming.fetch import fetch
 
     with pytest.raises(InputError) as info:  # empty allowed_hosts refuses every URL

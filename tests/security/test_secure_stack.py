@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from callroles.deploy.secure_stack import SecureStack
-from callroles.settings import Settings
+from callroles.base.settings import Settings
 from callroles.streaming.clients import kafka_kwargs, redis_client
+from tests.support.secure_stack import SecureStack
 
 
 async def _roundtrip(settings: Settings, topic: str, payloads: list[bytes]) -> list[bytes]:

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from callroles.deploy.secure_stack import SecureStack
-from callroles.settings import Settings
+from callroles.base.settings import Settings
 from tests.support import calls
 from tests.support.models import untrained_model
+from tests.support.secure_stack import SecureStack
 from tests.support.stacks import secure_worker_env
 from tests.support.workers import Workers
 

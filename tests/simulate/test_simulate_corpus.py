@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from callroles.simulate import generate_corpus
+from callroles.lab.simulate import generate_corpus
 
 
 def _rows(corpus: Path) -> list[dict]:

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from callroles.cli import main
-from callroles.simulate import generate_corpus
-from callroles.simulate.errors import SimulateInputError, SynthesisError
+from callroles.base.cli import main
+from callroles.lab.simulate import generate_corpus
+from callroles.lab.simulate.errors import SimulateInputError, SynthesisError
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:

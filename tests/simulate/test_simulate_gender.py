@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from callroles.settings import Settings
-from callroles.simulate.gender_check import agreement, segmenter
+from callroles.base.settings import Settings
+from callroles.lab.simulate.gender_check import agreement, segmenter
 
 
 def test_ina_labels_intended_gender_on_small_calls(small_corpus: Path) -> None:

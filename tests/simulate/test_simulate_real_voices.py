@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import soundfile as sf
 
-from callroles.settings import PROJECT_ROOT
-from callroles.simulate.errors import SimulateInputError
-from callroles.simulate.real_voices import generate_real_corpus, read_speakers
+from callroles.base.settings import PROJECT_ROOT
+from callroles.lab.simulate.errors import SimulateInputError
+from callroles.lab.simulate.real_voices import generate_real_corpus, read_speakers
 
 LIBRI = PROJECT_ROOT.parent / "shared" / "data" / "speakers" / "librispeech"
 needs_libri = pytest.mark.skipif(

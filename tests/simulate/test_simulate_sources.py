@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from callroles.simulate import codecs, generate_corpus, sounds
-from callroles.simulate.augment import vtl_warp
-from callroles.simulate.errors import SimulateInputError
-from callroles.simulate.tts import synthesize
-from callroles.simulate.voices import catalog
+from callroles.lab.simulate import codecs, generate_corpus, sounds
+from callroles.lab.simulate.augment import vtl_warp
+from callroles.lab.simulate.errors import SimulateInputError
+from callroles.lab.simulate.tts import synthesize
+from callroles.lab.simulate.voices import catalog
 
 SR = 8000
 

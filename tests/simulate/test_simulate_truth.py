@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from callroles.simulate import voices
-from callroles.simulate.dialogue import RenderedCall, render
-from callroles.simulate.plan import draw_plan
+from callroles.lab.simulate import voices
+from callroles.lab.simulate.dialogue import RenderedCall, render
+from callroles.lab.simulate.plan import draw_plan
 from tests.simulate.simvad import energy_vad_seconds
 
 ESPEAK_CALLS = (0, 1, 3, 4)  # espeak-ng only (index 2 has a Festival customer: slower)
@@ -61,8 +61,8 @@ def test_stereo_file_channels_match_truth(small_corpus: Path) -> None:
 
 
 def test_festival_utterance_truth_matches_vad() -> None:
-    from callroles.simulate.dialogue import utterance_regions
-    from callroles.simulate.tts import synthesize
+    from callroles.lab.simulate.dialogue import utterance_regions
+    from callroles.lab.simulate.tts import synthesize
 
     for voice in (v for v in voices.catalog(("en",)) if v.engine == "festival" and v.pitch == 0):
         x = synthesize(voice, "Hello, I am calling about my bill. It says ninety dollars, why?")

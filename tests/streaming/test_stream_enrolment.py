@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from callroles.settings import Settings
+from callroles.agents.voiceprints import RedisStore
+from callroles.base.settings import Settings
 from callroles.streaming.topics import create_topics
-from callroles.voiceprints import RedisStore
 from tests.support import calls
 from tests.support.workers import Workers, stack_env
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from callroles import schemas
-from callroles.errors import AudioError
-from callroles.settings import Settings
+from callroles.base.errors import AudioError
+from callroles.base.settings import Settings
 from callroles.streaming import fetch as F
 from callroles.streaming.ingest import NotJsonError, error_event, make_event, parse_event
 from callroles.streaming.submit import event_for_file

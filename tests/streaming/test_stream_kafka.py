@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from callroles import schemas
-from callroles.settings import Settings
+from callroles.base.settings import Settings
 from callroles.streaming.http import build_http_app
 from callroles.streaming.submit import event_for_file, publish
 from callroles.streaming.tail import events, format_row

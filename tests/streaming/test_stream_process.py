@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from callroles import schemas
-from callroles.call import Models, load_models
-from callroles.settings import Settings
+from callroles.base.settings import Settings
+from callroles.call.pipeline import Models, load_models
 from callroles.streaming.clients import key_prefix, redis_client
 from callroles.streaming.ledger import Ledger
 from callroles.streaming.process import CallProcessor

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from callroles.settings import Settings
+from callroles.base.settings import Settings
 from callroles.streaming.clients import redis_client
 from tests.support.ports import free_port
 

@@ -21,9 +21,9 @@ from pathlib import Path
 
 import pytest
 
-from callroles.runtime.scorer import Scorer
-from callroles.runtime.trunk import stream_path
-from callroles.settings import Settings
+from callroles.base.settings import Settings
+from callroles.models.crnn import Scorer
+from callroles.models.trunk import stream_path
 from callroles.streaming.topics import create_topics
 from tests.support import calls
 from tests.support.models import assert_shipped_model, untrained_model

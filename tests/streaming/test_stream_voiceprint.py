@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from callroles.call import load_models
-from callroles.settings import Settings
+from callroles.agents.voiceprints import RedisStore
+from callroles.base.settings import Settings
+from callroles.call.pipeline import load_models
 from callroles.streaming.topics import create_topics
-from callroles.voiceprints import RedisStore
 from tests.support import calls
 from tests.support.workers import Workers, stack_env
 from tests.test_voiceprints import CALLYTICS, _agent_in_reference, _enrol, needs_callytics

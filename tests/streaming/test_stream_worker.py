@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 
 from callroles import schemas
-from callroles.settings import Settings
+from callroles.base.settings import Settings
 from tests.support.models import assert_shipped_model
 from tests.support.workers import Workers, stack_env
 
@@ -188,7 +188,7 @@ def test_bad_inputs_give_one_typed_error_each(run: Run) -> None:
 
 def test_results_carry_the_front_ends_figures_unchanged(run: Run, model_path: Path) -> None:
     """The worker adds nothing and loses nothing: same call in-process, same talk times."""
-    from callroles.audio.pipeline import FrontEnd
+    from callroles.frontend.pipeline import FrontEnd
 
     corpus_id = min(run.truth, key=lambda c: run.truth[c]["duration_s"])
     front = FrontEnd(Settings()).process(run.truth[corpus_id]["file"], layout="auto")

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from callroles.settings import Settings
+from callroles.base.settings import Settings
 
 LINES = [
     ("en+m3", "Hello, thank you for calling, this is Mark from support. How can I help?"),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from callroles.settings import PROJECT_ROOT, Settings
+from callroles.base.settings import PROJECT_ROOT, Settings
 
 #: what ``callroles/runtime/default_model/`` must hold in every checkout and install
 SHIPPED_FILES = (
@@ -25,7 +25,7 @@ SHIPPED_FILES = (
 
 def assert_shipped_model() -> Path:
     """Assert the shipped model folder is whole; return the role model (``DEFAULT_MODEL``)."""
-    from callroles.runtime.scorer import DEFAULT_MODEL
+    from callroles.models.crnn import DEFAULT_MODEL
 
     folder = DEFAULT_MODEL.parent
     missing = [name for name in SHIPPED_FILES if not (folder / name).is_file()]
@@ -45,8 +45,8 @@ def untrained_model() -> Path:
 
     from callroles.export.onnx_export import export_model
     from callroles.export.runs import windows_from_audio
-    from callroles.features import DEFAULT_SPEC
-    from callroles.runtime.metadata import ModelMetadata
+    from callroles.models.features import DEFAULT_SPEC
+    from callroles.models.metadata import ModelMetadata
     from callroles.training.model import build_crnn
 
     cached.parent.mkdir(parents=True, exist_ok=True)

@@ -1,5 +1,5 @@
-"""The local stacks the suites run on: Kafka+Redis (``callroles.deploy.stack``) and the
-security-configured one (``callroles.deploy.secure_stack``).
+"""The local stacks the suites run on: Kafka+Redis (``callroles.lab.stack``) and the
+security-configured one (``tests.support.secure_stack``).
 
 Ports are free ones chosen per session unless environment variables name them
 (``<prefix>KAFKA_PORT``, ``<prefix>KAFKA_CONTROLLER_PORT``, ``<prefix>REDIS_PORT``; prefix
@@ -16,11 +16,11 @@ import shutil
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from callroles.settings import Settings
+from callroles.base.settings import Settings
 from tests.support.ports import free_ports
 
 if TYPE_CHECKING:
-    from callroles.deploy.secure_stack import SecureStack
+    from tests.support.secure_stack import SecureStack
 
 PORT_VARS = {
     "kafka_port": "KAFKA_PORT",
@@ -60,7 +60,7 @@ def local_stack(env_prefix: str = "CALLROLES_TEST_", **extra: Any) -> Iterator[S
     """Kafka and Redis running on :func:`stack_settings`' ports; afterwards stop what this
     started (a stack already answering on ports named by the environment is left alone) and
     delete the data folders of ports chosen here."""
-    from callroles.deploy import stack as stack_mod
+    from callroles.lab import stack as stack_mod
 
     settings = stack_settings(env_prefix, **extra)
     named = _env_ports(env_prefix)
@@ -84,7 +84,7 @@ def local_stack(env_prefix: str = "CALLROLES_TEST_", **extra: Any) -> Iterator[S
 def secure_stack(base: Settings | None = None) -> Iterator[SecureStack]:
     """The SASL/SCRAM + TLS Kafka and ACL + TLS Redis on free ports, with a fresh CA and
     users; stopped and its folder deleted afterwards."""
-    from callroles.deploy import secure_stack as secure_mod
+    from tests.support import secure_stack as secure_mod
 
     kafka, controller, redis = free_ports(3)
     stack = secure_mod.start(

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from callroles.settings import Settings
+from callroles.base.settings import Settings
 from tests.support.ports import free_port
 
 

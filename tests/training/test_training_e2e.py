@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from callroles.cli import main
+from callroles.base.cli import main
 from callroles.training.data import TrainingDataError
 from callroles.training.model import PAPER_PARAMS
 from callroles.training.train import DEBUG_CONFIG, train
@@ -88,7 +88,7 @@ def test_ship_writes_the_whole_default_model_folder(debug_run: Path, tmp_path: P
     from dataclasses import asdict
 
     from callroles.export.rebuild import RECIPE, ship
-    from callroles.runtime.scorer import Scorer
+    from callroles.models.crnn import Scorer
 
     out = tmp_path / "default_model"
     report = ship(debug_run, out, seed=3, recipe=asdict(RECIPE))

@@ -12,8 +12,8 @@ pytestmark = pytest.mark.slow
 
 
 def test_a_debug_music_check_trains_exports_and_loads(tmp_path: Path) -> None:
-    from callroles.cli import main
-    from callroles.runtime.music import MusicModel
+    from callroles.base.cli import main
+    from callroles.models.music import MusicModel
 
     out = tmp_path / "music-run"
     assert main(["music", "train", "--out", str(out), "--debug"]) == 0

@@ -1,0 +1,332 @@
+"""What streaming adds to a call: validation, the Redis ledger, retries and publishing.
+
+For each raw call-finished message: validate it (``ingest``) -> if this model version already
+has a result, answer the re-submission (below) -> take the call's lease (renewed while working;
+a dead worker's lease expires and the call is picked up again) -> fetch the recording ->
+:func:`callroles.call.pipeline.run_call` in an executor, off the event loop -> claim the result in the
+ledger -> publish it -> mark it sent. A problem with the call itself (bad event, bad audio)
+becomes one error event at once; an unexpected failure (Redis or Kafka lost, a bug) is retried
+in-process with backoff, and only the last try's failure becomes an error event. If even the
+error event cannot be published, :meth:`CallProcessor.handle` raises, so the offset is not
+committed and Kafka redelivers.
+
+A call id submitted again after its result was published (a client that missed the answer, a
+demo run twice) gets the stored result published again, marked ``replay``, when the recording
+is the same (SHA-256); a different recording under the same id is refused as
+``call_id_conflict`` unless the event says ``reprocess: true``, which computes it afresh.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import hashlib
+import logging
+import time
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from callroles.agents.voiceprints import VoiceprintStore
+from callroles.base.errors import CallrolesError, InputError
+from callroles.base.settings import Settings
+from callroles.call.pipeline import CallFailure, CallResult, Models, run_call
+from callroles.schemas import utc_now
+
+from . import metrics
+from .fetch import fetch
+from .ingest import error_event, parse_event
+from .ledger import Ledger
+
+log = logging.getLogger(__name__)
+
+CLAIM_TTL_S = 60  # a claim not confirmed as sent within this is free again
+
+
+class CallIdConflictError(InputError):
+    """The call id already has a result for this model version from another recording."""
+
+    code = "call_id_conflict"
+
+
+def recording_sha256(source: Path | bytes) -> str:
+    """SHA-256 of a fetched recording (a local path is read in 1 MiB blocks)."""
+    if isinstance(source, bytes):
+        return hashlib.sha256(source).hexdigest()
+    digest = hashlib.sha256()
+    with source.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class Sink(Protocol):
+    """Where events go: the worker publishes to Kafka and waits for the acknowledgement."""
+
+    async def result(self, key: str, event: dict[str, Any]) -> None: ...
+
+    async def error(self, key: str | None, event: dict[str, Any]) -> None: ...
+
+
+@dataclass(frozen=True)
+class _Failure:
+    """How one try of a call failed: the exception, the attempt number, the stage."""
+
+    exc: BaseException
+    attempt: int
+    stage: str
+
+    @property
+    def final(self) -> bool:
+        """A problem with the call itself: trying again gives the same answer."""
+        return isinstance(self.exc, CallrolesError)
+
+
+class CallProcessor:
+    """Turns raw call-finished messages into result or error events (see module docstring)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        models: Models,
+        ledger: Ledger,
+        executor: Executor,
+        sink: Sink,
+        worker: str,
+        voiceprints: VoiceprintStore | None = None,
+    ) -> None:
+        self.settings = settings
+        self.models = models
+        self.ledger = ledger
+        self.executor = executor
+        self.sink = sink
+        self.worker = worker
+        self.voiceprints = voiceprints  # agents' voices (the call event names its agent_id)
+        self._in_flight: set[str] = set()  # calls this process works on now
+
+    @property
+    def model_version(self) -> str:
+        return self.models.model_version
+
+    def use_models(self, models: Models) -> None:
+        """Roll out another model version: calls that start from now on use it; calls in
+        flight finish, and publish, with the version they started with."""
+        self.models = models
+
+    async def handle(self, raw: bytes | str | dict[str, Any], source: str | None = None) -> str:
+        """Process one message; returns done, replay, duplicate or error.
+
+        ``source`` is where the message sits (``topic:partition:offset``): Kafka redelivering
+        the message a result was computed for is a duplicate; the same call id in another
+        message is a re-submission, answered with the stored result.
+        Raises only when an error event itself cannot be published (the broker is gone).
+        """
+        metrics.IN_FLIGHT.inc()
+        try:
+            return await self._handle(raw, source)
+        finally:
+            metrics.IN_FLIGHT.dec()
+
+    async def _fail(self, raw: Any, exc: BaseException, attempt: int, stage: str | None) -> str:
+        event = error_event(raw, exc, attempt=attempt, stage=stage, worker=self.worker)
+        metrics.CALLS_FAILED.labels(event["stage"], event["code"]).inc()
+        log.warning(
+            "call %s failed at %s [%s]: %s",
+            event["call_id"],
+            event["stage"],
+            event["code"],
+            event["message"],
+        )
+        try:
+            await self.sink.error(event["call_id"], event)
+        except Exception:  # the broker is gone: the worker stops committing, Kafka replays
+            log.exception("could not send the error event of %s", event["call_id"])
+            raise
+        return "error"
+
+    async def _handle(self, raw: bytes | str | dict[str, Any], source: str | None) -> str:
+        try:
+            event = parse_event(raw, max_bytes=self.settings.max_event_bytes)
+        except CallrolesError as exc:
+            return await self._fail(raw, exc, 1, "ingest")
+        tries = 1 + max(0, self.settings.call_retries)
+        for n in range(1, tries + 1):
+            outcome = await self._try(event, source)
+            if isinstance(outcome, str):
+                return outcome
+            if outcome.final or n == tries:
+                return await self._fail(event, outcome.exc, outcome.attempt, outcome.stage)
+            delay = min(
+                self.settings.call_retry_backoff_cap_s,
+                self.settings.call_retry_backoff_s * 2 ** (n - 1),
+            )
+            metrics.CALL_RETRIES.labels(outcome.stage).inc()
+            log.warning(
+                "call %s: %s at %s (try %d of %d); retrying in %.1f s: %s",
+                event["call_id"],
+                type(outcome.exc).__name__,
+                outcome.stage,
+                n,
+                tries,
+                delay,
+                outcome.exc,
+            )
+            await asyncio.sleep(delay)
+        raise AssertionError("unreachable: the last try returns")
+
+    async def _try(self, event: dict[str, Any], source: str | None) -> str | _Failure:
+        """One try of a call: lease, process, release; a failure is returned, not raised."""
+        call_id = event["call_id"]
+        models = self.models  # one version for the whole call, even if a rollout comes
+        version = models.model_version
+        attempt = 1
+        try:
+            attempt = await self.ledger.attempt(call_id)
+            reprocess = bool(event.get("reprocess"))
+            if not await self._take(call_id, version, reprocess):
+                return await self._resubmitted(event, attempt, source, version)
+            if reprocess:  # leased: the old result goes, the new one is claimed as usual
+                await self.ledger.forget(call_id, version)
+        except Exception as exc:
+            return _Failure(exc, attempt, "aggregate")
+        self._in_flight.add(call_id)
+        renewer = asyncio.get_running_loop().create_task(self._renew(call_id))
+        try:
+            return await self._process(event, attempt, source, models)
+        finally:
+            self._in_flight.discard(call_id)
+            renewer.cancel()
+            with contextlib.suppress(Exception):
+                await self.ledger.release_lease(call_id, self.worker)
+
+    async def _take(self, call_id: str, version: str, reprocess: bool = False) -> bool:
+        """Lease the call; False when it already has a result for this model version (and
+        the event does not ask to reprocess it).
+
+        While another holder works on it (a duplicate event, a worker that lost the partition
+        in a rebalance, or a dead worker whose lease has not expired yet) wait, never skip:
+        skipping would commit the offset and could lose the call.
+        """
+        ttl = self.settings.lease_ttl_s
+        waited = False
+        while True:
+            state = None if reprocess else await self.ledger.done_state(call_id, version)
+            if state == "sent":
+                metrics.DUPLICATES.labels("done").inc()
+                log.info("call %s already has a result for model %s", call_id, version)
+                return False
+            # a claim without "sent" is a result being published, or one whose publisher died
+            # (its claim expires): wait for either, never skip, or the call could be lost
+            if (
+                state is None
+                and call_id not in self._in_flight
+                and await self.ledger.acquire_lease(call_id, self.worker, ttl)
+            ):
+                return True
+            if not waited:
+                metrics.DUPLICATES.labels("in_progress").inc()
+                log.info("call %s is being processed by another worker: waiting", call_id)
+                waited = True
+            await asyncio.sleep(min(5.0, max(0.5, ttl / 4)))
+
+    async def _resubmitted(
+        self, event: dict[str, Any], attempt: int, source: str | None, version: str
+    ) -> str | _Failure:
+        """A call id that already has a result: publish it again when the recording is the
+        same, refuse a different one (see the module docstring)."""
+        call_id = event["call_id"]
+        stored = await self.ledger.stored(call_id, version)
+        if stored is None:  # another worker is publishing it right now
+            return "duplicate"
+        if source and stored.source == source:  # Kafka redelivered the message we answered
+            return "duplicate"
+        result, sha = stored.result, stored.recording_sha256
+        stage = "fetch"
+        try:
+            recording = await fetch(event["recording_uri"], self.settings)
+            loop = asyncio.get_running_loop()
+            now = await loop.run_in_executor(self.executor, recording_sha256, recording)
+            if sha and now != sha:
+                raise CallIdConflictError(
+                    f"call {call_id} already has a result for model {version} from "
+                    "another recording (different SHA-256); send reprocess: true to replace it"
+                )
+            stage = "result"
+            replay = {**result, "replay": True, "replayed_at": utc_now(), "worker": self.worker}
+            await self.sink.result(call_id, replay)
+        except CallIdConflictError as exc:
+            return _Failure(exc, attempt, "ingest")
+        except Exception as exc:
+            return _Failure(exc, attempt, stage)
+        metrics.DUPLICATES.labels("replayed").inc()
+        log.info("call %s: stored result for model %s published again", call_id, version)
+        return "replay"
+
+    async def _renew(self, call_id: str) -> None:
+        ttl = self.settings.lease_ttl_s
+        while True:
+            await asyncio.sleep(max(1.0, ttl / 3))
+            with contextlib.suppress(Exception):
+                await self.ledger.renew_lease(call_id, self.worker, ttl)
+
+    async def _process(
+        self, event: dict[str, Any], attempt: int, source: str | None, models: Models
+    ) -> str | _Failure:
+        call_id = event["call_id"]
+        log.info("call %s started (attempt %d): %s", call_id, attempt, event["recording_uri"])
+        stage = "fetch"
+        try:
+            t0 = time.perf_counter()
+            recording = await fetch(event["recording_uri"], self.settings)
+            fetched = {"fetch": time.perf_counter() - t0}
+            loop = asyncio.get_running_loop()
+            sha = await loop.run_in_executor(self.executor, recording_sha256, recording)
+            run = functools.partial(
+                run_call,
+                recording,
+                event,
+                models,
+                self.settings,
+                latencies=fetched,
+                voiceprints=self.voiceprints,
+                worker=self.worker,
+            )
+            outcome = await loop.run_in_executor(self.executor, run)
+            if isinstance(outcome, CallFailure):
+                return _Failure(outcome.error, attempt, outcome.stage)
+            stage = "aggregate"
+            version = models.model_version
+            if not await self.ledger.claim(call_id, version, self.worker, CLAIM_TTL_S):
+                metrics.DUPLICATES.labels("claimed").inc()
+                return "duplicate"
+            stage = "result"
+            try:
+                await self.sink.result(call_id, outcome.event)
+            except BaseException:
+                await self.ledger.unclaim(call_id, version)
+                raise
+            await self.ledger.mark_sent(call_id, version, outcome.event, sha, source)
+        except Exception as exc:
+            return _Failure(exc, attempt, stage)
+        _observe(outcome)
+        log.info(
+            "call %s done in %.1f s (%d speakers)",
+            call_id,
+            outcome.event["latency_s"].get("total", 0.0),
+            len(outcome.event["speakers"]),
+        )
+        return "done"
+
+
+def _observe(outcome: CallResult) -> None:
+    """Prometheus figures of a finished call."""
+    latency = outcome.event["latency_s"]
+    for name, secs in latency.items():  # ours and the front end's stages
+        metrics.STAGE_SECONDS.labels(name).observe(secs)
+    metrics.WINDOWS_SCORED.inc(outcome.windows)
+    if latency.get("score", 0.0) > 0:
+        metrics.WINDOWS_PER_SECOND.set(outcome.windows / latency["score"])
+    metrics.CALLS_DONE.inc()
