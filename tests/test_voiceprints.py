@@ -24,7 +24,7 @@ from callroles.agents.voiceprints import (
     enrol,
 )
 from callroles.base.settings import PROJECT_ROOT, Settings
-from callroles.call.pipeline import Models, load_models, run_call
+from callroles.call.pipeline import Models, front_end, load_models, run_call
 from callroles.frontend.decode import decode
 
 CALLYTICS = PROJECT_ROOT.parent / "shared" / "data" / "real-calls" / "callytics"
@@ -92,7 +92,7 @@ def test_two_speakers_of_one_voice_leave_the_voiceprint_undecided(
     vec = np.asarray(_enrol(models, [CALLYTICS / "CSR01.wav"]).vector, np.float32)
     event = {"call_id": "Call01", "agent_id": "CSR01"}
     audio = decode(CALLYTICS / "Call01.wav", models.frontend.limits)
-    front = models.frontend.process(audio)
+    front = front_end(audio, models=models)
     sims, alike = _voiceprint_similarity(event, front, audio, models, vec)
     assert sims is not None and len(sims) == 2 and not alike  # CSR01 and a male customer
     agent = max(sims, key=lambda k: sims[k])
@@ -103,7 +103,7 @@ def test_two_speakers_of_one_voice_leave_the_voiceprint_undecided(
     split = dataclasses.replace(front, speakers=halves)
     sims, alike = _voiceprint_similarity(event, split, audio, models, vec)
     assert sims is not None and alike
-    roles = decide_roles({}, models.scorer.classes, list(sims), sims, voices_alike=alike)
+    roles = decide_roles({}, models.role_model.classes, list(sims), sims, voices_alike=alike)
     assert {(r.source, r.confidence) for r in roles} == {("voiceprint", 0.5)}
 
 

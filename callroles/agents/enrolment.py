@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -33,9 +32,8 @@ from callroles.agents.voiceprints import (
     make_voiceprint,
     speech_partials,
 )
-from callroles.call.roles import SpeakerRole
 from callroles.frontend.decode import DecodedAudio
-from callroles.frontend.pipeline import FrontEndResult
+from callroles.frontend.speakers import FrontEndResult
 from callroles.models.embeddings import SAME_VOICE
 
 log = logging.getLogger("callroles.agents.enrolment")
@@ -64,24 +62,19 @@ class Enrolment:
         }
 
 
-def certain_agent(roles: Sequence[SpeakerRole]) -> str | None:
-    """The speaker certainly the agent: the channel decided it (stereo with a layout)."""
-    agents = [r.speaker for r in roles if r.role == "agent" and r.source == "channel"]
-    return agents[0] if len(agents) == 1 else None
-
-
 def auto_enrol(
     store: VoiceprintStore,
     call: dict[str, Any],
     front: FrontEndResult,
     audio: DecodedAudio,
-    roles: Sequence[SpeakerRole],
+    speaker: str | None,
     encoder: Any,
 ) -> Enrolment | None:
-    """Learn from this call if it is certain; None when the call has nothing to teach (no
-    agent id, or its roles are not certain). Never raises for the call's content."""
+    """Learn from this call if it is certain: ``speaker`` is the one certainly the agent (the
+    channel said so: :func:`callroles.call.roles.channel_agent`), None when nobody is. None when
+    the call has nothing to teach (no agent id, or no certain agent). Never raises for the
+    call's content."""
     agent_id = str(call.get("agent_id") or "")
-    speaker = certain_agent(roles)
     if not agent_id or speaker is None:
         return None
     tenant = str(call.get("tenant") or "")

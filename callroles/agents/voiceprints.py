@@ -15,7 +15,6 @@ little speech or with two voices, so a voiceprint is never poisoned.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import json
 import logging
 import os
@@ -24,17 +23,14 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
-import redis
 
 from callroles.base.errors import InputError
+from callroles.base.redis import redis_client
 from callroles.base.settings import Settings
-from callroles.call.roles import VoiceprintScale
-from callroles.frontend.decode import DecodedAudio, decode
-from callroles.frontend.pipeline import FrontEnd
+from callroles.frontend.decode import DecodedAudio
 from callroles.frontend.segmentation import FRAME_S
 from callroles.frontend.separate import MIN_TURN_S
 from callroles.models.embeddings import PARTIAL_FRAMES, partial_mels
-from callroles.models.shipped import SHIPPED_DIR
 
 log = logging.getLogger(__name__)
 
@@ -49,24 +45,6 @@ SHORTEST_S = MIN_TURN_S  # a speaker with less speech than one turn is not compa
 # (GE2E: one speaker's partials score about 0.75-0.85 against their mean).
 TWO_VOICES_SHARE = 0.25
 TWO_VOICES_SIMILARITY = 0.70
-
-
-#: how similarity margins become confidences (``callroles calibrate --voiceprints --write``)
-VOICEPRINT_CALIBRATION = SHIPPED_DIR / "voiceprint.calibration.json"
-
-
-@functools.cache
-def voiceprint_scale(path: Path = VOICEPRINT_CALIBRATION) -> VoiceprintScale:
-    """The fitted scale for this embedding model, or the uncalibrated reading (with a log line
-    when the file was fitted for another embedding model)."""
-    if not path.is_file():
-        return VoiceprintScale()
-    data = json.loads(path.read_text())
-    if data.get("embedding_model") != EMBEDDING_MODEL:
-        theirs = data.get("embedding_model")
-        log.warning("%s is for %s, not %s: ignored", path, theirs, EMBEDDING_MODEL)
-        return VoiceprintScale()
-    return VoiceprintScale(float(data["scale"]), float(data.get("ceiling", 1.0)))
 
 
 class VoiceprintError(InputError):
@@ -185,20 +163,6 @@ def make_voiceprint(
     )
 
 
-def enrol(frontend: FrontEnd, agent_id: str, files: list[Path], tenant: str = "") -> Voiceprint:
-    """The voiceprint of recordings of an agent alone: the front end's speech segments of each
-    file, their partials, then :func:`make_voiceprint` (which refuses no speech, two voices)."""
-    partials = []
-    for path in files:
-        if not Path(path).is_file():
-            raise InputError(f"no such recording: {path}", code="input_missing")
-        audio = decode(path, frontend.limits)
-        front = frontend.process(audio, layout="mono", n_speakers=1)
-        spans = [(s.start, s.end) for s in front.segmentation.speech]
-        partials.append(speech_partials(audio, spans, frontend.encoder))
-    return make_voiceprint(agent_id, partials, [Path(p).name for p in files], tenant)
-
-
 def _two_voices(emb: np.ndarray) -> str | None:
     """A description of two clearly different voices in ``emb`` (2-means), else None."""
     if len(emb) < 8:
@@ -276,9 +240,8 @@ class FileStore:
 class RedisStore:
     """Voiceprints in a Redis hash (one field per tenant/agent), shared by every worker."""
 
-    def __init__(self, url: str, key: str = "callroles:voiceprints") -> None:
-        # the sync client: a store is used from the call's executor thread, off the event loop
-        self.redis = redis.Redis.from_url(url, decode_responses=True)
+    def __init__(self, client: Any, key: str = "callroles:voiceprints") -> None:
+        self.redis = client  # a sync client: a store is used from the call's thread, off the loop
         self.key = key
 
     def get(self, agent_id: str, tenant: str = "") -> Voiceprint | None:
@@ -300,5 +263,6 @@ def open_store(settings: Settings) -> VoiceprintStore:
     """The store ``settings.voiceprint_store`` names: a redis:// URL, or a file path."""
     where = settings.voiceprint_store or str(settings.home / "voiceprints.json")
     if where.startswith(("redis://", "rediss://")):  # beside the ledger, under its prefix
-        return RedisStore(where, key=f"callroles:{settings.topic_prefix}voiceprints")
+        client = redis_client(settings, url=where)
+        return RedisStore(client, key=f"callroles:{settings.topic_prefix}voiceprints")
     return FileStore(Path(where))

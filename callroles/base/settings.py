@@ -76,32 +76,9 @@ class Settings(BaseSettings):
     # ONNX Runtime intra-op threads per session; 0: its default (one per core). A worker pinned
     # to N cores (taskset, a pod's CPU limit) sets N, so its threads do not fight over them.
     onnx_threads: int = 0
-    # trunk-once: the conv trunk runs once per speaker stream (export/README.md: 5x faster,
-    # same speaker labels as per-window scoring in bench/results/trunkonce.json); windows:
-    # every 10 s window scored on its own, batched across calls (exact, the paper's procedure)
-    scoring: Literal["windows", "trunk-once"] = "trunk-once"
-    # talk time and turns: "activity", the trained speaker-count model (callroles.models.activity;
-    # None: the shipped one); "energy", voiced frames of ina's runs (callroles.frontend.voicing)
-    talk_time: Literal["activity", "energy"] = "activity"
+    # the speaker-count model behind talk time and the music check (None: the shipped ones)
     activity_model_path: Path | None = None
-    # where somebody speaks (callroles.frontend.speech): inaSpeechSegmenter's speech and either the
-    # activity model or silero-vad ("either"); "rescue" (the default since 2026-12-01) also lets
-    # both frame models together overrule ina's noise and silence, never its music
-    speech_evidence: Literal["activity", "silero", "either", "rescue", "gated"] = "rescue"
-    # silero-vad heard both ways, forward and over the reversed recording, averaged (the default
-    # since 2026-12-02): a causal model's late start and late release no longer one-sided. The
-    # front end's speech rule only; `sounds learn` keeps the forward run its shares were measured on
-    vad_both_ways: bool = True
-    # the music check (callroles.models.music, trained on real music and real voices): where
-    # it hears music and silero-vad hears no voice, nobody talks, whatever ina and the activity
-    # model say (real hold music on a phone line starts as "male speech" to ina). None: the
-    # shipped model
-    music_check: bool = True
     music_model_path: Path | None = None
-    # inaSpeechSegmenter's CNNs (callroles.models.ina): "int8", the quantized copies the
-    # install step writes (CNNs 2-3x, the front end about 1.5x faster on CPU); "float", the
-    # converted CNNs as they are
-    segmenter_precision: Literal["int8", "float"] = "int8"
     # voices in a mono call (callroles.frontend.count): "two", split every call into two (a call
     # centre's usual call); "auto", count 1 to 4 from voice embeddings over the speech. A
     # command's own --speakers overrides it.

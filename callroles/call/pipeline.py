@@ -1,94 +1,70 @@
-"""One call, from recording to result: the pipeline the worker and ``analyze`` both run.
+"""One call, from recording to result: the named stages a worker and ``analyze`` both run.
 
-``run_call`` is the whole method on one recording: the front end (decode, inaSpeechSegmenter,
-speaker separation, talk time, 10 s windows), the CRNN on every speaker's windows, the paper's
-Eq. 4 and 5 and the two-party rule (:mod:`callroles.call.roles`), and the ``call_result.v1`` event
-(:mod:`callroles.call.result`). Failures come back as data (:class:`CallFailure`, bytewax style), so
-a streaming worker turns them into error events and a notebook user can raise them
-(:meth:`CallFailure.raise_`). What streaming adds (leases, the Redis ledger, sending) lives in
-``callroles.streaming.process``; nothing here knows about Kafka or Redis.
+    decode -> segment -> separate -> score -> roles -> result
+
+``decode`` (:mod:`callroles.frontend.decode`) makes 8 kHz channels of any recording; ``segment``
+(:mod:`callroles.frontend.speech`) finds where somebody speaks and what is music, noise or a
+known announcement; ``separate`` (:mod:`callroles.frontend.speakers`) says who speaks when and
+for how long, and bundles each speaker's stream; ``score`` (:mod:`callroles.call.scoring`)
+windows each stream and runs the role CRNN, Eq. 4; ``roles`` (:mod:`callroles.call.roles`)
+decides, by Eq. 5 and the two-party rule, the agent's voiceprint or the channel; ``result``
+(:mod:`callroles.call.result`) writes the ``call_result.v1`` event. After ``roles``, a certain
+call may teach its agent's voiceprint (:mod:`callroles.agents.enrolment`).
+
+A ``hook(stage, artefact)`` sees each stage's output as it is made (pyannote's pipelines do the
+same): plots, benchmarks and tests read the intermediate results there, and the result stays
+the event. A call that cannot be processed comes back as a :class:`CallFailure` (errors as
+data, bytewax style), the one failure type: a worker turns it into an error event, a notebook
+raises it. Nothing here knows about Kafka or Redis.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
-from callroles.agents.enrolment import Enrolment, auto_enrol
-from callroles.agents.voiceprints import VoiceprintStore, span_embedding, voiceprint_scale
+from callroles.agents.enrolment import auto_enrol
+from callroles.agents.voiceprints import VoiceprintStore, span_embedding
 from callroles.base.errors import CallrolesError, InputError
-from callroles.base.settings import Settings, get_settings
+from callroles.base.settings import Settings
 from callroles.call.result import build_result
-from callroles.call.roles import SpeakerRole, decide_roles
-from callroles.frontend.decode import DecodedAudio, decode
-from callroles.frontend.pipeline import FrontEnd, FrontEndResult, SpeakerChoice
-from callroles.models.crnn import Scorer
-from callroles.models.embeddings import SAME_VOICE
-from callroles.schemas import ModelInfo
+from callroles.call.roles import channel_agent, decide_roles, voiceprint_scale
+from callroles.call.scoring import score_speakers
+from callroles.frontend.decode import DecodedAudio, DecodeLimits, decode
+from callroles.frontend.known import LiveKnownSounds
+from callroles.frontend.speakers import SEPARATION_CHOICES, FrontEndResult, find_speakers
+from callroles.frontend.speech import find_speech
+from callroles.models.activity import ActivityModel
+from callroles.models.crnn import RoleModel
+from callroles.models.embeddings import SAME_VOICE, VoiceEncoder
+from callroles.models.features import stream_windows
+from callroles.models.ina import InaSegmenter
+from callroles.models.music import MusicModel
+from callroles.models.vad import SileroVad
+from callroles.schemas import LAYOUTS, ModelInfo
 
 log = logging.getLogger(__name__)
 
+STAGES = ("decode", "segment", "separate", "score", "roles", "result")
+#: a stage an error event names otherwise (``call_error.v1``'s stages)
+ERROR_STAGE = {"roles": "result"}
 Recording = Path | bytes | DecodedAudio
-
-
-@dataclass(frozen=True)
-class Models:
-    """What scoring a call needs, loaded once per process: the front end and the role model."""
-
-    frontend: FrontEnd
-    scorer: Scorer
-
-    @property
-    def model_version(self) -> str:
-        return str(self.scorer.model_version)
-
-    def model_info(self) -> ModelInfo:
-        return {
-            "name": self.scorer.model_name,
-            "version": self.scorer.model_version,
-            "classes": list(self.scorer.classes),
-            "provider": self.scorer.provider,
-        }
-
-
-def load_models(settings: Settings) -> Models:
-    """The scorer first (a bad model fails before the front end loads), then the front end.
-
-    ``settings.scoring`` decides once whether the trunk-once graph is loaded; scoring then
-    always calls ``Scorer.score_speaker``, which is per-window scoring when it is not.
-    """
-    scorer = Scorer.load(
-        settings.model_path,
-        execution_provider=settings.execution_provider,
-        stream_trunk=settings.scoring == "trunk-once",
-        threads=settings.onnx_threads,
-    )
-    return Models(FrontEnd(settings), scorer)
-
-
-@dataclass(frozen=True)
-class CallResult:
-    """A finished call: the result event plus what produced it (for plots, tests, benchmarks)."""
-
-    event: dict[str, Any]  # a valid call_result.v1
-    front: FrontEndResult
-    window_probs: dict[str, np.ndarray]
-    roles: list[SpeakerRole]
-
-    @property
-    def windows(self) -> int:
-        return int(sum(len(p) for p in self.window_probs.values()))
+Hook = Callable[[str, Any], None]
+#: voices to split a mono call into: a number (1-4), "auto" (count them), "setting" (the
+#: settings' ``speaker_count``)
+SpeakerChoice = int | Literal["auto", "setting"]
 
 
 @dataclass(frozen=True)
 class CallFailure:
-    """A call that could not be processed: the error and the stage it happened in.
+    """A call that could not be processed: the error, the stage it happened in, the try.
 
     A :class:`CallrolesError` is the call's own fault (bad audio, bad model) and final; any
     other exception is unexpected and may be retried by whoever runs the call.
@@ -96,6 +72,7 @@ class CallFailure:
 
     error: BaseException
     stage: str
+    attempt: int = 1
     latencies: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -106,76 +83,192 @@ class CallFailure:
         raise self.error
 
 
+class Models:
+    """Every model a call meets, loaded once per process and shared by its threads."""
+
+    def __init__(self, settings: Settings, *, frame_models: bool = True) -> None:
+        """The role model first (a bad model fails before the rest loads). ``frame_models``
+        False leaves out the activity model, silero-vad and the music check: speech is then
+        ina's alone (enough to enrol an agent's sample or to build a training set, faster)."""
+        threads = settings.onnx_threads
+        self.settings = settings
+        self.role_model = RoleModel.load(
+            settings.model_path, execution_provider=settings.execution_provider, threads=threads
+        )
+        self.limits = DecodeLimits.from_settings(settings)
+        self.segmenter = InaSegmenter(settings, threads=threads)
+        self.activity = ActivityModel.load(settings.activity_model_path) if frame_models else None
+        self.vad = SileroVad.load(settings, threads) if frame_models else None
+        self.music = MusicModel.load(settings.music_model_path) if frame_models else None
+        self.known = (
+            LiveKnownSounds(settings.known_sounds, settings.home / "cache")
+            if settings.known_sounds
+            else None
+        )
+        self._encoder: VoiceEncoder | None = None
+        self._lock = threading.Lock()
+        stream_windows(np.zeros(8000, np.float32))  # pay librosa's JIT at load, not in a call
+
+    @property
+    def encoder(self) -> VoiceEncoder:
+        """The voice encoder (GE2E), loaded on first use: stereo calls never need it."""
+        with self._lock:
+            if self._encoder is None:
+                self._encoder = VoiceEncoder(self.settings, self.settings.onnx_threads)
+            return self._encoder
+
+    @property
+    def model_version(self) -> str:
+        return str(self.role_model.model_version)
+
+    def model_info(self) -> ModelInfo:
+        model = self.role_model
+        return {
+            "name": model.model_name,
+            "version": model.model_version,
+            "classes": list(model.classes),
+            "provider": model.provider,
+        }
+
+
+def load_models(settings: Settings, *, frame_models: bool = True) -> Models:
+    return Models(settings, frame_models=frame_models)
+
+
+def resolve_speakers(choice: SpeakerChoice, settings: Settings) -> int | None:
+    """The number of voices asked for, None to count them; a bad choice is the caller's error."""
+    if choice == "setting":
+        choice = "auto" if settings.speaker_count == "auto" else 2
+    if choice == "auto":
+        return None
+    if isinstance(choice, bool) or not isinstance(choice, int) or not 1 <= choice <= 4:
+        raise InputError("n_speakers must be between 1 and 4, or auto", code="invalid_n_speakers")
+    return choice
+
+
+def _no_hook(stage: str, artefact: Any) -> None:
+    """The default hook: intermediate results are not kept."""
+
+
+class Artefacts(dict[str, Any]):
+    """A hook that keeps every stage's artefact by stage name: ``decode`` the audio, ``segment``
+    the speech, ``separate`` the :class:`FrontEndResult`, ``score`` the speakers' scores,
+    ``roles`` the decisions, ``result`` the event (``run_call(..., hook=seen)``)."""
+
+    def __call__(self, stage: str, artefact: Any) -> None:
+        self[stage] = artefact
+
+
+def front_end(
+    recording: Recording,
+    models: Models,
+    *,
+    layout: str = "auto",
+    n_speakers: SpeakerChoice = "setting",
+    strategy: str = "auto",
+    anchor: np.ndarray | None = None,
+    hook: Hook = _no_hook,
+) -> FrontEndResult:
+    """The first three stages: decode, segment, separate. ``strategy`` "gender" or "embedding"
+    forces one for a mono call; ``anchor``: the enrolled agent's voiceprint."""
+    if strategy not in SEPARATION_CHOICES:
+        raise InputError(f"strategy must be one of {SEPARATION_CHOICES}", code="invalid_strategy")
+    if layout not in LAYOUTS:
+        raise InputError(f"layout must be one of {LAYOUTS}, not {layout!r}", code="invalid_layout")
+    wanted = resolve_speakers(n_speakers, models.settings)
+    t0 = time.perf_counter()
+    audio = recording if isinstance(recording, DecodedAudio) else decode(recording, models.limits)
+    decoded_s = time.perf_counter() - t0
+    hook("decode", audio)
+    speech = find_speech(
+        audio, layout, models.segmenter,
+        activity=models.activity, vad=models.vad, music=models.music, known=models.known,
+    )  # fmt: skip
+    hook("segment", speech)
+    front = find_speakers(audio, speech, models.encoder, wanted, strategy, anchor)
+    front.timings = {"decode": decoded_s, **front.timings}
+    front.timings["total"] = sum(front.timings.values())
+    front.timings = {k: round(v, 4) for k, v in front.timings.items()}
+    hook("separate", front)
+    return front
+
+
 def run_call(
     recording: Recording,
     call: Mapping[str, Any] | None,
     models: Models,
-    settings: Settings,
     *,
     n_speakers: SpeakerChoice = "setting",
     strategy: str = "auto",
     latencies: Mapping[str, float] | None = None,
     worker: str | None = None,
     voiceprints: VoiceprintStore | None = None,
-) -> CallResult | CallFailure:
-    """Run one call; never raises for a problem with the call (it comes back as a failure).
+    learn: bool = True,
+    hook: Hook = _no_hook,
+) -> dict[str, Any] | CallFailure:
+    """Run one call: its ``call_result.v1`` event, or the :class:`CallFailure`; never raises
+    for a problem with the call.
 
-    ``call`` is the validated call-finished event (call id, layout, tenant, agent id...);
-    None analyses a bare file, named after its stem. ``latencies`` measured before (a fetch)
-    are merged into the result's ``latency_s``. ``settings`` are the ones ``models`` were
-    loaded with. A failure's ``stage`` is where the call was; the error event prefers the
-    error's own stage when it names one (decode, segment...). With ``voiceprints``, a call whose
-    ``agent_id`` is enrolled gets its roles from the agent's voice (:mod:`callroles.agents.voiceprints`).
+    ``call`` is the validated call-finished event (call id, layout, tenant, agent id...); None
+    analyses a bare file, named after its stem. ``latencies`` measured before (a fetch) are
+    merged into the result's ``latency_s``. With ``voiceprints``, a call whose ``agent_id`` is
+    enrolled gets its roles from the agent's voice, and a certain call teaches the print unless
+    ``learn`` is False or ``settings.auto_enrol`` is off (callroles.agents.enrolment).
     """
     call = call or {}
     timings = dict(latencies or {})
     started = time.perf_counter()
-    stage = "frontend"
+    stage = "decode"
+    audio: DecodedAudio | None = None
+
+    def seen(name: str, artefact: Any) -> None:
+        nonlocal stage, audio
+        stage = STAGES[STAGES.index(name) + 1] if name != "result" else name
+        if name == "decode":
+            audio = artefact
+        hook(name, artefact)
+
     try:
         call_id = str(call.get("call_id") or _name_of(recording))
-        audio = (
-            recording
-            if isinstance(recording, DecodedAudio)
-            else decode(recording, models.frontend.limits)
-        )
         vec = _agent_print(call, voiceprints)
-        front = models.frontend.process(
-            audio,
-            layout=str(call.get("layout") or "auto"),
-            n_speakers=n_speakers,
-            strategy=strategy,
-            anchor=vec,
-        )
+        front = front_end(
+            recording, models, layout=str(call.get("layout") or "auto"), n_speakers=n_speakers,
+            strategy=strategy, anchor=vec, hook=seen,
+        )  # fmt: skip
+        assert audio is not None
         timings["frontend"] = time.perf_counter() - started
-        stage = "score"
         t0 = time.perf_counter()
-        window_probs = {s.speaker: models.scorer.score_speaker(s.windows) for s in front.speakers}
+        scores = score_speakers(models.role_model, front.speakers)
         timings["score"] = time.perf_counter() - t0
-        stage = "result"
+        seen("score", scores)
         t0 = time.perf_counter()
         similarity, alike = _voiceprint_similarity(call, front, audio, models, vec)
         channels = {s.speaker: s.role_hint for s in front.speakers if s.role_hint}
+        role_model = models.role_model
         roles = decide_roles(
-            window_probs,
-            models.scorer.classes,
+            {spk: s.mean for spk, s in scores.items()},
+            role_model.classes,
             [s.speaker for s in front.speakers],
             similarity,
             channels if front.strategy == "stereo" else None,
-            models.scorer.temperature,
-            models.scorer.confidence_ceiling,
+            role_model.temperature,
+            role_model.confidence_ceiling,
             voiceprint_scale(),
             alike,
         )
-        learnt = _learn(call, front, audio, roles, models, settings, voiceprints)
+        store = voiceprints if learn else None
+        learnt = _learn(call, front, audio, channel_agent(roles), models, store)
         timings["roles"] = time.perf_counter() - t0
+        seen("roles", roles)
         timings["total"] = time.perf_counter() - started + sum((latencies or {}).values())
         event = build_result(
-            call_id, front, roles, models.model_info(), timings, event=call, worker=worker,
-            enrolment=learnt.to_dict() if learnt else None,
+            call_id, front, scores, roles, models.model_info(), timings, event=call,
+            worker=worker, enrolment=learnt.to_dict() if learnt else None,
         )  # fmt: skip
+        seen("result", event)
     except Exception as exc:  # errors as data: the caller decides (error event, retry, raise)
-        return CallFailure(exc, stage, timings)
-    return CallResult(event, front, window_probs, roles)
+        return CallFailure(exc, ERROR_STAGE.get(stage, stage), latencies=timings)
+    return event
 
 
 def _agent_print(call: Mapping[str, Any], store: VoiceprintStore | None) -> np.ndarray | None:
@@ -211,7 +304,7 @@ def _voiceprint_similarity(
     found = {}
     for stream in front.speakers:
         spans = [(g.start, g.end) for g in stream.segments]
-        emb = span_embedding(wide, spans, models.frontend.encoder)
+        emb = span_embedding(wide, spans, models.encoder)
         if emb is not None:
             found[stream.speaker] = emb
     out = {spk: float(emb @ vec) for spk, emb in found.items()}
@@ -227,56 +320,51 @@ def _learn(
     call: Mapping[str, Any],
     front: FrontEndResult,
     audio: DecodedAudio,
-    roles: list[SpeakerRole],
+    agent_speaker: str | None,
     models: Models,
-    settings: Settings,
     store: VoiceprintStore | None,
-) -> Enrolment | None:
-    """Automatic enrolment from a certain call (callroles.agents.enrolment); a store that fails is
-    logged and the call's result still goes out (its roles do not depend on it)."""
-    if store is None or settings.auto_enrol == "off":
+) -> Any:
+    """Automatic enrolment from a certain call (callroles.agents.enrolment); a store that fails
+    is logged and the call's result still goes out (its roles do not depend on it)."""
+    if store is None or models.settings.auto_enrol == "off":
         return None
     try:
-        return auto_enrol(store, dict(call), front, audio, roles, models.frontend.encoder)
+        return auto_enrol(store, dict(call), front, audio, agent_speaker, models.encoder)
     except Exception:
         log.exception("automatic enrolment failed for call %s", call.get("call_id"))
         return None
 
 
 def _name_of(recording: Recording) -> str:
-    if isinstance(recording, Path):
-        return recording.stem
-    return "call"
+    return recording.stem if isinstance(recording, Path) else "call"
 
 
 def analyze_file(
     path: Path | str,
+    models: Models,
     *,
-    settings: Settings | None = None,
-    models: Models | None = None,
     call: Mapping[str, Any] | None = None,
     n_speakers: SpeakerChoice = "setting",
     strategy: str = "auto",
     voiceprints: VoiceprintStore | None = None,
-) -> CallResult:
-    """The public entry point: one recording in, the worker's ``call_result.v1`` out.
+    hook: Hook = _no_hook,
+) -> dict[str, Any]:
+    """The public entry point: one recording in, the worker's ``call_result.v1`` event out.
 
-    >>> from callroles.call.pipeline import analyze_file
-    >>> result = analyze_file("call.gsm").event   # doctest: +SKIP
+    >>> models = load_models(Settings())              # once; reuse for many files
+    >>> event = analyze_file("call.gsm", models)       # doctest: +SKIP
 
-    Loads the models on first use (pass ``models`` to reuse them across files) and raises the
-    typed error (a :class:`callroles.base.errors.CallrolesError`) when the call cannot be processed.
+    Raises the typed error (a :class:`callroles.base.errors.CallrolesError`) when the call
+    cannot be processed.
     """
-    settings = settings or get_settings()
     source = Path(path)
     if not source.is_file():
         raise InputError(f"no such recording: {source}", code="input_missing")
-    models = models or load_models(settings)
     outcome = run_call(
-        source, call, models, settings, n_speakers=n_speakers, strategy=strategy,
-        voiceprints=voiceprints,
+        source, call, models, n_speakers=n_speakers, strategy=strategy, voiceprints=voiceprints,
+        hook=hook,
     )  # fmt: skip
     if isinstance(outcome, CallFailure):
         outcome.raise_()
-    assert isinstance(outcome, CallResult)
+    assert isinstance(outcome, dict)
     return outcome

@@ -10,7 +10,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from callroles.call.roles import SpeakerRole, role_of
-from callroles.frontend.pipeline import FrontEndResult
+from callroles.call.scoring import SpeakerScore
+from callroles.frontend.speakers import FrontEndResult
 from callroles.schemas import SCHEMA_VERSION, ModelInfo, utc_now, validate
 
 
@@ -88,6 +89,7 @@ def doubts(
 def build_result(
     call_id: str,
     front: FrontEndResult,
+    scores: Mapping[str, SpeakerScore],
     roles: Sequence[SpeakerRole],
     model: ModelInfo,
     latencies: Mapping[str, float],
@@ -98,7 +100,8 @@ def build_result(
 ) -> dict[str, Any]:
     """A valid ``call_result.v1`` dict from the front end's output and the role decisions.
 
-    ``roles`` come from :func:`callroles.call.roles.decide_roles`, one per front-end speaker.
+    ``scores`` and ``roles`` come from :mod:`callroles.call.scoring` and
+    :func:`callroles.call.roles.decide_roles`, one per front-end speaker.
     ``event`` (the call-finished event, optional) contributes tenant, agent_id, language, URI,
     metadata and event time. ``latencies`` (seconds per stage) are merged over the front end's
     own timings.
@@ -128,8 +131,8 @@ def build_result(
                 "talk_time_s": _seconds(stream.talk_time_s),
                 "turns": turns[spk][0],
                 "longest_turn_s": turns[spk][1],
-                "windows": int(len(stream.windows)),
-                "padded": bool(stream.padded),
+                "windows": scores[spk].windows if spk in scores else 0,
+                "padded": bool(scores[spk].padded) if spk in scores else False,
                 "segments": [[round(s, 3), round(e, 3)] for s, e in spans[spk]],
             }
         )

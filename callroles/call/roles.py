@@ -1,4 +1,4 @@
-"""Who is the agent: the paper's Eq. 4 and 5, and the two-party rule, in one place.
+"""Who is the agent: role names, the paper's Eq. 4 and 5, and the two-party rule, in one place.
 
 Eq. 4: a speaker's class probabilities are the mean over their windows. Eq. 5: the label is the
 argmax. The role is the label's role; the class names (and so the roles) come from the model's
@@ -8,13 +8,29 @@ Workers, ``callroles analyze``, training's evaluation and the benchmarks all dec
 
 from __future__ import annotations
 
+import functools
+import json
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-ROLES = ("agent", "customer")
+from callroles.agents.voiceprints import EMBEDDING_MODEL
+from callroles.models.shipped import SHIPPED_DIR
+
+log = logging.getLogger(__name__)
+
+#: the two roles, in the label order of the paper's Table 3 (0 customer, 1 agent)
+ROLES = ("customer", "agent")
+GENDERS = ("female", "male")
+#: the model's classes for 2 and 4 classes (Table 3), in label-number order
+CLASSES = {
+    2: ("customer", "agent"),
+    4: ("female_customer", "male_customer", "female_agent", "male_agent"),
+}
 
 
 def role_of(class_name: str) -> str:
@@ -25,19 +41,17 @@ def role_of(class_name: str) -> str:
     return "unknown"
 
 
-def speaker_probabilities(
-    window_probs: np.ndarray | Sequence[Sequence[float]],
-) -> tuple[np.ndarray, int]:
-    """Eq. 4: the mean class probability over a speaker's windows; Eq. 5: its argmax index.
+def eq4(window_probs: np.ndarray | Sequence[Sequence[float]]) -> np.ndarray:
+    """Eq. 4: a speaker's class probabilities, the mean over their windows' (N, n_classes).
 
-    ``window_probs`` is (N, n_classes). Raises ValueError for no windows, since a speaker
-    with no window has no defined probability (callers mark it ``unknown`` instead).
+    Raises ValueError for no windows: a speaker with no window has no defined probability
+    (callers mark it ``unknown`` instead).
     """
     probs = np.asarray(window_probs, dtype=np.float64)
     if probs.ndim != 2 or probs.shape[0] == 0 or probs.shape[1] < 2:
         raise ValueError(f"expected (N>=1, n_classes>=2) window probabilities, got {probs.shape}")
-    mean = probs.mean(axis=0)
-    return mean, int(np.argmax(mean))
+    mean: np.ndarray = probs.mean(axis=0)
+    return mean
 
 
 @dataclass(frozen=True)
@@ -202,7 +216,7 @@ def by_voiceprint(
 
 
 def decide_roles(
-    window_probs: Mapping[str, np.ndarray],
+    means: Mapping[str, np.ndarray | None],
     classes: Sequence[str],
     speakers: Sequence[str],
     voiceprint: Mapping[str, float] | None = None,
@@ -212,21 +226,43 @@ def decide_roles(
     voiceprint_scale: VoiceprintScale = VoiceprintScale(),
     voices_alike: bool = False,
 ) -> list[SpeakerRole]:
-    """Every speaker's role, in ``speakers`` order: Eq. 4, Eq. 5 and the two-party rule; then,
+    """Every speaker's role, in ``speakers`` order: Eq. 5 on each speaker's Eq. 4 mean
+    (``means``; None or missing: no window, role ``unknown``) and the two-party rule; then,
     when the call's agent is enrolled, the voiceprint (``voiceprint``: each speaker's cosine
     similarity to it), which a known voice outranks the model's acoustic guess with; then, on a
     stereo call whose layout names the agent's side, the channel (``channels``: speaker ->
     role), which outranks both (the similarity stays in the result for auditing).
-    ``temperature`` and ``ceiling`` calibrate the model's pair confidence (the scorer's, fitted
-    per model by ``callroles calibrate``). ``voices_alike``: see :func:`by_voiceprint`."""
+    ``temperature`` and ``ceiling`` calibrate the model's pair confidence (fitted per model by
+    ``callroles calibrate``). ``voices_alike``: see :func:`by_voiceprint`."""
     decisions = []
     for spk in speakers:
-        probs = window_probs.get(spk)
-        if probs is None or len(probs) == 0:
-            decisions.append(SpeakerRole(spk))
-        else:
-            decisions.append(eq5(spk, speaker_probabilities(probs)[0], classes))
+        mean = means.get(spk)
+        decisions.append(SpeakerRole(spk) if mean is None else eq5(spk, mean, classes))
     decisions = two_party(decisions, temperature, ceiling)
     if voiceprint:
         decisions = by_voiceprint(decisions, voiceprint, voiceprint_scale, voices_alike)
     return by_channel(decisions, channels or {})
+
+
+def channel_agent(roles: Sequence[SpeakerRole]) -> str | None:
+    """The speaker certainly the agent: the channel decided it (stereo with a layout)."""
+    agents = [r.speaker for r in roles if r.role == "agent" and r.source == "channel"]
+    return agents[0] if len(agents) == 1 else None
+
+
+#: how similarity margins become confidences (``callroles calibrate --voiceprints --write``)
+VOICEPRINT_CALIBRATION = SHIPPED_DIR / "voiceprint.calibration.json"
+
+
+@functools.cache
+def voiceprint_scale(path: Path = VOICEPRINT_CALIBRATION) -> VoiceprintScale:
+    """The fitted scale for this embedding model, or the uncalibrated reading (with a log line
+    when the file was fitted for another embedding model)."""
+    if not path.is_file():
+        return VoiceprintScale()
+    data = json.loads(path.read_text())
+    if data.get("embedding_model") != EMBEDDING_MODEL:
+        theirs = data.get("embedding_model")
+        log.warning("%s is for %s, not %s: ignored", path, theirs, EMBEDDING_MODEL)
+        return VoiceprintScale()
+    return VoiceprintScale(float(data["scale"]), float(data.get("ceiling", 1.0)))

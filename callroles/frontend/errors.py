@@ -45,10 +45,3 @@ class AudioTimeoutError(AudioError):
     """The decoder did not finish within ``decode_timeout_s`` (killed, never left hanging)."""
 
     code = "audio_timeout"
-
-
-class SegmenterError(AudioError):
-    """inaSpeechSegmenter's models could not be loaded or run."""
-
-    code = "segmenter"
-    stage = "segment"

@@ -1,4 +1,4 @@
-"""The role model at run time: class probabilities of log-mel windows, in ONNX Runtime.
+"""The role CRNN at run time: class probabilities of log-mel windows, in ONNX Runtime.
 
 One ONNX Runtime session per model file per process (loading is cached), CUDA first where a GPU
 and its libraries are present, CPU otherwise. A model is trusted only after its graph checksum,
@@ -32,7 +32,7 @@ from callroles.models.errors import (
 from callroles.models.features import DEFAULT_SPEC, FeatureSpec
 from callroles.models.metadata import ModelMetadata, read_metadata
 from callroles.models.shipped import ROLE_MODEL
-from callroles.models.trunk import join_windows, stream_path, window_offsets
+from callroles.models.trunk import stream_path, window_offsets
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +145,7 @@ def read_calibration(model: Path, version: str) -> tuple[float, float]:
 
 
 @dataclass
-class Scorer:
+class RoleModel:
     """An ONNX Runtime session plus the model's metadata; thread-safe ``score``."""
 
     session: Any
@@ -154,8 +154,9 @@ class Scorer:
     provider: str
     max_batch: int = MAX_BATCH
     input_name: str = "windows"
-    _cache: ClassVar[dict[tuple[str, str, bool, int, int, int], Scorer]] = {}
+    _cache: ClassVar[dict[tuple[str, str, bool, int, int, int], RoleModel]] = {}
     _lock: ClassVar[threading.Lock] = threading.Lock()
+    spec: FeatureSpec = DEFAULT_SPEC  # the model's feature spec, checked equal to ours at load
     window_shape: tuple[int, int] = DEFAULT_SPEC.shape  # from the model's spec at load
     frames_per_hop: int = DEFAULT_SPEC.frames_per_hop
     stream_session: Any = None  # trunk-once graph (model.stream.onnx), when asked for
@@ -172,13 +173,14 @@ class Scorer:
         path: Path | str | None = None,
         *,
         execution_provider: str = DEFAULT_PROVIDER,
-        stream_trunk: bool = False,
+        stream_trunk: bool = True,
         threads: int = 0,
-    ) -> Scorer:
-        """The scorer for ``path`` (None: the default model), created once per process.
+    ) -> RoleModel:
+        """The role model at ``path`` (None: the shipped one), created once per process.
 
-        ``stream_trunk`` also loads ``<stem>.stream.onnx`` so that ``score_speaker`` runs the
-        conv trunk once per stream (faster, approximate: see export/README.md).
+        ``stream_trunk`` also loads ``<stem>.stream.onnx``, so that ``score_stream`` runs the
+        conv trunk once per speaker stream (``callroles.call.scoring``; export/README.md); a
+        model exported without one is scored window by window.
         """
         setting = execution_provider
         resolved = Path(path).expanduser().resolve() if path is not None else DEFAULT_MODEL
@@ -194,7 +196,7 @@ class Scorer:
     @classmethod
     def _create(
         cls, path: Path, setting: str, stream_trunk: bool = False, threads: int = 0
-    ) -> Scorer:
+    ) -> RoleModel:
         data, meta = read_model(path)
         check_spec(meta, str(path))
         options = ort.SessionOptions()
@@ -236,6 +238,7 @@ class Scorer:
                 f"{spec.shape[1]}) -> (batch, {self.metadata.n_classes})"
             )
         self.input_name = inputs[0].name
+        self.spec = spec
         self.window_shape = spec.shape
         self.frames_per_hop = spec.frames_per_hop
 
@@ -325,13 +328,3 @@ class Scorer:
         )
         feed = {"stream": np.ascontiguousarray(logmel[None], dtype=np.float32), "offsets": offsets}
         return np.asarray(self.stream_session.run(None, feed)[0], dtype=np.float32)
-
-    def score_speaker(self, windows: np.ndarray) -> np.ndarray:
-        """One speaker's windows: trunk-once when loaded and the windows are consecutive 1 s
-        slices of one stream (the front end's), else exactly as ``score``."""
-        arr = self._validate(windows)
-        if self.stream_session is not None and len(arr) > 0:
-            stream = join_windows(arr, self.frames_per_hop)
-            if stream is not None:
-                return self.score_stream(stream, len(arr))
-        return self.score(arr)

@@ -28,7 +28,7 @@ import onnxruntime as ort
 from onnx import TensorProto, helper, numpy_helper
 
 from callroles.base.settings import Settings, get_settings  # get_settings: the install step only
-from callroles.frontend.errors import SegmenterError
+from callroles.models.errors import SegmenterError
 
 WHEEL = "Resemblyzer==0.1.4"
 RATE = 16000

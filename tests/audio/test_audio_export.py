@@ -10,11 +10,12 @@ from pathlib import Path
 import pytest
 
 from callroles.bench.der import read_rttm
+from callroles.call.pipeline import front_end
 
 
 @pytest.fixture(scope="module")
 def lamartine(reference_dir: Path, frontend):
-    return frontend.process(reference_dir / "lamartine.wav")
+    return front_end(reference_dir / "lamartine.wav", models=frontend)
 
 
 def test_rttm_round_trip(lamartine) -> None:
@@ -54,7 +55,7 @@ def test_segment_command(
     from callroles.base.cli import main
     from callroles.frontend import pipeline
 
-    monkeypatch.setattr(pipeline, "FrontEnd", lambda _settings: frontend)  # reuse its models
+    monkeypatch.setattr(pipeline, "Models", lambda _settings: frontend)  # reuse its models
     rttm = tmp_path / "out.rttm"
     code = main(["segment", str(reference_dir / "lamartine.wav"), "--rttm", str(rttm), "--json"])
     assert code == 0

@@ -7,8 +7,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from callroles.call.windows import stream_windows
-from callroles.models.features import DEFAULT_SPEC, FeatureSpec, log_mel
+from callroles.models.features import DEFAULT_SPEC, FeatureSpec, log_mel, stream_windows
 
 RATE = 8000
 

@@ -80,11 +80,10 @@ def test_the_prompt_and_the_music_are_found_through_gsm(
 
 
 def test_known_sounds_are_nobodys_talk(library: Path, call: Path, speech_wav: Path) -> None:
-    from callroles.call.pipeline import analyze_file
-    from callroles.frontend.pipeline import FrontEnd
+    from callroles.call.pipeline import Models, analyze_file, front_end
 
     settings = Settings(known_sounds=str(library))
-    front = FrontEnd(settings).process(call)
+    front = front_end(call, models=Models(settings))
     a, b = _spans(call, speech_wav)["announcement"]
     for seg in front.segmentation.speech:  # no talk inside the prompt (0.2 s of slack each side)
         assert seg.end <= a + 0.2 or seg.start >= b - 0.2, seg

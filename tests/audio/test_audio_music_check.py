@@ -11,7 +11,7 @@ import numpy as np
 
 from callroles.base.settings import SHARED_DATA, Settings
 from callroles.bench.evaluation import evaluate_dir
-from callroles.frontend.pipeline import FrontEnd
+from callroles.call.pipeline import Models, front_end
 from callroles.frontend.speech import music_veto, veto_candidates
 from callroles.lab.simulate import generate_corpus
 from callroles.lab.simulate.real_voices import generate_real_corpus
@@ -22,23 +22,23 @@ def _music_as_talk(result: dict) -> float:
 
 
 def test_hold_music_heard_as_a_voice_leaves_talk_and_speech_stays(
-    tmp_path: Path, frontend: FrontEnd
+    tmp_path: Path, frontend: Models
 ) -> None:
     corpus = tmp_path / "held-out"
     sources = {"engines": ("mbrola",), "lines": "varied", "sounds": "debian"}
     generate_corpus(corpus, calls=1, seed=4343, random_paths=True, **sources)
-    off = evaluate_dir(corpus / "audio", FrontEnd(Settings(music_check=False)), corpus / "truth")
+    off = evaluate_dir(corpus / "audio", Models(Settings(music_check=False)), corpus / "truth")
     on = evaluate_dir(corpus / "audio", frontend, corpus / "truth")
     # ina hears the first seconds of this hold music as male speech, the activity model agrees
     assert _music_as_talk(off) > 1.5, "the call no longer fools ina: pick another"
     assert _music_as_talk(on) < 0.5 * _music_as_talk(off)
     assert on["total"]["der"] <= off["total"]["der"] + 0.002  # no speech lost for it
-    result = frontend.process(corpus / "audio" / "call00001.gsm")
+    result = front_end(corpus / "audio" / "call00001.gsm", models=frontend)
     assert result.budget["music_check_s"] > 1.0 and "music" in result.timings
 
 
 def test_real_readers_on_real_hold_music_keep_their_speech(
-    tmp_path: Path, frontend: FrontEnd
+    tmp_path: Path, frontend: Models
 ) -> None:
     # bench eval's "real voices on hold" h4-real00001: LibriSpeech readers, Debian's
     # macroform-robot_dity on hold, a varied phone line
@@ -46,7 +46,7 @@ def test_real_readers_on_real_hold_music_keep_their_speech(
     assert voices.is_dir(), f"LibriSpeech readers missing at {voices}"
     corpus = tmp_path / "on-hold"
     generate_real_corpus(corpus, voices, calls=1, seed=84, varied_lines=True, house_sounds=4)
-    off = evaluate_dir(corpus / "audio", FrontEnd(Settings(music_check=False)), corpus / "truth")
+    off = evaluate_dir(corpus / "audio", Models(Settings(music_check=False)), corpus / "truth")
     on = evaluate_dir(corpus / "audio", frontend, corpus / "truth")
     assert _music_as_talk(off) > 0.5, "the call no longer fools ina: pick another"
     assert _music_as_talk(on) < 0.5 * _music_as_talk(off)

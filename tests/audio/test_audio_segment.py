@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from callroles.call.pipeline import front_end
 from callroles.frontend.decode import decode
 from callroles.frontend.segmentation import raw_to_grid
 
@@ -28,7 +29,7 @@ def test_matches_ina_reference(name: str, reference_dir: Path, frontend) -> None
 
 
 def test_silence_only_gives_no_speaker(reference_dir: Path, frontend) -> None:
-    result = frontend.process(reference_dir / "silence2sec.wav")
+    result = front_end(reference_dir / "silence2sec.wav", models=frontend)
     assert result.speakers == []
     assert result.budget["silence_s"] == pytest.approx(2.0, abs=0.05)
 
@@ -36,7 +37,7 @@ def test_silence_only_gives_no_speaker(reference_dir: Path, frontend) -> None:
 def test_music_only_gives_no_speaker(reference_dir: Path, frontend, tmp_path: Path, sh) -> None:
     music = tmp_path / "music.wav"  # musanmix opens with 22 s of music
     sh("sox", str(reference_dir / "musanmix.wav"), "-r", "8000", str(music), "trim", "1", "20")
-    result = frontend.process(music)
+    result = front_end(music, models=frontend)
     assert result.speakers == []
     assert result.budget["music_s"] > 15.0
 
@@ -44,5 +45,5 @@ def test_music_only_gives_no_speaker(reference_dir: Path, frontend, tmp_path: Pa
 def test_tiny_recording_gives_no_speaker(frontend, tmp_path: Path, sh) -> None:
     tiny = tmp_path / "tiny.wav"  # 10 ms: shorter than one analysis frame
     sh("sox", "-n", "-r", "8000", "-c", "1", str(tiny), "synth", "0.01", "sine", "300")
-    result = frontend.process(tiny)
+    result = front_end(tiny, models=frontend)
     assert result.speakers == [] and result.facts.duration_s == pytest.approx(0.01, abs=0.002)

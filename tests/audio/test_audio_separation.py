@@ -12,6 +12,7 @@ import pytest
 from callroles.base.errors import InputError
 from callroles.base.settings import Settings
 from callroles.bench.der import der, read_rttm
+from callroles.call.pipeline import front_end
 
 
 def _corpus_call(corpus: Path, *, channels: int, same_gender: bool) -> tuple[Path, dict, list]:
@@ -25,7 +26,7 @@ def _corpus_call(corpus: Path, *, channels: int, same_gender: bool) -> tuple[Pat
 
 def test_stereo_call_one_speaker_per_channel(small_corpus: Path, frontend) -> None:
     path, truth, ref = _corpus_call(small_corpus, channels=2, same_gender=False)
-    result = frontend.process(path, layout="stereo-agent-left")
+    result = front_end(path, layout="stereo-agent-left", models=frontend)
     assert result.strategy == "stereo"
     assert [s.channel for s in result.speakers] == [0, 1]
     assert {s.role_hint for s in result.speakers} == {"agent", "customer"}
@@ -38,7 +39,7 @@ def test_stereo_call_one_speaker_per_channel(small_corpus: Path, frontend) -> No
 
 def test_opposite_gender_mono_call_split_by_gender(small_corpus: Path, frontend) -> None:
     path, truth, ref = _corpus_call(small_corpus, channels=1, same_gender=False)
-    result = frontend.process(path)
+    result = front_end(path, models=frontend)
     assert result.strategy == "gender"
     assert sorted(s.gender for s in result.speakers) == ["female", "male"]
     talk = {v["gender"]: v["talk_time_s"] for v in truth["speakers"].values()}
@@ -49,7 +50,7 @@ def test_opposite_gender_mono_call_split_by_gender(small_corpus: Path, frontend)
 
 def test_same_gender_mono_call_clustered(small_corpus: Path, frontend) -> None:
     path, truth, ref = _corpus_call(small_corpus, channels=1, same_gender=True)
-    result = frontend.process(path)
+    result = front_end(path, models=frontend)
     assert result.strategy == "embedding"
     assert len(result.speakers) == 2
     assert der(ref, read_rttm(result.segmentation.to_rttm()))["der"] < 0.4
@@ -66,9 +67,9 @@ def test_same_gender_mono_call_clustered(small_corpus: Path, frontend) -> None:
 
 def test_lamartine_readers_found_by_embeddings(reference_dir: Path, frontend) -> None:
     path = reference_dir / "lamartine.wav"  # a female reader, then a male reader
-    by_gender = frontend.process(path)
+    by_gender = front_end(path, models=frontend)
     assert by_gender.strategy == "gender"
-    by_voice = frontend.process(path, strategy="embedding")
+    by_voice = front_end(path, strategy="embedding", models=frontend)
     ref = read_rttm(by_gender.segmentation.to_rttm())
     assert der(ref, read_rttm(by_voice.segmentation.to_rttm()))["der"] < 0.1
     assert [s.gender for s in by_voice.speakers] == ["female", "male"]
@@ -76,13 +77,13 @@ def test_lamartine_readers_found_by_embeddings(reference_dir: Path, frontend) ->
 
 def test_n_speakers_range_and_one_speaker(reference_dir: Path, frontend) -> None:
     path = reference_dir / "lamartine.wav"
-    one = frontend.process(path, n_speakers=1)
+    one = front_end(path, n_speakers=1, models=frontend)
     assert len(one.speakers) == 1 and one.strategy == "embedding"
-    three = frontend.process(path, n_speakers=3)
+    three = front_end(path, n_speakers=3, models=frontend)
     assert 1 <= len(three.speakers) <= 3
     for bad in (0, 5):
         with pytest.raises(InputError):
-            frontend.process(path, n_speakers=bad)
+            front_end(path, n_speakers=bad, models=frontend)
 
 
 def test_dual_mono_stereo_is_treated_as_mono(
@@ -90,7 +91,7 @@ def test_dual_mono_stereo_is_treated_as_mono(
 ) -> None:
     dual = tmp_path / "dual.wav"
     sh("sox", str(reference_dir / "lamartine.wav"), "-c", "2", str(dual))
-    result = frontend.process(dual)
+    result = front_end(dual, models=frontend)
     assert result.facts.channels == 2 and result.strategy == "gender"
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from callroles.base.settings import get_settings
+from callroles.call.pipeline import front_end
 from callroles.frontend.segmentation import SpeakerTrack
 from callroles.frontend.talk import DEFAULT_TALK, nearest_owner, talk_tracks
 from callroles.frontend.turns import _viterbi, cluster_turns, cut_turns
@@ -85,13 +86,13 @@ def test_cluster_turns_separates_two_voices() -> None:
 
 def test_energy_mode_is_still_there(small_corpus: Path) -> None:
     """``talk_time="energy"`` runs without the model and gives other (energy-trimmed) times."""
-    from callroles.frontend.pipeline import FrontEnd
+    from callroles.call.pipeline import Models, front_end
 
     audio = small_corpus / "audio" / "call00002.gsm"
-    energy = FrontEnd(get_settings().model_copy(update={"talk_time": "energy"}))
-    model = FrontEnd(get_settings())
+    energy = Models(get_settings().model_copy(update={"talk_time": "energy"}))
+    model = Models(get_settings())
     assert energy.activity is None and model.activity is not None
-    a, b = energy.process(audio), model.process(audio)
+    a, b = front_end(audio, models=energy), front_end(audio, models=model)
     assert "activity" in b.timings and "activity" not in a.timings
     assert [s.talk_time_s for s in a.speakers] != [s.talk_time_s for s in b.speakers]
 
@@ -133,7 +134,7 @@ def test_real_read_speech_gets_no_implausible_overlap(reference_dir: Path, front
     """lamartine.wav: two real readers one after the other, no telephone line, unlike our
     training calls (a checkpoint heard two voices in 65% of it). Whatever the model hears, the
     front end reports overlap in at most ``max_overlap_share`` of the speech."""
-    result = frontend.process(reference_dir / "lamartine.wav")
+    result = front_end(reference_dir / "lamartine.wav", models=frontend)
     budget = result.budget
     assert budget["talk_time_method"].startswith("activity")
     assert budget["overlap_s"] <= DEFAULT_TALK.max_overlap_share * budget["speech_s"], budget

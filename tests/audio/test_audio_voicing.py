@@ -74,15 +74,15 @@ def test_floor_from_silence_frames_ignores_loud_music() -> None:
 
 def test_trimmed_talk_time_closer_to_truth_on_generated_calls(small_corpus: Path) -> None:
     """On the small corpus (synthetic calls), trimming must shrink the talk-time error."""
-    from callroles.frontend.pipeline import FrontEnd
+    from callroles.call.pipeline import Models, front_end
 
     errors: dict[bool, list[float]] = {True: [], False: []}
     for trim in (False, True):
-        frontend = FrontEnd(Settings(), trim=trim)
+        frontend = Models(Settings(), trim=trim)
         for truth_file in sorted((small_corpus / "truth").glob("*.json")):
             truth = json.loads(truth_file.read_text())
             audio = next((small_corpus / "audio").glob(f"{truth['call_id']}.*"))
-            got = sorted(s.talk_time_s for s in frontend.process(audio).speakers)
+            got = sorted(s.talk_time_s for s in front_end(audio, models=frontend).speakers)
             want = sorted(s["talk_time_s"] for s in truth["speakers"].values())
             assert len(got) == len(want)
             errors[trim] += [abs(g - w) / w for g, w in zip(got, want, strict=True)]

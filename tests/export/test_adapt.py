@@ -16,10 +16,10 @@ import pytest
 from callroles.agents.voiceprints import FileStore, make_voiceprint, speech_partials
 from callroles.base.errors import ModelError
 from callroles.base.settings import Settings
+from callroles.call.pipeline import Models
 from callroles.export.adapt import AdaptOptions, adapt, format_report
 from callroles.frontend.decode import decode
-from callroles.frontend.pipeline import FrontEnd
-from callroles.models.crnn import Scorer
+from callroles.models.crnn import RoleModel
 from callroles.training.dataset import BuildOptions
 
 AGENT = "A001"  # female agent of call00001 (opposite genders) and call00004 (same gender)
@@ -29,7 +29,7 @@ def _enrol_from_truth(corpus: Path, store_path: Path, settings: Settings) -> Non
     """A001's print from her turns in call00001, as the simulator's truth marks them."""
     truth = json.loads((corpus / "truth" / "call00001.json").read_text())
     spans = [(s["start"], s["end"]) for s in truth["segments"] if s["speaker"] == AGENT]
-    frontend = FrontEnd(settings)
+    frontend = Models(settings)
     audio = decode(corpus / "audio" / "call00001.gsm", frontend.limits)
     partials = speech_partials(audio, spans, frontend.encoder)
     FileStore(store_path).put(make_voiceprint(AGENT, [partials], ["call00001"]))
@@ -77,7 +77,7 @@ def test_adapt_writes_a_checked_model_version(
     assert set(held) == {"base", "adapted"}
     assert held["adapted"]["windows"] == held["base"]["windows"] > 0
     assert report["verdict"] in {"better", "no worse", "worse"}
-    scorer = Scorer.load(out / "model.onnx")
+    scorer = RoleModel.load(out / "model.onnx")
     assert scorer.model_version == report["model"]["version"]
     window = np.load(next((out / "dataset").glob("validation/*/*/*/*.npy")))
     probs = scorer.score_speaker(window[None])

@@ -16,21 +16,20 @@ import pytest
 from callroles.base.cli import main
 from callroles.base.errors import AudioError, InputError
 from callroles.base.settings import Settings
-from callroles.call.cli import format_text, write_plot
 from callroles.call.pipeline import CallFailure, Models, analyze_file, run_call
-from callroles.frontend.pipeline import FrontEnd
-from callroles.models.crnn import Scorer
+from callroles.commands.analyze import format_text, write_plot
+from callroles.models.crnn import RoleModel
 from callroles.schemas import validate
 
 
 @pytest.fixture(scope="module")
 def models(exported: tuple[Path, Any]) -> Models:
-    scorer = Scorer.load(exported[0], execution_provider="cpu")
-    return Models(FrontEnd(Settings()), scorer)
+    scorer = RoleModel.load(exported[0], execution_provider="cpu")
+    return Models(Models(Settings()), scorer)
 
 
 def test_analyze_two_readers(reference_dir: Path, models: Models, tmp_path: Path) -> None:
-    scorer = models.scorer
+    scorer = models.role_model
     analysis = analyze_file(reference_dir / "lamartine.wav", settings=Settings(), models=models)
     result = validate("call_result", analysis.event)
     assert result["call_id"] == "lamartine"

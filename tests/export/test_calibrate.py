@@ -19,7 +19,7 @@ from callroles.export.calibrate import (
     nll,
     summary,
 )
-from callroles.models.crnn import Scorer, calibration_path
+from callroles.models.crnn import RoleModel, calibration_path
 from callroles.models.shipped import ROLE_MODEL
 
 
@@ -80,17 +80,17 @@ def test_the_ece_floor_is_what_a_perfectly_calibrated_model_shows() -> None:
 def test_the_scorer_reads_a_calibration_fitted_for_its_version_only(tmp_path: Path) -> None:
     model = tmp_path / "model.onnx"
     shutil.copyfile(ROLE_MODEL, model)
-    assert Scorer.load(model, execution_provider="cpu").temperature == 1.0  # none fitted
-    version = Scorer.load(model, execution_provider="cpu").model_version
+    assert RoleModel.load(model, execution_provider="cpu").temperature == 1.0  # none fitted
+    version = RoleModel.load(model, execution_provider="cpu").model_version
     calibration_path(model).write_text(json.dumps({"model_version": "other", "temperature": 7}))
     model.touch()  # a new file identity: loaded anew
-    assert Scorer._create(model, "cpu").temperature == 1.0  # another model's fit is ignored
+    assert RoleModel._create(model, "cpu").temperature == 1.0  # another model's fit is ignored
     calibration_path(model).write_text(json.dumps({"model_version": version, "temperature": 7}))
-    assert Scorer._create(model, "cpu").temperature == 7.0
-    assert Scorer._create(model, "cpu").confidence_ceiling == 1.0  # a fit without a ceiling
+    assert RoleModel._create(model, "cpu").temperature == 7.0
+    assert RoleModel._create(model, "cpu").confidence_ceiling == 1.0  # a fit without a ceiling
     fit = {"model_version": version, "temperature": 1.2, "ceiling": 0.83}
     calibration_path(model).write_text(json.dumps(fit))
-    scorer = Scorer._create(model, "cpu")
+    scorer = RoleModel._create(model, "cpu")
     assert (scorer.temperature, scorer.confidence_ceiling) == (1.2, 0.83)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from callroles.models.crnn import DEFAULT_MODEL, Scorer
+from callroles.models.crnn import DEFAULT_MODEL, RoleModel
 from tests.support.models import SHIPPED_FILES, assert_shipped_model
 
 
@@ -20,7 +20,7 @@ def test_shipped_model_files_are_all_there() -> None:
 
 def test_shipped_default_model_loads_and_is_labelled_synthetic() -> None:
     assert_shipped_model()
-    scorer = Scorer.load(None, execution_provider="cpu")
+    scorer = RoleModel.load(None, execution_provider="cpu")
     assert scorer.classes in (
         ("customer", "agent"),
         ("female_customer", "male_customer", "female_agent", "male_agent"),
@@ -38,6 +38,6 @@ def test_the_channel_alone_does_not_decide_the_shipped_models_role() -> None:
     (bench/results/channel.json); the model retrained with random paths must not."""
     from callroles.bench.channel_bench import channel_gap, probe_voices, summary
 
-    rows = channel_gap(Scorer.load(None, execution_provider="cpu"), probe_voices(1))
+    rows = channel_gap(RoleModel.load(None, execution_provider="cpu"), probe_voices(1))
     assert len(rows) == 6  # one female and one male voice per language
     assert summary(rows)["mean_abs_gap"] < 0.5, rows

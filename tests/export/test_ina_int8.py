@@ -12,11 +12,9 @@ import pytest
 from callroles.base.settings import get_settings
 from callroles.export.ina_onnx import calibration_audio, quantize
 from callroles.frontend.decode import decode
-from callroles.frontend.errors import SegmenterError
 from callroles.frontend.segmentation import raw_to_grid
-from callroles.models.errors import ModelNotConvertedError
-from callroles.models.ina import OnnxSegmenter
-from callroles.models.ina_files import INT8_RECIPE, wanted_paths
+from callroles.models.errors import ModelNotConvertedError, SegmenterError
+from callroles.models.ina import INT8_RECIPE, InaSegmenter, wanted_paths
 
 
 def test_install_step_wrote_smaller_int8_copies() -> None:
@@ -38,7 +36,7 @@ def test_int8_decides_like_float_on_real_audio(name: str, reference_dir: Path) -
     settings = get_settings()
     wide = decode(reference_dir / name).wide.mean(axis=0)
     runs = {
-        p: OnnxSegmenter(settings.model_copy(update={"segmenter_precision": p}))(wide)
+        p: InaSegmenter(settings.model_copy(update={"segmenter_precision": p}))(wide)
         for p in ("int8", "float")
     }
     n = int(len(wide) / 16000 / 0.01)
@@ -56,14 +54,14 @@ def test_home_without_int8_copies_says_what_to_do(tmp_path: Path, monkeypatch) -
         (home / "onnx" / "ina" / path.name).write_bytes(path.read_bytes())
     older = settings.model_copy(update={"home": home})
     with pytest.raises(ModelNotConvertedError, match="CALLROLES_SEGMENTER_PRECISION=float"):
-        OnnxSegmenter(older)
-    assert OnnxSegmenter(older.model_copy(update={"segmenter_precision": "float"})).sessions
+        InaSegmenter(older)
+    assert InaSegmenter(older.model_copy(update={"segmenter_precision": "float"})).sessions
 
 
 def test_precision_setting_picks_the_files() -> None:
     settings = get_settings().model_copy(update={"segmenter_precision": "float"})
-    assert OnnxSegmenter(settings).precision == "float"
-    assert OnnxSegmenter(get_settings()).precision == "int8"  # the default
+    assert InaSegmenter(settings).precision == "float"
+    assert InaSegmenter(get_settings()).precision == "int8"  # the default
 
 
 def test_calibration_needs_the_debian_sounds(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from onnx import TensorProto, helper
 
 from callroles.base.errors import ConfigError, ModelError
 from callroles.export.onnx_export import run_onnx
-from callroles.models.crnn import Scorer, WindowsError, _cuda_usable
+from callroles.models.crnn import RoleModel, WindowsError, _cuda_usable
 from callroles.models.errors import (
     ModelCorruptError,
     ModelForeignError,
@@ -25,12 +25,12 @@ from callroles.models.metadata import read_metadata, write_metadata
 
 
 @pytest.fixture()
-def scorer(exported: tuple[Path, Any]) -> Scorer:
-    return Scorer.load(exported[0], execution_provider="cpu")
+def scorer(exported: tuple[Path, Any]) -> RoleModel:
+    return RoleModel.load(exported[0], execution_provider="cpu")
 
 
 def test_scores_batches_with_the_right_shapes(
-    scorer: Scorer, exported: tuple[Path, Any], real_windows: np.ndarray
+    scorer: RoleModel, exported: tuple[Path, Any], real_windows: np.ndarray
 ) -> None:
     assert scorer.classes == ("customer", "agent") and scorer.provider == "CPUExecutionProvider"
     scorer.max_batch = 5  # several session runs for 16 windows
@@ -45,11 +45,11 @@ def test_scores_batches_with_the_right_shapes(
 
 
 def test_one_session_per_process(exported: tuple[Path, Any]) -> None:
-    a = Scorer.load(exported[0], execution_provider="cpu")
-    assert Scorer.load(str(exported[0]), execution_provider="cpu") is a
+    a = RoleModel.load(exported[0], execution_provider="cpu")
+    assert RoleModel.load(str(exported[0]), execution_provider="cpu") is a
 
 
-def test_bad_windows_are_refused(scorer: Scorer, real_windows: np.ndarray) -> None:
+def test_bad_windows_are_refused(scorer: RoleModel, real_windows: np.ndarray) -> None:
     with pytest.raises(WindowsError, match=r"\(N, 96, 1000\)"):
         scorer.score(real_windows[:, :64])
     bad = real_windows[:2].copy()
@@ -70,18 +70,18 @@ def test_refuses_another_feature_spec(exported: tuple[Path, Any], tmp_path: Path
     spec = {**DEFAULT_SPEC.to_dict(), "fmax": 3800.0}
     other = _restamp(exported[0], tmp_path / "other_spec.onnx", feature_spec=spec)
     with pytest.raises(ModelSpecError, match="fmax: model 3800.0 vs front end 4000.0") as info:
-        Scorer.load(other, execution_provider="cpu")
+        RoleModel.load(other, execution_provider="cpu")
     assert info.value.code == "model_feature_spec"
     unknown = _restamp(exported[0], tmp_path / "unknown.onnx", feature_spec={"bins": 3})
     with pytest.raises(ModelSpecError, match="does not know"):
-        Scorer.load(unknown, execution_provider="cpu")
+        RoleModel.load(unknown, execution_provider="cpu")
 
 
 def test_refuses_missing_corrupt_and_tampered_files(
     exported: tuple[Path, Any], tmp_path: Path
 ) -> None:
     with pytest.raises(ModelMissingError) as missing:
-        Scorer.load(tmp_path / "nope.onnx")
+        RoleModel.load(tmp_path / "nope.onnx")
     assert missing.value.code == "model_missing"
     data = exported[0].read_bytes()
     truncated = tmp_path / "truncated.onnx"
@@ -90,7 +90,7 @@ def test_refuses_missing_corrupt_and_tampered_files(
     garbage.write_bytes(b"RIFF\x00\x00WAVEfmt not a model at all" * 10)
     for bad in (truncated, garbage):
         with pytest.raises(ModelCorruptError) as info:
-            Scorer.load(bad, execution_provider="cpu")
+            RoleModel.load(bad, execution_provider="cpu")
         assert info.value.code == "model_corrupt"
     proto = onnx.load(str(exported[0]))
     weight = next(i for i in proto.graph.initializer if i.name.startswith("head/kernel"))
@@ -99,7 +99,7 @@ def test_refuses_missing_corrupt_and_tampered_files(
     tampered = tmp_path / "tampered.onnx"
     onnx.save(proto, str(tampered))
     with pytest.raises(ModelCorruptError, match="checksum"):
-        Scorer.load(tampered, execution_provider="cpu")
+        RoleModel.load(tampered, execution_provider="cpu")
 
 
 def test_refuses_foreign_onnx(tmp_path: Path) -> None:
@@ -109,7 +109,7 @@ def test_refuses_foreign_onnx(tmp_path: Path) -> None:
     foreign = tmp_path / "foreign.onnx"
     onnx.save(helper.make_model(graph), str(foreign))
     with pytest.raises(ModelForeignError, match="not one exported by callroles"):
-        Scorer.load(foreign, execution_provider="cpu")
+        RoleModel.load(foreign, execution_provider="cpu")
     # callroles metadata on a graph of the wrong shape: still foreign
     proto = onnx.load(str(foreign))
     from callroles.models.metadata import ModelMetadata
@@ -117,24 +117,23 @@ def test_refuses_foreign_onnx(tmp_path: Path) -> None:
     write_metadata(proto, ModelMetadata(DEFAULT_SPEC.to_dict(), ("customer", "agent"), "gru", 0))
     onnx.save(proto, str(foreign))
     with pytest.raises(ModelForeignError, match=r"\(batch, 2\)"):
-        Scorer.load(foreign, execution_provider="cpu")
+        RoleModel.load(foreign, execution_provider="cpu")
 
 
 def test_execution_provider_setting(exported: tuple[Path, Any]) -> None:
     with pytest.raises(ConfigError):
-        Scorer.load(exported[0], execution_provider="tpu")
+        RoleModel.load(exported[0], execution_provider="tpu")
     if not _cuda_usable():
         with pytest.raises(ConfigError, match="cuda"):
-            Scorer.load(exported[0], execution_provider="cuda")
+            RoleModel.load(exported[0], execution_provider="cuda")
 
 
 def test_trunk_once_scoring(exported: tuple[Path, Any], reference_dir: Path) -> None:
-    from callroles.call.windows import slice_windows
     from callroles.frontend.decode import decode
-    from callroles.models.features import log_mel
+    from callroles.models.features import log_mel, slice_windows
 
-    exact = Scorer.load(exported[0], execution_provider="cpu")
-    fast = Scorer.load(exported[0], execution_provider="cpu", stream_trunk=True)
+    exact = RoleModel.load(exported[0], execution_provider="cpu")
+    fast = RoleModel.load(exported[0], execution_provider="cpu", stream_trunk=True)
     assert fast is not exact and fast.stream_info["frames_per_step"] == 27
     assert fast.stream_info["steps"] == 37
     stream = log_mel(decode(reference_dir / "lamartine.wav").channels[0])
@@ -159,13 +158,12 @@ def test_model_without_trunk_once_graph_scores_windows(
     it falls back to window-by-window scoring instead of refusing to start a worker."""
     import shutil
 
-    from callroles.call.windows import slice_windows
     from callroles.frontend.decode import decode
-    from callroles.models.features import log_mel
+    from callroles.models.features import log_mel, slice_windows
 
     alone = tmp_path / "alone.onnx"
     shutil.copy(exported[0], alone)
-    scorer = Scorer.load(alone, execution_provider="cpu", stream_trunk=True)
+    scorer = RoleModel.load(alone, execution_provider="cpu", stream_trunk=True)
     assert scorer.stream_session is None
     windows = slice_windows(log_mel(decode(reference_dir / "lamartine.wav").channels[0]))
     np.testing.assert_allclose(scorer.score_speaker(windows), scorer.score(windows), atol=1e-6)

@@ -1,5 +1,5 @@
 """Every kind of bad input, through the plain functions the worker runs (no Kafka, no Redis):
-``ingest.parse_event`` -> ``fetch.fetch`` -> ``FrontEnd.process``. Each must end in its typed
+``ingest.parse_event`` -> ``fetch.fetch`` -> ``Models.process``. Each must end in its typed
 error code or a valid front-end result; nothing else may escape.
 """
 
@@ -13,6 +13,7 @@ import pytest
 
 from callroles.base.errors import CallrolesError
 from callroles.base.settings import Settings
+from callroles.call.pipeline import front_end
 from tests.faults import corpus
 
 FrontEndT = Any
@@ -20,9 +21,9 @@ FrontEndT = Any
 
 @pytest.fixture(scope="session")
 def frontend(limited_settings: Settings) -> FrontEndT:
-    from callroles.frontend.pipeline import FrontEnd
+    from callroles.call.pipeline import Models
 
-    return FrontEnd(limited_settings)
+    return Models(limited_settings)
 
 
 def outcome(item: corpus.BadInput, settings: Settings, frontend: FrontEndT) -> tuple[str, Any]:
@@ -33,7 +34,7 @@ def outcome(item: corpus.BadInput, settings: Settings, frontend: FrontEndT) -> t
     try:
         event = parse_event(item.message)
         source = asyncio.run(fetch(event["recording_uri"], settings))
-        return corpus.RESULT, frontend.process(source, layout=event["layout"])
+        return corpus.RESULT, front_end(source, layout=event["layout"], models=frontend)
     except CallrolesError as exc:
         return exc.code, exc
 

@@ -7,14 +7,14 @@ from pathlib import Path
 import numpy as np
 
 from callroles.base.settings import Settings
-from callroles.frontend.pipeline import FrontEnd
-from callroles.models.crnn import Scorer
+from callroles.call.pipeline import Models
+from callroles.models.crnn import RoleModel
 
 
 def test_trunk_once_speaker_scoring_matches_windows(small_corpus: Path) -> None:
-    scorer = Scorer.load(None, execution_provider="cpu", stream_trunk=True)
+    scorer = RoleModel.load(None, execution_provider="cpu", stream_trunk=True)
     assert scorer.stream_session is not None  # the shipped folder carries model.stream.onnx
-    front = FrontEnd(Settings()).process(next((small_corpus / "audio").glob("call00001.*")))
+    front = Models(Settings()).process(next((small_corpus / "audio").glob("call00001.*")))
     stream = max(front.speakers, key=lambda s: len(s.windows))
     assert len(stream.windows) >= 5
     fast = scorer.score_speaker(stream.windows)

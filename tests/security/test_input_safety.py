@@ -122,7 +122,7 @@ def test_model_with_altered_weights_is_refused(model_file: Path, tmp_path: Path)
     from onnx import numpy_helper
 
     from callroles.base.errors import ModelError
-    from callroles.models.crnn import Scorer
+    from callroles.models.crnn import RoleModel
 
     proto = onnx.load(str(model_file))
     init = max(proto.graph.initializer, key=lambda t: int(np.prod(t.dims)))
@@ -132,16 +132,16 @@ def test_model_with_altered_weights_is_refused(model_file: Path, tmp_path: Path)
     tampered = tmp_path / "tampered.onnx"
     onnx.save(proto, str(tampered))
     with pytest.raises(ModelError) as info:
-        Scorer.load(tampered)
+        RoleModel.load(tampered)
     assert info.value.code == "model_corrupt"
-    assert Scorer.load(model_file).n_classes == 2  # the untouched file loads
+    assert RoleModel.load(model_file).n_classes == 2  # the untouched file loads
 
 
 def test_model_without_metadata_or_not_onnx_is_refused(model_file: Path, tmp_path: Path) -> None:
     import onnx
 
     from callroles.base.errors import ModelError
-    from callroles.models.crnn import Scorer
+    from callroles.models.crnn import RoleModel
 
     proto = onnx.load(str(model_file))
     del proto.metadata_props[:]
@@ -152,7 +152,7 @@ def test_model_without_metadata_or_not_onnx_is_refused(model_file: Path, tmp_pat
     codes = set()
     for path in (bare, junk):
         with pytest.raises(ModelError) as info:
-            Scorer.load(path)
+            RoleModel.load(path)
         codes.add(info.value.code)
     assert codes <= {"model_foreign", "model_corrupt"} and codes
 

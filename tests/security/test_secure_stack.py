@@ -14,8 +14,9 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
+from callroles.base.redis import redis_client
 from callroles.base.settings import Settings
-from callroles.streaming.clients import kafka_kwargs, redis_client
+from callroles.streaming.clients import kafka_kwargs
 from tests.support.secure_stack import SecureStack
 
 
@@ -107,7 +108,7 @@ def test_kafka_plaintext_client_gets_nothing(secure: SecureStack) -> None:
 
 def _redis_ping(settings: Settings) -> bool:
     async def ping() -> bool:
-        client = redis_client(settings)
+        client = redis_client(settings, asyncio=True)
         try:
             return bool(await client.ping())
         finally:
@@ -120,7 +121,7 @@ def test_redis_tls_with_acl_user_from_settings(secure_settings: Settings) -> Non
     assert secure_settings.redis_dsn.startswith("rediss://")
 
     async def write_read() -> str | None:
-        client = redis_client(secure_settings)
+        client = redis_client(secure_settings, asyncio=True)
         try:
             key = f"sec:{uuid.uuid4().hex}"
             await client.set(key, "agent", ex=60)

@@ -16,9 +16,10 @@ from typing import Any
 import pytest
 
 from callroles import schemas
+from callroles.base.redis import redis_client
 from callroles.base.settings import Settings
 from callroles.call.pipeline import Models, load_models
-from callroles.streaming.clients import key_prefix, redis_client
+from callroles.streaming.clients import key_prefix
 from callroles.streaming.ledger import Ledger
 from callroles.streaming.process import CallProcessor
 
@@ -71,7 +72,7 @@ async def _run(
     events: list[Any],
     sources: list[str | None] | None = None,
 ) -> tuple[list[str], Ledger]:
-    redis = redis_client(settings)
+    redis = redis_client(settings, asyncio=True)
     ledger = Ledger(redis, prefix=key_prefix(settings), ttl_s=600)
     if sink.ledger is None:
         sink.ledger = ledger
@@ -248,7 +249,7 @@ def test_a_claim_left_by_a_dead_publisher_is_waited_out_not_skipped(
     sink = Sink()
 
     async def scenario() -> list[str]:
-        redis = redis_client(settings)
+        redis = redis_client(settings, asyncio=True)
         ledger = Ledger(redis, prefix=key_prefix(settings), ttl_s=600)
         await redis.set(ledger.keys("c6", models.model_version).done, "claimed:dead", ex=3)
         await redis.aclose()

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from callroles.base.settings import Settings
-from callroles.models.crnn import Scorer
+from callroles.models.crnn import RoleModel
 from callroles.models.trunk import stream_path
 from callroles.streaming.topics import create_topics
 from tests.support import calls
@@ -37,7 +37,7 @@ def _install(src: Path, dst: Path) -> str:
     return the version."""
     shutil.copyfile(stream_path(src), stream_path(dst))
     shutil.copyfile(src, dst)
-    return Scorer.load(src, execution_provider="cpu").model_version
+    return RoleModel.load(src, execution_provider="cpu").model_version
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +87,7 @@ def test_sighup_rolls_a_new_version_out_without_losing_or_doubling_a_call(
     rollout: tuple[Settings, Workers, Path, list[Path]],
 ) -> None:
     settings, group, model, recordings = rollout
-    old = Scorer.load(model, execution_provider="cpu").model_version
+    old = RoleModel.load(model, execution_provider="cpu").model_version
     proc = group.procs[0]
     assert proc is not None
     first = [f"roll-a-{i}" for i in range(6)]
@@ -115,7 +115,7 @@ def test_a_damaged_model_is_refused_and_the_worker_keeps_its_version(
     rollout: tuple[Settings, Workers, Path, list[Path]],
 ) -> None:
     settings, group, model, recordings = rollout
-    serving = Scorer.load(model, execution_provider="cpu").model_version
+    serving = RoleModel.load(model, execution_provider="cpu").model_version
     data = bytearray(model.read_bytes())
     data[len(data) // 2 : len(data) // 2 + 64] = bytes(64)  # a damaged copy: checksum fails
     model.write_bytes(bytes(data))

@@ -188,10 +188,10 @@ def test_bad_inputs_give_one_typed_error_each(run: Run) -> None:
 
 def test_results_carry_the_front_ends_figures_unchanged(run: Run, model_path: Path) -> None:
     """The worker adds nothing and loses nothing: same call in-process, same talk times."""
-    from callroles.frontend.pipeline import FrontEnd
+    from callroles.call.pipeline import Models
 
     corpus_id = min(run.truth, key=lambda c: run.truth[c]["duration_s"])
-    front = FrontEnd(Settings()).process(run.truth[corpus_id]["file"], layout="auto")
+    front = Models(Settings()).process(run.truth[corpus_id]["file"], layout="auto")
     r = run.results[run.ids[corpus_id]]
     assert r["separation_strategy"] == front.strategy
     assert {s["speaker"]: s["talk_time_s"] for s in r["speakers"]} == {

@@ -33,7 +33,7 @@ def test_run_folder_is_complete(debug_run: Path) -> None:
 
 def test_exported_model_loads_and_serves_the_front_end(debug_run: Path, small_corpus: Path) -> None:
     from callroles.base.settings import get_settings
-    from callroles.frontend.pipeline import FrontEnd
+    from callroles.call.pipeline import Models, front_end
     from callroles.models.activity import ActivityModel
 
     model = ActivityModel.load(debug_run / "activity.onnx")
@@ -42,5 +42,5 @@ def test_exported_model_loads_and_serves_the_front_end(debug_run: Path, small_co
     settings = get_settings().model_copy(
         update={"activity_model_path": debug_run / "activity.onnx"}
     )
-    result = FrontEnd(settings).process(small_corpus / "audio" / "call00002.gsm")
+    result = front_end(small_corpus / "audio" / "call00002.gsm", models=Models(settings))
     assert "activity" in result.timings and len(result.speakers) == 2

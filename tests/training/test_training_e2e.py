@@ -88,7 +88,7 @@ def test_ship_writes_the_whole_default_model_folder(debug_run: Path, tmp_path: P
     from dataclasses import asdict
 
     from callroles.export.rebuild import RECIPE, ship
-    from callroles.models.crnn import Scorer
+    from callroles.models.crnn import RoleModel
 
     out = tmp_path / "default_model"
     report = ship(debug_run, out, seed=3, recipe=asdict(RECIPE))
@@ -98,5 +98,5 @@ def test_ship_writes_the_whole_default_model_folder(debug_run: Path, tmp_path: P
     assert "SYNTHETIC" in shipped["what"] and shipped["seed"] == 3
     assert shipped["recipe"]["max_per_speaker"] == RECIPE.max_per_speaker
     assert shipped["evaluation"]["window"]["windows"] > 0
-    scorer = Scorer.load(out / "model.onnx", stream_trunk=True)
+    scorer = RoleModel.load(out / "model.onnx", stream_trunk=True)
     assert scorer.stream_session is not None  # the trunk-once graph loads next to the model

@@ -28,7 +28,7 @@ import numpy as np
 from callroles.agents.voiceprints import FileStore
 from callroles.base.settings import get_settings
 from callroles.bench.paths import RESULTS_DIR
-from callroles.call.pipeline import CallResult, load_models, run_call
+from callroles.call.pipeline import Artefacts, CallFailure, front_end, load_models, run_call
 from callroles.export.calibrate import true_agent
 from callroles.lab.simulate import generate_corpus, generator_fingerprint
 from callroles.lab.simulate.real_voices import generate_real_corpus
@@ -202,11 +202,11 @@ def main(argv: list[str]) -> int:
             event = {"call_id": row["call_id"], "agent_id": row["agent_id"]}
             if stereo:
                 event["layout"] = "stereo-agent-left"
-            out = run_call(corpus / row["file"], event, models, settings, voiceprints=store)
-            if not isinstance(out, CallResult):
-                rows.append({"call_id": row["call_id"], "error": str(out.error)})
+            stages = Artefacts()
+            result = run_call(corpus / row["file"], event, models, voiceprints=store, hook=stages)
+            if isinstance(result, CallFailure):
+                rows.append({"call_id": row["call_id"], "error": str(result.error)})
                 continue
-            result = out.event
             agent_id = row["agent_id"]
             spans = [(g["start"], g["end"]) for g in truth["segments"] if g["speaker"] == agent_id]
             agent = true_agent(result, spans)
@@ -228,9 +228,9 @@ def main(argv: list[str]) -> int:
             })  # fmt: skip
             r = rows[-1]
             if result["separation_strategy"] == "voiceprint":  # A/B: the split without the print
-                plain = models.frontend.process(corpus / row["file"])
+                plain = front_end(corpus / row["file"], models=models)
                 r["talk_error_plain"] = _split_errors(plain, truth, agent_id)
-                r["talk_error_split"] = _split_errors(out.front, truth, agent_id)
+                r["talk_error_split"] = _split_errors(stages["separate"], truth, agent_id)
             print(f"[archive] {i}/{len(calls)} {row['call_id']} {row['agent_id']} "
                   f"{'stereo' if stereo else 'mono'} prints-before {r['samples_before']} "
                   f"{r['decided_by']} right={r['right']} model={r['model_right']} "

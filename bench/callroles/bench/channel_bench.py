@@ -18,12 +18,12 @@ from typing import Any
 import numpy as np
 
 from callroles.bench.paths import RESULTS_DIR
-from callroles.call.windows import stream_windows
+from callroles.call.scoring import score_stream
 from callroles.lab.simulate.channel import headset, phone_line
 from callroles.lab.simulate.scripts import LINES, fill
 from callroles.lab.simulate.tts import synthesize
 from callroles.lab.simulate.voices import LANGUAGES, Voice, catalog
-from callroles.models.crnn import Scorer
+from callroles.models.crnn import RoleModel
 from callroles.models.features import DEFAULT_SPEC
 
 RESULTS = RESULTS_DIR / "channel.json"
@@ -40,7 +40,7 @@ def probe_voices(per_group: int = 2) -> list[Voice]:
     return out
 
 
-def channel_gap(scorer: Scorer, voices: list[Voice], seed: int = 0) -> list[dict[str, Any]]:
+def channel_gap(scorer: RoleModel, voices: list[Voice], seed: int = 0) -> list[dict[str, Any]]:
     """Per voice: P(agent) (Eq. 4 mean over windows) through the headset and the phone line."""
     agent = [i for i, c in enumerate(scorer.classes) if c.endswith("agent")]
     rng = np.random.default_rng(seed)
@@ -55,9 +55,7 @@ def channel_gap(scorer: Scorer, voices: list[Voice], seed: int = 0) -> list[dict
         }
         p = {
             name: float(
-                scorer.score_speaker(stream_windows(x, DEFAULT_SPEC).windows)[:, agent]
-                .sum(axis=1)
-                .mean()
+                score_stream(scorer, x)[0][:, agent].sum(axis=1).mean()
             )
             for name, x in paths.items()
         }
@@ -94,7 +92,7 @@ def main(argv: list[str]) -> int:
     voices = probe_voices(args.per_group)
     models: dict[str, Any] = {}
     for path in args.model or [None]:
-        scorer = Scorer.load(path)
+        scorer = RoleModel.load(path)
         rows = channel_gap(scorer, voices)
         name = f"{scorer.model_name} {scorer.model_version}"
         models[name] = {"path": str(path or "shipped"), "summary": summary(rows), "voices": rows}

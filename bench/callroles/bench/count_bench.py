@@ -31,7 +31,7 @@ from callroles.base.settings import SHARED_DATA, get_settings
 from callroles.bench.paths import RESULTS_DIR
 from callroles.frontend.count import DEFAULT_COUNT, SPEECH_SHARE, count_speakers, voice_samples
 from callroles.frontend.decode import decode
-from callroles.frontend.pipeline import SAMPLES_PER_FRAME, FrontEnd
+from callroles.frontend.pipeline import SAMPLES_PER_FRAME, Models
 from callroles.frontend.segmentation import raw_to_grid
 from callroles.frontend.separate import SPEECH
 from callroles.lab.simulate import channel
@@ -96,7 +96,7 @@ def build_set(folder: Path, root: Path, per_k: int, seed: int) -> list[tuple[Pat
 Found = tuple[np.ndarray, np.ndarray]
 
 
-def embed(frontend: FrontEnd, path: Path, least: float) -> Found:
+def embed(frontend: Models, path: Path, least: float) -> Found:
     """The recording's voice samples, as the front end's count computes them with partials of
     at least ``least`` speech (cached beside the recording, per embedding model)."""
     cache = path.with_name(f"{path.stem}.{EMBEDDING_MODEL}.{least}.npz")
@@ -142,7 +142,7 @@ def main(argv: list[str]) -> int:
         print(f"no real voices at {args.real_voices} (../shared is the project's, not a user's)")
         return 2
     settings = get_settings()
-    frontend = FrontEnd(settings)
+    frontend = Models(settings)
     folder = settings.home / "bench-cache" / f"count-v2-{args.per_voices}-seed{args.seed}"
     files = build_set(folder, args.real_voices, args.per_voices, args.seed)
     rows = []

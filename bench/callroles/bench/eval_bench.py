@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import functools
 import json
 import shutil
 from pathlib import Path
@@ -22,7 +23,7 @@ from typing import Any
 from callroles.base.settings import SHARED_DATA, Settings, get_settings
 from callroles.bench.evaluation import evaluate_dir, format_report
 from callroles.bench.paths import REFERENCE_DIR, RESULTS_DIR
-from callroles.frontend.pipeline import FrontEnd
+from callroles.call.pipeline import Models, front_end
 from callroles.lab.simulate import generate_corpus, generator_fingerprint
 from callroles.lab.simulate.real_voices import generate_real_corpus
 
@@ -145,67 +146,23 @@ def main(argv: list[str]) -> int:
         help="the call centre's own music and announcements (CALLROLES_KNOWN_SOUNDS); "
         "writes eval-diarization-known-sounds.json",
     )
-    p.add_argument(
-        "--segmenter-precision",
-        choices=("int8", "float"),
-        default=None,
-        help="inaSpeechSegmenter's CNNs (default: the setting); float writes "
-        "eval-diarization-segmenter-float.json",
-    )
-    p.add_argument(
-        "--speech-evidence",
-        choices=("activity", "silero", "either", "rescue", "gated"),
-        default=None,
-        help="the speech rule (default: the setting); a rule other than the shipped default is "
-        "named in the file",
-    )
-    p.add_argument(
-        "--music-check",
-        choices=("on", "off"),
-        default=None,
-        help="the music check (default: the setting); off writes "
-        "eval-diarization-no-music-check.json",
-    )
-    p.add_argument(
-        "--vad",
-        choices=("both-ways", "forward"),
-        default=None,
-        help="silero-vad over the recording both ways or forward only (default: the setting); "
-        "forward writes eval-diarization-vad-forward.json",
-    )
     args = p.parse_args(argv)
     settings = get_settings()
-    if args.music_check:
-        settings = settings.model_copy(update={"music_check": args.music_check == "on"})
-    if args.vad:
-        settings = settings.model_copy(update={"vad_both_ways": args.vad == "both-ways"})
-    overrides = {
-        "speaker_count": args.speaker_count,
-        "known_sounds": args.known_sounds,
-        "segmenter_precision": args.segmenter_precision,
-        "speech_evidence": args.speech_evidence,
-    }
+    overrides = {"speaker_count": args.speaker_count, "known_sounds": args.known_sounds}
     settings = settings.model_copy(update={k: v for k, v in overrides.items() if v})
     name = "eval-diarization"
     name += "-speakers-auto" if settings.speaker_count == "auto" else ""
     name += "-known-sounds" if settings.known_sounds else ""
-    name += "-segmenter-float" if settings.segmenter_precision == "float" else ""
-    name += "-no-music-check" if not settings.music_check else ""
-    name += "-vad-forward" if not settings.vad_both_ways else ""
-    rule = settings.speech_evidence
-    name += f"-speech-{rule}" if rule != Settings.model_fields["speech_evidence"].default else ""
     out = args.out or RESULTS.with_name(name + ".json")
-    frontend = FrontEnd(settings)
+    models = Models(settings)
+    frontend = functools.partial(front_end, models=models)
     report: dict[str, Any] = {
         "benchmark": "eval-diarization",
         "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "speaker_count": settings.speaker_count,
         "known_sounds": settings.known_sounds,
-        "segmenter_precision": settings.segmenter_precision,
-        "speech_evidence": settings.speech_evidence,
-        "vad": "both ways" if settings.vad_both_ways else "forward",
-        "activity_model": frontend.activity.version if frontend.activity is not None else None,
-        "music_check": frontend.music.version if frontend.music is not None else None,
+        "activity_model": models.activity.version if models.activity is not None else None,
+        "music_check": models.music.version if models.music is not None else None,
         "sets": {},
     }
     for name, folder, refs, kind in eval_sets(settings):

@@ -178,7 +178,7 @@ def evaluate_dir(
         ref = read_reference(audio, references)
         if ref is None:
             continue
-        front = frontend.process(audio)
+        front = frontend(audio)
         rows.append(score_file(audio, ref, front))
     speech = sum(r.der_parts_s["total"] for r in rows)
     errors = sum(
@@ -252,9 +252,9 @@ def register(sub: Any) -> None:
 
 def _eval(args: argparse.Namespace) -> int:
     from callroles.base.settings import get_settings
-    from callroles.frontend.pipeline import FrontEnd  # ONNX Runtime: not for --help
+    from callroles.call.pipeline import Models  # ONNX Runtime: not for --help
 
-    frontend = FrontEnd(get_settings())
+    frontend = Models(get_settings())
     reports = []
     for folder in args.folders:
         if not folder.is_dir():

@@ -1,16 +1,12 @@
 """Front-end speed and diarization quality on generated calls, beside plain inaSpeechSegmenter.
 
-Same calls, same run: the whole front end (decode, segment, separate, windows, features) and
+Same calls, same run: the whole front end (decode, segment, separate) and
 plain inaSpeechSegmenter 0.8.0 (TensorFlow, its own ffmpeg decode), real-time factors and
 their ratio; DER against the generator's truth (synthetic data) and on ina's lamartine.wav;
 frame agreement of our segmenter with plain ina; peak memory (ru_maxrss) of the front-end
 phase, measured before TensorFlow is imported. Writes bench/results/frontend.json.
 
-The front end runs with the configured segmenter precision (int8 by default) and, in the same
-run, once more with the other one, so the int8 CNNs' speed-up and DER are compared on one
-machine state.
-
-    callroles bench frontend [--corpus DIR] [--calls N] [--seed S] [--skip-ina] [--skip-other]
+    callroles bench frontend [--corpus DIR] [--calls N] [--seed S] [--skip-ina]
 """
 
 from __future__ import annotations
@@ -63,19 +59,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--calls", type=int, default=8)
     p.add_argument("--seed", type=int, default=11)
     p.add_argument("--skip-ina", action="store_true", help="no plain inaSpeechSegmenter run")
-    p.add_argument(
-        "--skip-other", action="store_true", help="no second run with the other CNN precision"
-    )
     args = p.parse_args(argv)
     corpus = _corpus(args)
     rows = list(csv.DictReader((corpus / "calls.csv").open()))
 
     from callroles.bench.der import der, read_rttm
+    from callroles.call.pipeline import Models, front_end
     from callroles.frontend.decode import decode
-    from callroles.frontend.pipeline import FrontEnd
 
     t0 = time.perf_counter()
-    fe = FrontEnd(get_settings())
+    fe = Models(get_settings())
     load_s = time.perf_counter() - t0
     calls: list[dict[str, Any]] = []
     for row in rows:
@@ -83,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         truth = json.loads((corpus / "truth" / f"{row['call_id']}.json").read_text())
         ref = read_rttm((corpus / "truth" / f"{row['call_id']}.rttm").read_text())
         t = time.perf_counter()
-        res = fe.process(path)
+        res = front_end(path, models=fe)
         wall = time.perf_counter() - t
         item: dict[str, Any] = {
             "call_id": row["call_id"],
@@ -96,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
             "der_auto": der(ref, read_rttm(res.segmentation.to_rttm()))["der"],
         }
         if res.facts.channels == 1:
-            emb = fe.process(path, strategy="embedding")
+            emb = front_end(path, strategy="embedding", models=fe)
             item["der_embedding"] = der(ref, read_rttm(emb.segmentation.to_rttm()))["der"]
         calls.append(item)
         print(
@@ -104,8 +97,8 @@ def main(argv: list[str] | None = None) -> int:
             f"front end {wall:.2f} s ({item['duration_s'] / wall:.1f}x) "
             f"DER {item['der_auto']:.3f} emb {item.get('der_embedding', float('nan')):.3f}"
         )
-    lam_g = fe.process(LAMARTINE, strategy="gender")
-    lam_e = fe.process(LAMARTINE, strategy="embedding")
+    lam_g = front_end(LAMARTINE, strategy="gender", models=fe)
+    lam_e = front_end(LAMARTINE, strategy="embedding", models=fe)
     lamartine = der(
         read_rttm(lam_g.segmentation.to_rttm()), read_rttm(lam_e.segmentation.to_rttm())
     )
@@ -143,19 +136,11 @@ def main(argv: list[str] | None = None) -> int:
         },
         "per_call": calls,
     }
-    if not args.skip_other:
-        result["other_precision"] = _other_precision(fe.settings, corpus, rows, calls)
     if not args.skip_ina:
         t0 = time.perf_counter()
         ina = _plain_segmenter(get_settings())
         ina_load = time.perf_counter() - t0
-        ina_s, agree, other_agree = 0.0, [], []
-        other = None
-        if not args.skip_other:
-            from callroles.models.ina import OnnxSegmenter
-
-            flipped = _flip(fe.segmenter.precision)
-            other = OnnxSegmenter(fe.settings.model_copy(update={"segmenter_precision": flipped}))
+        ina_s, agree = 0.0, []
         for row, item in zip(rows, calls, strict=True):
             path = corpus / row["file"]
             t = time.perf_counter()
@@ -168,8 +153,6 @@ def main(argv: list[str] | None = None) -> int:
                 n = int(item["duration_s"] / 0.01)
                 agree.append(float(np.mean(_grid(raw, n) == _grid(fe.segmenter(wide), n))))
                 item["ina_frame_agreement"] = round(agree[-1], 4)
-                if other is not None:
-                    other_agree.append(float(np.mean(_grid(raw, n) == _grid(other(wide), n))))
         result["ina"] = {
             "load_s": round(ina_load, 2),
             "wall_s": round(ina_s, 2),
@@ -177,21 +160,11 @@ def main(argv: list[str] | None = None) -> int:
             "peak_rss_mb_with_tf": round(_maxrss_mb(), 1),
             "frame_agreement_mono": round(float(np.mean(agree)), 4) if agree else None,
         }
-        if other_agree:
-            result["ina"]["frame_agreement_mono_other_precision"] = round(
-                float(np.mean(other_agree)), 4
-            )
         result["speedup_vs_ina"] = round(ina_s / fe_s, 2)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")
     fe_rtf = result["frontend"]["realtime_factor"]
     print(f"front end: {fe_rtf}x real time, peak RSS {frontend_peak:.0f} MB")
-    if "other_precision" in result:
-        o = result["other_precision"]
-        print(
-            f"with {o['precision']} CNNs: {o['realtime_factor']}x real time, DER auto mean "
-            f"{o['der_auto_mean']}; {fe.segmenter.precision} is {o['speedup']}x as fast"
-        )
     if "ina" in result:
         print(
             f"plain inaSpeechSegmenter: {result['ina']['realtime_factor']}x real time; "
@@ -205,41 +178,6 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"wrote {RESULTS}")
     return 0
-
-
-def _flip(precision: str) -> str:
-    return "float" if precision == "int8" else "int8"
-
-
-def _other_precision(
-    settings: Settings, corpus: Path, rows: list[dict[str, str]], calls: list[dict[str, Any]]
-) -> dict[str, Any]:
-    """The same calls through a front end whose segmenter runs the other CNN precision."""
-    from callroles.bench.der import der, read_rttm
-    from callroles.frontend.pipeline import FrontEnd
-
-    precision = _flip(settings.segmenter_precision)
-    fe = FrontEnd(settings.model_copy(update={"segmenter_precision": precision}))
-    wall, ders = 0.0, []
-    for row, item in zip(rows, calls, strict=True):
-        path = corpus / row["file"]
-        ref = read_rttm((corpus / "truth" / f"{row['call_id']}.rttm").read_text())
-        t = time.perf_counter()
-        res = fe.process(path)
-        dt = time.perf_counter() - t
-        wall += dt
-        ders.append(der(ref, read_rttm(res.segmentation.to_rttm()))["der"])
-        item[f"frontend_s_{precision}"] = round(dt, 3)
-        item[f"der_auto_{precision}"] = ders[-1]
-    audio_s = sum(c["duration_s"] for c in calls)
-    own = sum(c["frontend_s"] for c in calls)
-    return {
-        "precision": precision,
-        "wall_s": round(wall, 2),
-        "realtime_factor": round(audio_s / wall, 2),
-        "der_auto_mean": round(float(np.mean(ders)), 4),
-        "speedup": round(wall / own, 2),
-    }
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ from callroles.bench.paths import REFERENCE_DIR, RESULTS_DIR
 from callroles.models.activity import ACTIVITY_SPEC, activity_features
 from callroles.models.embeddings import _onnx_graph, partial_mels, weights_path
 from callroles.models.features import log_mel
-from callroles.models.ina_files import onnx_paths
+from callroles.models.ina import onnx_paths
 from callroles.models.shipped import ACTIVITY_MODEL, ROLE_MODEL
 from callroles.models.trunk import stream_path, window_offsets
 
@@ -132,12 +132,12 @@ def main(argv: list[str] | None = None) -> int:
     cuda = settings.model_copy(update={"execution_provider": "cuda"})
     models = load_models(cuda)
     t0 = time.perf_counter()
-    outcome = run_call(REFERENCE, None, models, cuda)
+    outcome = run_call(REFERENCE, None, models)
     call = {
         "file": REFERENCE.name,
         "seconds": round(time.perf_counter() - t0, 3),
-        "scorer_provider": models.scorer.provider,
-        "ok": not hasattr(outcome, "error"),
+        "scorer_provider": models.role_model.provider,
+        "ok": isinstance(outcome, dict),
     }
     print(json.dumps(call))
     result = {

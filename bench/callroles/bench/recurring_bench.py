@@ -33,8 +33,8 @@ from callroles.bench.eval_bench import SHARED, held_out_sources_corpus
 from callroles.bench.evaluation import evaluate_dir
 from callroles.bench.known_bench import LIBRARY, measure, real_false_alarms
 from callroles.bench.paths import REFERENCE_DIR, RESULTS_DIR
+from callroles.call.pipeline import Models
 from callroles.frontend.known import KnownSounds
-from callroles.frontend.pipeline import FrontEnd
 from callroles.lab.simulate import generate_corpus, generator_fingerprint
 from callroles.lab.simulate.real_voices import generate_real_corpus
 from callroles.sounds.recurring import (
@@ -80,7 +80,7 @@ def _learnt(got: Learnt, seconds: float) -> dict[str, Any]:
 
 
 def _front_end(settings: Settings, corpus: Path, known: str | None) -> dict[str, Any]:
-    front = FrontEnd(settings.model_copy(update={"known_sounds": known}))
+    front = Models(settings.model_copy(update={"known_sounds": known}))
     total = evaluate_dir(corpus / "audio", front, corpus / "truth")["total"]
     keep = ("der", "talk_time_within_5pct", "talk_time_error_median", "background_as_talk_s",
             "background_by_kind")  # fmt: skip

@@ -59,7 +59,7 @@ def main(argv: list[str]) -> int:
         p.error(f"unknown sets {unknown}; choose from {', '.join(SETS)}")
     settings = get_settings()
     models = load_models(settings)
-    t, ceiling = models.scorer.temperature, models.scorer.confidence_ceiling
+    t, ceiling = models.role_model.temperature, models.role_model.confidence_ceiling
     n = args.limit
     makers = {
         "usual": (

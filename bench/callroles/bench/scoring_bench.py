@@ -153,7 +153,7 @@ def throughput(model: Any, batches: list[int], min_seconds: float) -> dict[str, 
 
 
 def call_latency(proto: Any, n: int = CALL_WINDOWS) -> dict[str, float]:
-    """Seconds to score all windows of a 5-minute two-speaker call through Scorer-like batching."""
+    """Seconds to score all windows of a 5-minute two-speaker call through RoleModel-like batching."""
     import onnxruntime as ort
 
     from callroles.models.crnn import MAX_BATCH

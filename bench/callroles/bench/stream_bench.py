@@ -76,7 +76,6 @@ class Group:
             "CALLROLES_TOPIC_PREFIX": settings.topic_prefix,
             "CALLROLES_PARTITIONS": str(settings.partitions),
             "CALLROLES_ALLOWED_ROOTS": json.dumps([str(folder)]),
-            "CALLROLES_SCORING": settings.scoring,
         }
         if settings.model_path:
             self.env["CALLROLES_MODEL_PATH"] = str(settings.model_path)
@@ -224,9 +223,6 @@ def main(argv: list[str]) -> int:
     p.add_argument("--min-duration", type=float, default=0.0, help="only calls at least this long")
     p.add_argument("--max-duration", type=float, default=1e9, help="only calls at most this long")
     p.add_argument(
-        "--scoring", choices=("windows", "trunk-once"), help="the workers' CALLROLES_SCORING"
-    )
-    p.add_argument(
         "--pin",
         action="store_true",
         help="pin worker i to core i (taskset) with one ONNX Runtime thread: N workers on N cores",
@@ -234,8 +230,6 @@ def main(argv: list[str]) -> int:
     args = p.parse_args(argv)
 
     base = get_settings()
-    if args.scoring:
-        base = base.model_copy(update={"scoring": args.scoring})
     stack.start(base)
     folder = args.corpus.resolve() if args.corpus else corpus(args.calls, args.seed, base.home)
     files = [
@@ -254,7 +248,6 @@ def main(argv: list[str]) -> int:
         "data": f"simulator default preset ({folder.name if args.corpus else f'seed {args.seed}'})"
         f", {len(files)} calls of {args.min_duration:.0f}-{min(args.max_duration, 1e4):.0f} s, "
         f"{sum(d for _, d in files) / 60:.1f} min of audio (synthetic)",
-        "scoring": base.scoring,
         "pinned": args.pin,
         "runs": {},
     }

@@ -21,11 +21,13 @@ from typing import Any
 
 import numpy as np
 
-from callroles.agents.voiceprints import FileStore, enrol, voiceprint_scale
+from callroles.agents.voiceprints import FileStore
 from callroles.base.settings import get_settings
 from callroles.bench.eval_bench import SHARED, real_voice_corpus
 from callroles.bench.paths import RESULTS_DIR
+from callroles.call.enrol import enrol
 from callroles.call.pipeline import load_models
+from callroles.call.roles import voiceprint_scale
 from callroles.export.calibrate import PairScore, score_corpus, score_real, summary
 from callroles.lab.simulate.real_voices import ENROL_UTTERANCES, read_speakers
 
@@ -57,14 +59,14 @@ def main(argv: list[str]) -> int:
         if real is not None:
             agents, _ = read_speakers(voices)
             for a in agents:
-                store.put(enrol(models.frontend, f"R{a.speaker}", list(a.files[:ENROL_UTTERANCES])))
+                store.put(enrol(models, f"R{a.speaker}", list(a.files[:ENROL_UTTERANCES])))
             name = "real voices in generated calls (LibriSpeech, seed 7)"
             sets[name] = list(score_corpus(real, models, None, store))
         else:
             print(f"real voices: absent ({voices}); skipped")
         callytics = SHARED / "real-calls" / "callytics"
         if callytics.is_dir():
-            store.put(enrol(models.frontend, "CSR01", [callytics / "CSR01.wav"]))
+            store.put(enrol(models, "CSR01", [callytics / "CSR01.wav"]))
             name = "real calls (Callytics), CSR01 enrolled"
             sets[name] = score_real(callytics, models, store, "CSR01")
         else:

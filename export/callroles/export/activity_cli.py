@@ -62,7 +62,7 @@ def _train(args: argparse.Namespace) -> int:
 
 def _talk_time(args: argparse.Namespace) -> int:
     from callroles.base.settings import get_settings
-    from callroles.frontend.pipeline import FrontEnd
+    from callroles.call.pipeline import Models
     from callroles.training.talktime import evaluate_corpus, plot_errors
 
     settings = get_settings()
@@ -71,7 +71,7 @@ def _talk_time(args: argparse.Namespace) -> int:
     modes = ["activity", "energy"] if args.compare else ["energy" if args.energy else "activity"]
     reports = {}
     for mode in modes:
-        frontend = FrontEnd(settings.model_copy(update={"talk_time": mode}))
+        frontend = Models(settings.model_copy(update={"talk_time": mode}))
         reports[mode] = evaluate_corpus(frontend, Path(args.corpus), args.skip, args.limit)
         summary = {"summary": reports[mode]["summary"], "by_kind": reports[mode]["by_kind"]}
         print(f"[talk-time] {mode}: {json.dumps(summary)}")

@@ -112,7 +112,6 @@ def _voiceprint_pass(
         skipped,
         tree,
         load_models(settings),
-        settings,
         open_store(settings),
         rules,
         progress=opts.build.progress,

@@ -81,10 +81,9 @@ def score_corpus(
 ) -> Iterator[PairScore]:
     """Each mono call of a generated corpus through ``run_call``: the CRNN's pair margin, or
     with a voiceprint store (its agents enrolled) the voiceprint's similarity margin."""
-    from callroles.call.pipeline import CallResult, run_call
+    from callroles.call.pipeline import run_call
 
     truths = sorted((corpus / "truth").glob("*.json"))[:limit]
-    settings = models.frontend.settings.model_copy(update={"auto_enrol": "off"})
     for path in truths:
         truth = json.loads(path.read_text())
         if truth["channels"] != 1:
@@ -92,12 +91,12 @@ def score_corpus(
         audio = next((corpus / "audio").glob(f"{truth['call_id']}.*"))
         agent_id = next(k for k, v in truth["speakers"].items() if v["role"] == "agent")
         event = {"call_id": truth["call_id"], "agent_id": agent_id}
-        out = run_call(audio, event, models, settings, voiceprints=voiceprints)
-        if not isinstance(out, CallResult):
+        out = run_call(audio, event, models, voiceprints=voiceprints, learn=False)
+        if not isinstance(out, dict):
             continue
         spans = [(s["start"], s["end"]) for s in truth["segments"] if s["speaker"] == agent_id]
-        agent = true_agent(out.event, spans)
-        m = voiceprint_margin(out.event, agent) if voiceprints else margin_of(out.event, agent)
+        agent = true_agent(out, spans)
+        m = voiceprint_margin(out, agent) if voiceprints else margin_of(out, agent)
         if m is not None:
             paths = truth.get("paths", {"agent": "headset", "customer": "phone"})
             yield PairScore(
@@ -111,23 +110,18 @@ def score_real(
     """Real calls with RTTM references whose speaker ids say agent_ / customer_ (evaluation
     only, never fitted on): the model's pair margin, or with ``voiceprints`` and the enrolled
     ``agent_id`` the voiceprint's similarity margin."""
-    from callroles.call.pipeline import CallResult, run_call
+    from callroles.call.pipeline import run_call
 
-    settings = models.frontend.settings.model_copy(update={"auto_enrol": "off"})
     out = []
     for audio in sorted(Path(folder).glob("Call*.wav")):
         rows = [line.split() for line in audio.with_suffix(".rttm").read_text().splitlines()]
         spans = [(float(f[3]), float(f[3]) + float(f[4])) for f in rows
                  if len(f) > 7 and f[7].startswith("agent_")]  # fmt: skip
         event = {"call_id": audio.stem, **({"agent_id": agent_id} if agent_id else {})}
-        result = run_call(audio, event, models, settings, voiceprints=voiceprints)
-        if isinstance(result, CallResult):
-            agent = true_agent(result.event, spans)
-            m = (
-                voiceprint_margin(result.event, agent)
-                if voiceprints
-                else margin_of(result.event, agent)
-            )
+        result = run_call(audio, event, models, voiceprints=voiceprints, learn=False)
+        if isinstance(result, dict):
+            agent = true_agent(result, spans)
+            m = voiceprint_margin(result, agent) if voiceprints else margin_of(result, agent)
             if m is not None:
                 out.append(PairScore(audio.stem, m, False, "real"))
     return out
@@ -225,9 +219,10 @@ def _describe(corpus: Path) -> dict[str, Any]:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from callroles.agents.voiceprints import EMBEDDING_MODEL, VOICEPRINT_CALIBRATION, open_store
+    from callroles.agents.voiceprints import EMBEDDING_MODEL, open_store
     from callroles.base.settings import get_settings
     from callroles.call.pipeline import load_models
+    from callroles.call.roles import VOICEPRINT_CALIBRATION
     from callroles.models.crnn import calibration_path
 
     settings = get_settings()
@@ -251,7 +246,7 @@ def _run(args: argparse.Namespace) -> int:
     what: dict[str, Any] = (
         {"embedding_model": EMBEDDING_MODEL, "scale": round(t, 5)}
         if store
-        else {"model_name": models.scorer.model_name, "model_version": models.model_version}
+        else {"model_name": models.role_model.model_name, "model_version": models.model_version}
     )
     report = {
         **what,
@@ -271,7 +266,7 @@ def _run(args: argparse.Namespace) -> int:
     }
     print(json.dumps({k: v for k, v in report.items() if k != "calls_scored"}, indent=1))
     if args.write:
-        dst = VOICEPRINT_CALIBRATION if store else calibration_path(models.scorer.path)
+        dst = VOICEPRINT_CALIBRATION if store else calibration_path(models.role_model.path)
         dst.write_text(json.dumps(report, indent=1) + "\n")
         print(f"[calibrate] wrote {dst}")
     return 0

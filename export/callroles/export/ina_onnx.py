@@ -2,7 +2,7 @@
 
 Conversion needs TensorFlow with legacy Keras (``tf_keras``: tf2onnx cannot read these legacy
 files under Keras 3), so it runs in a child process with ``TF_USE_LEGACY_KERAS=1``; the files
-land where :func:`callroles.models.ina_files.onnx_paths` finds them. ``deploy/setup.sh`` runs
+land where :func:`callroles.models.ina.onnx_paths` finds them. ``deploy/setup.sh`` runs
 ``python -m callroles.export.ina_onnx``; workers never convert. Nothing is downloaded.
 
 It then writes the int8 copies (``segmenter_precision="int8"``, the default): static
@@ -37,9 +37,8 @@ from onnxruntime.quantization import (
 
 from callroles.base.settings import Settings, get_settings
 from callroles.deploy.provision import use_provisioned_weights
-from callroles.frontend.errors import SegmenterError
-from callroles.models.ina import cnn_inputs
-from callroles.models.ina_files import INT8_RECIPE, MODELS, onnx_dir, wanted_paths
+from callroles.models.errors import SegmenterError
+from callroles.models.ina import INT8_RECIPE, MODELS, cnn_inputs, onnx_dir, wanted_paths
 
 CONVERT_TIMEOUT_S = 900.0
 ASTERISK = Path("/usr/share/asterisk")  # asterisk-core-sounds-*-wav, asterisk-moh-opsound-wav

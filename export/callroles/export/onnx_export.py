@@ -180,7 +180,7 @@ def export_model(
     stream: bool = True,
 ) -> ExportReport:
     """Convert, check parity on ``windows``, stamp metadata, write ``out`` (+ variants, and the
-    trunk-once graph ``<stem>.stream.onnx`` used by ``Scorer.score_speaker``)."""
+    trunk-once graph ``<stem>.stream.onnx`` used by ``RoleModel.score_speaker``)."""
 
     started = time.perf_counter()
     proto = keras_to_onnx(model, rnn_export=rnn_export)

@@ -1,6 +1,6 @@
 """Score windows with a fresh ONNX Runtime session: the export's checks (parity, variants).
 
-Serving uses :class:`callroles.models.crnn.Scorer`; this is the small, uncached runner the
+Serving uses :class:`callroles.models.crnn.RoleModel`; this is the small, uncached runner the
 export steps compare against Keras and against each other.
 """
 

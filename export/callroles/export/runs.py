@@ -14,12 +14,11 @@ from typing import Any
 
 import numpy as np
 
-from callroles.call.windows import stream_windows
 from callroles.export.errors import ExportError
 from callroles.export.onnx_export import ExportReport, export_model
 from callroles.frontend.decode import decode
 from callroles.models.errors import ModelMissingError
-from callroles.models.features import DEFAULT_SPEC
+from callroles.models.features import DEFAULT_SPEC, stream_windows
 from callroles.models.metadata import ModelMetadata
 from callroles.training.labels import class_names, label_of
 

@@ -21,10 +21,10 @@ import onnx
 import onnxruntime as ort
 from onnx import helper
 
-from callroles.call.windows import slice_windows
 from callroles.export.onnx_run import run_onnx
 from callroles.export.optimize import pool_before_activation
 from callroles.export.rnn_onnx import append_head, first_rnn_index
+from callroles.models.features import slice_windows
 from callroles.models.metadata import ModelMetadata, write_metadata
 from callroles.models.trunk import join_windows, stream_path, window_offsets
 

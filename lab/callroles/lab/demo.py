@@ -24,10 +24,11 @@ from typing import Any
 
 from tqdm import tqdm
 
-from callroles.agents.voiceprints import FileStore, enrol
+from callroles.agents.voiceprints import FileStore
 from callroles.base.errors import CallrolesError
 from callroles.base.settings import Settings
-from callroles.frontend.pipeline import FrontEnd
+from callroles.call.enrol import enrol
+from callroles.call.pipeline import Models
 from callroles.lab import stack
 from callroles.lab.demo_worker import (
     available,
@@ -185,11 +186,11 @@ class Demo:
     def _enrol(self) -> str:
         """Each generated agent's voice sample into the demo's voiceprint store, which the
         worker reads: a call whose event names an enrolled agent gets roles by voice."""
-        frontend = FrontEnd(self.settings, activity=False)
+        models = Models(self.settings, frame_models=False)
         store = FileStore(self.voiceprints)
         names = []
         for sample in sorted((self.out / "corpus" / "agents").glob("*.wav")):
-            store.put(enrol(frontend, sample.stem, [sample]))
+            store.put(enrol(models, sample.stem, [sample]))
             names.append(sample.stem)
         return f"{len(names)} agents ({', '.join(names)}) in {self.voiceprints}"
 

@@ -21,11 +21,12 @@ import faust
 
 from callroles.agents.voiceprints import open_store
 from callroles.base.errors import CallrolesError, StackError
+from callroles.base.redis import redis_client, redis_where
 from callroles.base.settings import Settings
 from callroles.call.pipeline import Models, load_models
 
 from . import metrics
-from .clients import faust_credentials, key_prefix, redis_client, redis_where, worker_id
+from .clients import faust_credentials, key_prefix, worker_id
 from .fetch import warn_if_open
 from .ledger import Ledger
 from .process import CallProcessor
@@ -75,7 +76,7 @@ class Runtime:
         event loop, then hand it to the processor; calls in flight finish with the old one. A
         model that fails its checks is refused with a log line; the old one keeps serving."""
         loop = asyncio.get_running_loop()
-        old = self.models.scorer
+        old = self.models.role_model
         try:
             models = await loop.run_in_executor(None, load_models, self.settings)
         except CallrolesError as exc:
@@ -86,7 +87,7 @@ class Runtime:
         self.models = models
         if self._processor is not None:
             self._processor.use_models(models)
-        new = models.scorer
+        new = models.role_model
         metrics.MODEL_INFO.clear()
         metrics.MODEL_INFO.labels(new.model_name, new.model_version, new.provider).set(1)
         metrics.ROLLOUTS.labels("done").inc()
@@ -100,7 +101,7 @@ class Runtime:
         self._lock = self._lock or asyncio.Lock()
         async with self._lock:
             if self._processor is None:
-                redis = redis_client(self.settings)
+                redis = redis_client(self.settings, asyncio=True)
                 await redis.ping()
                 ledger = Ledger(
                     redis, prefix=key_prefix(self.settings), ttl_s=self.settings.redis_ttl_s
@@ -214,7 +215,7 @@ def build_app(settings: Settings, runtime: Runtime) -> Any:
 async def _redis_reachable(settings: Settings) -> None:
     """A worker without its Redis ledger could neither lease nor deduplicate: refuse to start
     (the client's own retries, about 3 s, are the grace a restarting Redis gets)."""
-    redis = redis_client(settings)
+    redis = redis_client(settings, asyncio=True)
     try:
         await redis.ping()
     except Exception as exc:
@@ -235,7 +236,7 @@ def run_worker(settings: Settings, *, loglevel: str = "info") -> int:
     created = asyncio.run(create_topics(settings))
     log.info("topics: %s", ", ".join(f"{t} ({s})" for t, s in created.items()))
     models = load_models(settings)  # refuses to start on a missing or unconverted model
-    scorer = models.scorer
+    scorer = models.role_model
     log.info(
         "worker %s: model %s %s, classes %s, scoring %s; web http://%s:%d/metrics",
         worker_id(settings),

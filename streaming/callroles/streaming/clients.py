@@ -1,19 +1,13 @@
-"""Kafka and Redis connections built from settings, with SASL/TLS; secrets are never logged."""
+"""Kafka connections built from settings, with SASL/TLS; secrets are never logged. Redis comes
+from :mod:`callroles.base.redis`, the one Redis client factory."""
 
 from __future__ import annotations
 
 import socket
 import ssl
 from typing import Any
-from urllib.parse import urlsplit
 
 import faust
-import redis.asyncio as aioredis
-from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialBackoff
-from redis.exceptions import AuthenticationError
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from callroles.base.errors import ConfigError
 from callroles.base.settings import Settings
@@ -107,58 +101,3 @@ def faust_credentials(settings: Settings) -> Any:
     if ctx is not None:
         return faust.SSLCredentials(ctx)
     return None
-
-
-def _retry() -> Any:
-    """Exponential backoff (0.1 s doubling, capped at 2 s, 5 retries) on connection errors,
-    except a refused login (AuthenticationError is a ConnectionError in redis-py): retrying
-    a wrong password only delays the error."""
-
-    class _Retry(Retry):
-        async def call_with_retry(  # type: ignore[override]
-            self,
-            do: Any,
-            fail: Any,
-            is_retryable: Any = None,
-            with_failure_count: bool = False,
-        ) -> Any:
-            def retryable(error: Exception) -> bool:
-                if isinstance(error, AuthenticationError):
-                    return False
-                return bool(is_retryable(error)) if is_retryable else True
-
-            return await super().call_with_retry(  # type: ignore[call-arg]  # stubs lag redis 8
-                do, fail, retryable, with_failure_count
-            )
-
-    return _Retry(ExponentialBackoff(cap=2.0, base=0.1), 5)
-
-
-def redis_where(settings: Settings) -> str:
-    """Where Redis is, for log lines and errors: host and port, never the credentials."""
-    parts = urlsplit(settings.redis_dsn)
-    return f"{parts.hostname}:{parts.port or 6379}"
-
-
-def redis_client(settings: Settings) -> Any:
-    """An asyncio Redis client (strings decoded), with password and TLS from settings.
-
-    A Redis restart leaves every pooled connection stale: commands are retried on connection
-    errors with exponential backoff, and idle connections are health-checked before reuse,
-    so the first command after a restart reconnects instead of failing the call (F4).
-    """
-    kwargs: dict[str, Any] = {
-        "decode_responses": True,
-        "retry": _retry(),
-        "retry_on_error": [RedisConnectionError, RedisTimeoutError, ConnectionError, TimeoutError],
-        "health_check_interval": 10,
-        "socket_keepalive": True,
-    }
-    if settings.redis_password is not None:
-        kwargs["password"] = settings.redis_password.get_secret_value()
-    dsn = settings.redis_dsn
-    if settings.redis_ssl and dsn.startswith("redis://"):
-        dsn = "rediss://" + dsn[len("redis://") :]
-    if dsn.startswith("rediss://") and settings.redis_ssl_ca_certs:
-        kwargs["ssl_ca_certs"] = str(settings.redis_ssl_ca_certs)
-    return aioredis.from_url(dsn, **kwargs)

@@ -25,14 +25,14 @@ import hashlib
 import logging
 import time
 from concurrent.futures import Executor
-from dataclasses import dataclass
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol
 
 from callroles.agents.voiceprints import VoiceprintStore
 from callroles.base.errors import CallrolesError, InputError
 from callroles.base.settings import Settings
-from callroles.call.pipeline import CallFailure, CallResult, Models, run_call
+from callroles.call.pipeline import CallFailure, Models, run_call
 from callroles.schemas import utc_now
 
 from . import metrics
@@ -68,20 +68,6 @@ class Sink(Protocol):
     async def result(self, key: str, event: dict[str, Any]) -> None: ...
 
     async def error(self, key: str | None, event: dict[str, Any]) -> None: ...
-
-
-@dataclass(frozen=True)
-class _Failure:
-    """How one try of a call failed: the exception, the attempt number, the stage."""
-
-    exc: BaseException
-    attempt: int
-    stage: str
-
-    @property
-    def final(self) -> bool:
-        """A problem with the call itself: trying again gives the same answer."""
-        return isinstance(self.exc, CallrolesError)
 
 
 class CallProcessor:
@@ -158,7 +144,7 @@ class CallProcessor:
             if isinstance(outcome, str):
                 return outcome
             if outcome.final or n == tries:
-                return await self._fail(event, outcome.exc, outcome.attempt, outcome.stage)
+                return await self._fail(event, outcome.error, outcome.attempt, outcome.stage)
             delay = min(
                 self.settings.call_retry_backoff_cap_s,
                 self.settings.call_retry_backoff_s * 2 ** (n - 1),
@@ -167,17 +153,17 @@ class CallProcessor:
             log.warning(
                 "call %s: %s at %s (try %d of %d); retrying in %.1f s: %s",
                 event["call_id"],
-                type(outcome.exc).__name__,
+                type(outcome.error).__name__,
                 outcome.stage,
                 n,
                 tries,
                 delay,
-                outcome.exc,
+                outcome.error,
             )
             await asyncio.sleep(delay)
         raise AssertionError("unreachable: the last try returns")
 
-    async def _try(self, event: dict[str, Any], source: str | None) -> str | _Failure:
+    async def _try(self, event: dict[str, Any], source: str | None) -> str | CallFailure:
         """One try of a call: lease, process, release; a failure is returned, not raised."""
         call_id = event["call_id"]
         models = self.models  # one version for the whole call, even if a rollout comes
@@ -191,7 +177,7 @@ class CallProcessor:
             if reprocess:  # leased: the old result goes, the new one is claimed as usual
                 await self.ledger.forget(call_id, version)
         except Exception as exc:
-            return _Failure(exc, attempt, "aggregate")
+            return CallFailure(exc, "aggregate", attempt)
         self._in_flight.add(call_id)
         renewer = asyncio.get_running_loop().create_task(self._renew(call_id))
         try:
@@ -234,7 +220,7 @@ class CallProcessor:
 
     async def _resubmitted(
         self, event: dict[str, Any], attempt: int, source: str | None, version: str
-    ) -> str | _Failure:
+    ) -> str | CallFailure:
         """A call id that already has a result: publish it again when the recording is the
         same, refuse a different one (see the module docstring)."""
         call_id = event["call_id"]
@@ -258,9 +244,9 @@ class CallProcessor:
             replay = {**result, "replay": True, "replayed_at": utc_now(), "worker": self.worker}
             await self.sink.result(call_id, replay)
         except CallIdConflictError as exc:
-            return _Failure(exc, attempt, "ingest")
+            return CallFailure(exc, "ingest", attempt)
         except Exception as exc:
-            return _Failure(exc, attempt, stage)
+            return CallFailure(exc, stage, attempt)
         metrics.DUPLICATES.labels("replayed").inc()
         log.info("call %s: stored result for model %s published again", call_id, version)
         return "replay"
@@ -274,7 +260,7 @@ class CallProcessor:
 
     async def _process(
         self, event: dict[str, Any], attempt: int, source: str | None, models: Models
-    ) -> str | _Failure:
+    ) -> str | CallFailure:
         call_id = event["call_id"]
         log.info("call %s started (attempt %d): %s", call_id, attempt, event["recording_uri"])
         stage = "fetch"
@@ -289,14 +275,13 @@ class CallProcessor:
                 recording,
                 event,
                 models,
-                self.settings,
                 latencies=fetched,
                 voiceprints=self.voiceprints,
                 worker=self.worker,
             )
             outcome = await loop.run_in_executor(self.executor, run)
             if isinstance(outcome, CallFailure):
-                return _Failure(outcome.error, attempt, outcome.stage)
+                return replace(outcome, attempt=attempt)
             stage = "aggregate"
             version = models.model_version
             if not await self.ledger.claim(call_id, version, self.worker, CLAIM_TTL_S):
@@ -304,29 +289,30 @@ class CallProcessor:
                 return "duplicate"
             stage = "result"
             try:
-                await self.sink.result(call_id, outcome.event)
+                await self.sink.result(call_id, outcome)
             except BaseException:
                 await self.ledger.unclaim(call_id, version)
                 raise
-            await self.ledger.mark_sent(call_id, version, outcome.event, sha, source)
+            await self.ledger.mark_sent(call_id, version, outcome, sha, source)
         except Exception as exc:
-            return _Failure(exc, attempt, stage)
+            return CallFailure(exc, stage, attempt)
         _observe(outcome)
         log.info(
             "call %s done in %.1f s (%d speakers)",
             call_id,
-            outcome.event["latency_s"].get("total", 0.0),
-            len(outcome.event["speakers"]),
+            outcome["latency_s"].get("total", 0.0),
+            len(outcome["speakers"]),
         )
         return "done"
 
 
-def _observe(outcome: CallResult) -> None:
+def _observe(result: dict[str, Any]) -> None:
     """Prometheus figures of a finished call."""
-    latency = outcome.event["latency_s"]
+    latency = result["latency_s"]
     for name, secs in latency.items():  # ours and the front end's stages
         metrics.STAGE_SECONDS.labels(name).observe(secs)
-    metrics.WINDOWS_SCORED.inc(outcome.windows)
+    windows = sum(s["windows"] for s in result["speakers"])
+    metrics.WINDOWS_SCORED.inc(windows)
     if latency.get("score", 0.0) > 0:
-        metrics.WINDOWS_PER_SECOND.set(outcome.windows / latency["score"])
+        metrics.WINDOWS_PER_SECOND.set(windows / latency["score"])
     metrics.CALLS_DONE.inc()

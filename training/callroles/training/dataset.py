@@ -26,8 +26,9 @@ from tqdm import tqdm
 from callroles.base.errors import InputError
 from callroles.base.names import safe_name
 from callroles.base.settings import get_settings
-from callroles.frontend.pipeline import FrontEnd
+from callroles.call.pipeline import Models, front_end
 from callroles.frontend.separate import GENDER_MIN_S, GENDER_MIN_SHARE
+from callroles.models.features import stream_windows
 from callroles.training.calltable import CallRow, read_calls
 from callroles.training.dbas_stats import (
     SpeakerInfo,
@@ -114,7 +115,7 @@ def _frontend() -> Any:
     if _FRONTEND is None:
         # DBAS needs ina's gender tracks only (the windows), not talk time: no activity model.
         # Each DBAS process builds its own front end: the settings are read here, at its entry.
-        _FRONTEND = FrontEnd(get_settings(), activity=False)
+        _FRONTEND = Models(get_settings(), frame_models=False)
     return _FRONTEND
 
 
@@ -133,7 +134,7 @@ def process_call(row: CallRow, archive: Path, work: Path, opts: BuildOptions) ->
     cdir.mkdir(parents=True)
     if reason is None:
         try:
-            res = _frontend().process(archive / row.file, layout="mono", strategy="gender")
+            res = front_end(archive / row.file, layout="mono", strategy="gender", models=_frontend())
         except InputError as exc:
             reason = f"unreadable audio [{exc.code}]: {exc}"
         else:
@@ -170,7 +171,8 @@ def _write_speakers(row: CallRow, talk: dict[str, Any], cdir: Path) -> list[dict
         role = "agent" if gender == row.agent_gender else "customer"
         speaker = row.agent_id if role == "agent" else row.customer_id
         step = 10  # windows slide by 1 s: every 10th is a disjoint 10 s utterance
-        utts = [] if stream.padded else stream.windows[::step]
+        win = stream_windows(stream.audio)
+        utts = win.windows[:0] if win.padded else win.windows[::step]
         for i, w in enumerate(utts):
             np.save(cdir / f"{role}-{i:04d}.npy", np.ascontiguousarray(w, dtype=np.float32))
         out.append(

@@ -15,13 +15,15 @@ from typing import Any
 
 import numpy as np
 
+from callroles.call.pipeline import front_end
+
 TARGET = 0.05
 
 
 def evaluate_call(frontend: Any, corpus: Path, truth: dict[str, Any]) -> dict[str, Any]:
     """One call: truth and measured talk time per speaker, sorted, with relative errors."""
     audio = next((corpus / "audio").glob(truth["call_id"] + ".*"))
-    result = frontend.process(audio)
+    result = front_end(audio, models=frontend)
     want = sorted(s["talk_time_s"] for s in truth["speakers"].values())
     got = sorted(s.talk_time_s for s in result.speakers)
     pairs = list(zip(want, got, strict=False))

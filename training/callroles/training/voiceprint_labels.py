@@ -27,8 +27,8 @@ from tqdm import tqdm
 from callroles.agents.enrolment import SAME_VOICE
 from callroles.agents.voiceprints import VoiceprintStore
 from callroles.base.names import safe_name
-from callroles.base.settings import Settings
-from callroles.call.pipeline import CallFailure, Models, run_call
+from callroles.call.pipeline import Artefacts, CallFailure, Models, run_call
+from callroles.models.features import stream_windows
 from callroles.training.calltable import CallRow
 
 log = logging.getLogger(__name__)
@@ -93,20 +93,16 @@ def add_voiceprint_calls(
     skipped: dict[str, str],
     tree: Path,
     models: Models,
-    settings: Settings,
     store: VoiceprintStore,
     rules: LabelRules = LabelRules(),
     *,
     progress: bool = False,
 ) -> VoiceprintLabels:
     """Write the windows of same-gender calls whose roles the voiceprint decides with certainty."""
-    settings = settings.model_copy(
-        update={"auto_enrol": "off"}
-    )  # labelling must not change the prints
     todo = [r for r in rows if r.call_id in same_gender(skipped)]
     out = VoiceprintLabels(looked_at=len(todo))
     for row in tqdm(todo, desc="voiceprint calls", unit="call", disable=not progress):
-        why = _label_call(Path(archive) / row.file, row, tree, models, settings, store, rules, out)
+        why = _label_call(Path(archive) / row.file, row, tree, models, store, rules, out)
         if why is None:
             out.labelled.append(row.call_id)
             continue
@@ -120,7 +116,6 @@ def _label_call(
     row: CallRow,
     tree: Path,
     models: Models,
-    settings: Settings,
     store: VoiceprintStore,
     rules: LabelRules,
     out: VoiceprintLabels,
@@ -132,10 +127,11 @@ def _label_call(
     if print_.usable():
         return f"voiceprint not usable: {print_.usable()}"
     call = {"call_id": row.call_id, "agent_id": row.agent_id, "tenant": rules.tenant or None}
-    result = run_call(path, call, models, settings, voiceprints=store)
+    seen = Artefacts()
+    result = run_call(path, call, models, voiceprints=store, learn=False, hook=seen)  # read only
     if isinstance(result, CallFailure):
         return f"call failed: {result.error}"
-    roles = {r.speaker: r for r in result.roles}
+    roles = {r.speaker: r for r in seen["roles"]}
     if sorted(r.role for r in roles.values()) != ["agent", "customer"]:
         return "not two speakers: " + ", ".join(r.role for r in roles.values())
     if any(r.source != "voiceprint" for r in roles.values()):
@@ -145,13 +141,14 @@ def _label_call(
         return f"agent's voice not found: similarity {sims['agent']:.2f}"
     if sims["customer"] >= rules.same_voice:
         return f"two voices like the agent's: customer similarity {sims['customer']:.2f}"
-    for stream in result.front.speakers:
+    for stream in seen["separate"].speakers:
         role = roles[stream.speaker].role
         speaker = safe_name(row.agent_id if role == "agent" else row.customer_id)
         split = existing_split(tree, speaker) or (
             "validation" if held_out(speaker, rules.validation_fraction, rules.seed) else "train"
         )
-        utterances = stream.windows[:0] if stream.padded else stream.windows[::UTTERANCE_STEP]
+        win = stream_windows(stream.audio)
+        utterances = win.windows[:0] if win.padded else win.windows[::UTTERANCE_STEP]
         if not len(utterances):
             continue
         folder = tree / split / role / row.agent_gender / speaker

@@ -44,10 +44,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 # Handlers import inside themselves so `callroles --help` stays fast (callroles/cli.py).
 def _segment(args: argparse.Namespace) -> int:
     from callroles.base.settings import get_settings
-    from callroles.frontend.pipeline import FrontEnd  # ONNX Runtime, librosa: not for --help
+    from callroles.call.pipeline import Models, front_end  # ONNX Runtime, librosa: not for --help
 
-    result = FrontEnd(get_settings()).process(
-        args.file, layout=args.layout, n_speakers=args.speakers
+    result = front_end(
+        args.file, Models(get_settings()), layout=args.layout, n_speakers=args.speakers
     )
     uri = args.file.stem
     if args.rttm:

@@ -30,13 +30,14 @@ def register(sub: Any) -> None:
 
 
 def _enroll(args: argparse.Namespace) -> int:
-    from callroles.agents.voiceprints import enrol, open_store
+    from callroles.agents.voiceprints import open_store
     from callroles.base.settings import get_settings
-    from callroles.frontend.pipeline import FrontEnd
+    from callroles.call.enrol import enrol
+    from callroles.call.pipeline import Models
 
     settings = get_settings()
-    frontend = FrontEnd(settings, activity=False)  # speech spans only: no talk-time model
-    print_ = enrol(frontend, args.agent_id, list(args.files), args.tenant)
+    models = Models(settings, frame_models=False)  # speech spans only: no talk-time model
+    print_ = enrol(models, args.agent_id, list(args.files), args.tenant)
     open_store(settings).put(print_)
     print(
         f"enrolled agent {print_.agent_id}{f' ({print_.tenant})' if print_.tenant else ''}: "

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from callroles.call.segment_cli import speakers_arg
+from callroles.commands.segment import speakers_arg
 from callroles.schemas import LAYOUTS
 
 
@@ -32,19 +32,6 @@ def register(sub: Any) -> None:
         "--agent-id", help="the call's agent: with a voiceprint enrolled, their voice decides"
     )
     a.add_argument("--tenant", default=None, help="the agent's tenant (voiceprints per tenant)")
-    fast = a.add_mutually_exclusive_group()
-    fast.add_argument(
-        "--fast",
-        action="store_true",
-        default=None,
-        help="run the conv trunk once per speaker stream (the default: CALLROLES_SCORING)",
-    )
-    fast.add_argument(
-        "--exact",
-        dest="fast",
-        action="store_false",
-        help="score every 10 s window on its own (the paper's procedure, 5x slower)",
-    )
     a.set_defaults(func=_analyze)
 
 
@@ -52,21 +39,17 @@ def _analyze(args: argparse.Namespace) -> int:
     # the pipeline loads ONNX Runtime and librosa: imported here so `callroles --help` stays fast
     from callroles.agents.voiceprints import open_store
     from callroles.base.settings import get_settings
-    from callroles.call.pipeline import analyze_file
+    from callroles.call.pipeline import Models, analyze_file
 
     settings = get_settings()
-    update: dict[str, Any] = {}
     if args.model is not None:
-        update["model_path"] = args.model
-    if args.fast is not None:
-        update["scoring"] = "trunk-once" if args.fast else "windows"
-    settings = settings.model_copy(update=update) if update else settings
+        settings = settings.model_copy(update={"model_path": args.model})
     call = {"call_id": args.file.stem, "layout": args.layout}
     call |= {"agent_id": args.agent_id, "tenant": args.tenant} if args.agent_id else {}
     store = open_store(settings) if args.agent_id else None
     result = analyze_file(
-        args.file, settings=settings, call=call, n_speakers=args.speakers, voiceprints=store
-    ).event
+        args.file, Models(settings), call=call, n_speakers=args.speakers, voiceprints=store
+    )
     if args.plot:
         write_plot(result, args.plot)
     if args.json:

@@ -1,0 +1,225 @@
+"""The front end's last stage: who speaks when, and for how long.
+
+A stereo call is one voice per channel. A mono call of two opposite genders is split by
+inaSpeechSegmenter's gender labels, as the paper does; otherwise by voice: the activity model
+cuts the call into turns, each turn is embedded (GE2E) and the turns are clustered
+(:mod:`callroles.frontend.turns`). With the agent's voiceprint, a call whose clustering would
+split one voice in two is dealt around the print instead (strategy ``voiceprint``).
+
+Two things come out per speaker, and they differ on purpose. The stream the role model scores
+is the speaker's ina speech, bundled (what the CRNN was trained on); their talk time is where
+somebody speaks (the ``speech`` stage) and the separation says it is them, plus every overlap
+they are in (:mod:`callroles.frontend.talk`). Talk is never music, noise or ina's silence unless
+the ``speech`` stage overruled ina there. Segments, RTTM and the time budget are read from one
+frame grid (:mod:`callroles.frontend.segmentation`), so they never disagree.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from callroles.frontend import separate
+from callroles.frontend.count import SpeakerCount, count_speakers, voice_samples
+from callroles.frontend.decode import AudioFacts, DecodedAudio
+from callroles.frontend.segmentation import FRAME_S, Segment, Segmentation, SpeakerTrack, build
+from callroles.frontend.speech import SAMPLES_PER_FRAME, Speech
+from callroles.frontend.talk import DEFAULT_TALK, overlap_share, talk_tracks
+from callroles.frontend.turns import align, by_turns, embed_turns, one_voice_split, turn_owners
+from callroles.frontend.voicing import trim_tracks
+from callroles.models.activity import Activity
+
+#: labels that are never a speaker's talk; "silence" is ina's no-energy
+NOT_TALK = ("music", "noise", "silence", "announcement")
+#: what a caller may force for a mono call ("auto" picks; the result names the one used)
+SEPARATION_CHOICES = ("auto", "gender", "embedding")
+
+
+@dataclass
+class SpeakerStream:
+    """One speaker: their bundled speech (``audio``, 8 kHz: what the role model scores), their
+    talk time and segments, and where the voice came from."""
+
+    speaker: str
+    gender: str | None
+    talk_time_s: float
+    audio: np.ndarray
+    segments: list[Segment]
+    channel: int = 0
+    source: str = ""
+    role_hint: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "speaker": self.speaker,
+            "gender": self.gender,
+            "talk_time_s": self.talk_time_s,
+            "stream_s": round(len(self.audio) / 8000, 3),
+            "channel": self.channel,
+            "source": self.source,
+            "role_hint": self.role_hint,
+        }
+
+
+@dataclass
+class FrontEndResult:
+    """The front end's output: segments, speakers, the time budget, how they were separated."""
+
+    segmentation: Segmentation
+    speakers: list[SpeakerStream]
+    budget: dict[str, Any]
+    strategy: str
+    facts: AudioFacts
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready summary (no audio)."""
+        return {
+            "strategy": self.strategy,
+            "facts": self.facts.to_dict(),
+            "budget": self.budget,
+            "speakers": [s.to_dict() for s in self.speakers],
+            "segments": self.segmentation.to_dicts(),
+            "timings": self.timings,
+        }
+
+
+def find_speakers(
+    audio: DecodedAudio,
+    speech: Speech,
+    encoder: Any,
+    n_speakers: int | None = 2,
+    strategy: str = "auto",
+    anchor: np.ndarray | None = None,
+) -> FrontEndResult:
+    """The ``speakers`` stage. ``n_speakers`` None counts the voices of a mono call
+    (:mod:`callroles.frontend.count`); ``strategy`` "gender" or "embedding" forces one for a mono
+    call; ``anchor`` is a voice the call is known to hold (the enrolled agent's print)."""
+    t0 = time.perf_counter()
+    tracks, strategy, owner, count = _separate(
+        speech, audio, encoder, n_speakers, strategy, anchor
+    )
+    act = speech.activity
+    if act is not None:
+        talk = _without_background(
+            talk_tracks(tracks, act, owner, speech=speech.frames), speech.grids[0], speech.frames
+        )
+    else:  # stereo, or no frame models: voiced frames of ina's speech
+        talk = trim_tracks(tracks, speech.signals, speech.grids, SAMPLES_PER_FRAME)
+    segmentation, budget = build(talk, _background(speech.grids))
+    budget["talk_time_method"] = _method(act)
+    budget["speaker_count"] = count.to_dict()
+    if speech.music_check_s is not None:  # seconds ina and a frame model took for a voice
+        budget["music_check_s"] = speech.music_check_s
+    if speech.known:
+        budget["known_sounds"] = [m.to_dict() for m in speech.known]
+    streams = [
+        _stream(t, v, speech.signals, segmentation) for t, v in zip(tracks, talk, strict=True)
+    ]
+    timings = {**speech.timings, "separate": time.perf_counter() - t0}
+    return FrontEndResult(segmentation, streams, budget, strategy, audio.facts, timings)
+
+
+def _separate(
+    speech: Speech,
+    audio: DecodedAudio,
+    encoder: Any,
+    n_speakers: int | None,
+    strategy: str,
+    anchor: np.ndarray | None,
+) -> tuple[list[SpeakerTrack], str, np.ndarray | None, SpeakerCount]:
+    """Tracks, the strategy used, (voice-separated calls) the frame owners for talk time, and
+    how many voices the call was split into and why."""
+    given = SpeakerCount(n_speakers or 2, False, None, "given")
+    if speech.stereo:
+        tracks = separate.by_channel(speech.grids, speech.layout)
+        return tracks, "stereo", None, replace(given, n=len(tracks), method="channels")
+    grid, act = speech.grids[0], speech.activity
+    voiced = np.isin(grid, separate.SPEECH)
+    if not voiced.any():
+        return [], "embedding", None, replace(given, n=0, method="no speech")
+    wide = audio.wide.mean(axis=0)
+    count = given
+    if n_speakers is None:
+        count = count_speakers(*voice_samples(voiced, wide, encoder))
+    n = count.n
+    # the turns' voices, embedded once for both the split and the gender path's talk time
+    found = None
+    if act is not None and (n > 1 or n_speakers is None):
+        found = embed_turns(len(grid), wide, encoder, act)
+    if (
+        anchor is not None and found is not None and n == 2 and strategy == "auto"
+        and one_voice_split(found)
+    ):  # fmt: skip
+        split = by_turns(grid, found, n, anchor)
+        if split is not None and len(split[0]) == 2:  # else every turn is the print's
+            return split[0], "voiceprint", split[1], count
+    if strategy == "gender" or (
+        strategy == "auto" and n == 2 and separate.opposite_genders(grid)
+    ):
+        tracks = separate.by_gender(grid)  # the role model's streams, as in training
+        # talk: clustered turns beat ina's frame genders (docs/decisions.md)
+        owners = None if found is None else turn_owners(len(grid), found)
+        return tracks, "gender", None if owners is None else align(owners, tracks), count
+    if found is not None:
+        split = by_turns(grid, found, n)
+        if split is not None:
+            return split[0], "embedding", split[1], count
+    return separate.by_embedding(grid, wide, encoder, n), "embedding", None, count
+
+
+def _stream(
+    track: SpeakerTrack, talk: SpeakerTrack, signals: np.ndarray, segmentation: Segmentation
+) -> SpeakerStream:
+    """The speaker's ina speech bundled into one signal (what the model was trained on); talk
+    time from ``talk``."""
+    signal = signals[track.channel if len(signals) > 1 else 0]
+    mask = np.repeat(track.active, SAMPLES_PER_FRAME)
+    stream = signal[: len(mask)][mask[: len(signal)]]
+    return SpeakerStream(
+        track.speaker,
+        track.gender,
+        round(float(talk.active.sum()) * FRAME_S, 3),
+        np.ascontiguousarray(stream, dtype=np.float32),
+        [s for s in segmentation.speech if s.speaker == track.speaker],
+        track.channel,
+        track.source,
+        track.role_hint,
+    )
+
+
+def _method(act: Activity | None) -> str:
+    """How talk time was measured, for the budget (and whoever audits a result)."""
+    if act is None:
+        return "energy"
+    share = overlap_share(act)
+    if share > DEFAULT_TALK.max_overlap_share:
+        return f"activity; overlap ignored (heard in {share:.0%} of speech, implausible)"
+    return "activity"
+
+
+def _without_background(
+    talk: list[SpeakerTrack], grid: np.ndarray, rescued: np.ndarray | None
+) -> list[SpeakerTrack]:
+    """Talk is only where inaSpeechSegmenter hears speech, unless the ``speech`` stage overruled
+    its noise or silence: music, noise and its no-energy silence are never a speaker's talk (the
+    activity model hears speech in real music and in quiet stretches: docs/decisions.md)."""
+    background = np.isin(grid, NOT_TALK)
+    if rescued is not None:
+        background &= ~(np.asarray(rescued[: len(grid)], dtype=bool) & ~np.isin(grid, "music"))
+    if not background.any():
+        return talk
+    return [replace(t, active=t.active & ~background[: len(t.active)]) for t in talk]
+
+
+def _background(grids: list[np.ndarray]) -> np.ndarray:
+    """Per-frame non-speech label across channels: announcement over music over noise over
+    silence."""
+    out = np.full(len(grids[0]), "silence", dtype=object)
+    for label in ("noise", "music", "announcement"):
+        for g in grids:
+            out[g == label] = label
+    return out
