@@ -14,7 +14,7 @@ import pytest
 from callroles import schemas
 from callroles.agents.voiceprints import FileStore
 from callroles.base.settings import Settings
-from callroles.call.pipeline import CallResult, Models, load_models, run_call
+from callroles.call.pipeline import Models, load_models, run_call
 
 
 @pytest.fixture(scope="module")
@@ -31,10 +31,10 @@ def _run(
     models: Models, corpus: Path, row: dict[str, str], store: FileStore, **event: Any
 ) -> dict[str, Any]:
     call = {"call_id": row["call_id"], "agent_id": row["agent_id"], **event}
-    out = run_call(corpus / row["file"], call, models, models.frontend.settings, voiceprints=store)
-    assert isinstance(out, CallResult), out
-    schemas.validate("call_result", out.event)
-    return out.event
+    out = run_call(corpus / row["file"], call, models, voiceprints=store)
+    assert isinstance(out, dict), out
+    schemas.validate("call_result", out)
+    return out
 
 
 def test_a_stereo_call_with_a_layout_enrols_its_agent_once(
@@ -84,6 +84,6 @@ def test_auto_enrolment_can_be_switched_off(small_corpus: Path, tmp_path: Path) 
     store = FileStore(tmp_path / "voiceprints.json")
     stereo = next(r for r in _calls(small_corpus).values() if r["channels"] == "2")
     call = {"call_id": "c", "agent_id": stereo["agent_id"], "layout": "stereo-agent-left"}
-    out = run_call(small_corpus / stereo["file"], call, models, settings, voiceprints=store)
-    assert isinstance(out, CallResult) and "enrolment" not in out.event
-    assert store.list() == [] and np.isfinite(out.event["duration_s"])
+    out = run_call(small_corpus / stereo["file"], call, models, voiceprints=store)
+    assert isinstance(out, dict) and "enrolment" not in out
+    assert store.list() == [] and np.isfinite(out["duration_s"])

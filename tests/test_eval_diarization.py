@@ -7,16 +7,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from pyannote.core import Annotation
+from pyannote.core import Segment as Turn
+
 from callroles.bench.evaluation import Reference, read_reference, score_file
 from callroles.frontend.decode import AudioFacts
-from callroles.frontend.pipeline import FrontEndResult, SpeakerStream
 from callroles.frontend.segmentation import Segment, Segmentation
+from callroles.frontend.speakers import FrontEndResult, SpeakerStream
 
 
 def _front(turns: list[tuple[float, float, str]], talk: dict[str, float]) -> FrontEndResult:
     segs = [Segment(a, b, "speech", who, "female") for a, b, who in turns]
     speakers = [
-        SpeakerStream(who, "female", t, np.zeros((1, 96, 1000), np.float32), np.zeros(1), False,
+        SpeakerStream(who, "female", t, np.zeros(8000, np.float32),
                       [s for s in segs if s.speaker == who])
         for who, t in talk.items()
     ]  # fmt: skip
@@ -24,8 +27,15 @@ def _front(turns: list[tuple[float, float, str]], talk: dict[str, float]) -> Fro
     return FrontEndResult(Segmentation(20.0, segs), speakers, {}, "embedding", facts)
 
 
+def _speech(turns: list[tuple[float, float, str]]) -> Annotation:
+    out = Annotation(uri="c")
+    for i, (a, b, who) in enumerate(turns):
+        out[Turn(a, b), i] = who
+    return out
+
+
 def test_a_perfect_hypothesis_scores_zero_and_errors_are_counted(tmp_path: Path) -> None:
-    ref = Reference([(0.0, 5.0, "agent_A"), (6.0, 10.0, "customer_C")],
+    ref = Reference(_speech([(0.0, 5.0, "agent_A"), (6.0, 10.0, "customer_C")]),
                     [(12.0, 16.0, "music")])  # fmt: skip
     perfect = score_file(
         tmp_path / "c.wav", ref, _front([(0, 5, "S1"), (6, 10, "S2")], {"S1": 5.0, "S2": 4.0})
@@ -51,13 +61,15 @@ def test_a_perfect_hypothesis_scores_zero_and_errors_are_counted(tmp_path: Path)
 def test_references_are_read_from_rttm_or_ina_csv(reference_dir: Path, tmp_path: Path) -> None:
     ina = read_reference(reference_dir / "musanmix.wav")
     assert ina is not None and ina.kind == "ina"
-    assert {w for _, _, w in ina.turns} == {"male"} and {k for *_, k in ina.background} == {
+    assert set(ina.speech.labels()) == {"male"} and {k for *_, k in ina.background} == {
         "music",
         "noise",
     }
     (tmp_path / "x.rttm").write_text("SPEAKER x 1 1.00 2.50 <NA> <NA> agent_A1 <NA> <NA>\n")
     ref = read_reference(tmp_path / "x.wav")
-    assert ref is not None and ref.turns == [(1.0, 3.5, "agent_A1")]
+    assert ref is not None
+    turns = [(s.start, s.end, w) for s, _, w in ref.speech.itertracks(yield_label=True)]
+    assert turns == [(1.0, 3.5, "agent_A1")]
     assert read_reference(tmp_path / "none.wav") is None
     # a generated call's truth JSON beside its RTTM: music, noise and announcements are background
     (tmp_path / "x.json").write_text(

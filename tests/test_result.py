@@ -9,17 +9,25 @@ import pytest
 
 from callroles import schemas
 from callroles.call.result import build_result, conversation_figures
-from callroles.call.roles import decide_roles, role_of, speaker_probabilities
+from callroles.call.roles import decide_roles, eq4, role_of
+from callroles.call.scoring import SpeakerScore
 from callroles.frontend.decode import AudioFacts
-from callroles.frontend.pipeline import FrontEndResult, SpeakerStream
 from callroles.frontend.segmentation import Segment, Segmentation
+from callroles.frontend.speakers import FrontEndResult, SpeakerStream
 from callroles.schemas import ModelInfo
 
 
 def _stream(speaker: str, gender: str, talk: float, n: int, spans: list[tuple[float, float]]):
     segs = [Segment(a, b, "speech", speaker, gender) for a, b in spans]
-    windows = np.zeros((n, 96, 1000), np.float32)
-    return SpeakerStream(speaker, gender, talk, windows, np.arange(n, dtype=float), False, segs)
+    audio = np.zeros(8000 * (9 + n), np.float32)  # n windows of 10 s, 1 s apart
+    return SpeakerStream(speaker, gender, talk, audio, segs)
+
+
+#: the scores behind _front()'s speakers: 3 and 2 windows
+SCORES = {
+    "S0": SpeakerScore("S0", np.full((3, 2), 0.5), np.array([0.5, 0.5]), False),
+    "S1": SpeakerScore("S1", np.full((2, 2), 0.5), np.array([0.5, 0.5]), False),
+}
 
 
 def _front() -> FrontEndResult:
@@ -43,19 +51,21 @@ MODEL: ModelInfo = {"name": "crnn", "version": "v1", "classes": ["customer", "ag
 def _result(probs: dict[str, np.ndarray], model: ModelInfo = MODEL, **kw: Any) -> dict[str, Any]:
     """Eq. 4/5 on one 'window' per speaker (the mean is the window itself), then the event."""
     front = _front()
-    roles = decide_roles({k: v[None, :] for k, v in probs.items()}, model["classes"], ["S0", "S1"])
-    return build_result("c-1", front, roles, model, kw.pop("latencies", {}), **kw)
+    roles = decide_roles(dict(probs), model["classes"], ["S0", "S1"])
+    return build_result("c-1", front, SCORES, roles, model, kw.pop("latencies", {}), **kw)
 
 
 def test_eq4_mean_and_eq5_argmax() -> None:
     probs = np.array([[0.9, 0.1], [0.2, 0.8], [0.4, 0.6]])
-    mean, label = speaker_probabilities(probs)
+    mean = eq4(probs)
     assert mean == pytest.approx([0.5, 0.5])
-    assert label == 0  # ties go to the first class, as numpy's argmax does
-    mean, label = speaker_probabilities([[0.3, 0.7], [0.1, 0.9]])
-    assert mean == pytest.approx([0.2, 0.8]) and label == 1
+    tie = decide_roles({"S0": mean}, ["customer", "agent"], ["S0"])[0]
+    assert tie.label == "customer"  # Eq. 5: ties go to the first class, as numpy's argmax does
+    mean = eq4([[0.3, 0.7], [0.1, 0.9]])
+    assert mean == pytest.approx([0.2, 0.8])
+    assert decide_roles({"S0": mean}, ["customer", "agent"], ["S0"])[0].label == "agent"
     with pytest.raises(ValueError):
-        speaker_probabilities(np.zeros((0, 2)))
+        eq4(np.zeros((0, 2)))
 
 
 def test_roles_from_two_and_four_classes() -> None:
@@ -124,15 +134,15 @@ def test_flags_say_where_the_result_doubts_itself() -> None:
     for stream in front.speakers:
         stream.talk_time_s = 0.0
     roles = decide_roles({}, MODEL["classes"], ["S0", "S1"])
-    silent = build_result("c-3", front, roles, MODEL, {})
+    silent = build_result("c-3", front, SCORES, roles, MODEL, {})
     assert silent["flags"] == ["no_speech"]
     schemas.validate("call_result", silent)
     counted = _front()
     counted.budget["speaker_count"] = {"n": 2, "method": "counted", "uncertain": True}
     roles = decide_roles(
-        {"S0": np.array([[0.2, 0.8]]), "S1": np.array([[0.7, 0.3]])}, MODEL["classes"], ["S0", "S1"]
+        {"S0": np.array([0.2, 0.8]), "S1": np.array([0.7, 0.3])}, MODEL["classes"], ["S0", "S1"]
     )
-    doubtful = build_result("c-4", counted, roles, MODEL, {})
+    doubtful = build_result("c-4", counted, SCORES, roles, MODEL, {})
     assert doubtful["flags"] == ["speaker_count_uncertain"]
     schemas.validate("call_result", doubtful)
 
@@ -148,7 +158,7 @@ def test_a_near_tie_is_a_coin_toss_not_a_certainty() -> None:
 
 
 def test_a_stereo_layout_decides_roles_over_the_model() -> None:
-    probs = {"S0": np.array([0.1, 0.9])[None, :], "S1": np.array([0.8, 0.2])[None, :]}
+    probs = {"S0": np.array([0.1, 0.9]), "S1": np.array([0.8, 0.2])}
     roles = decide_roles(
         probs, MODEL["classes"], ["S0", "S1"], None, {"S0": "customer", "S1": "agent"}
     )
@@ -156,6 +166,6 @@ def test_a_stereo_layout_decides_roles_over_the_model() -> None:
         ("customer", "channel", 1.0),
         ("agent", "channel", 1.0),
     ]
-    result = build_result("c-4", _front(), roles, MODEL, {})
+    result = build_result("c-4", _front(), SCORES, roles, MODEL, {})
     assert "model_disagrees_with_channel" in result["flags"]
     assert [s["role_source"] for s in result["speakers"]] == ["channel", "channel"]

@@ -12,6 +12,8 @@ import io
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
+from pyannote.core import Annotation
+from pyannote.core import Segment as PySegment
 
 FRAME_S = 0.01
 NONSPEECH = ("silence", "music", "noise", "announcement")
@@ -57,14 +59,16 @@ class Segmentation:
     def speech(self) -> list[Segment]:
         return [s for s in self.segments if s.label == "speech"]
 
+    def to_annotation(self, uri: str = "call") -> Annotation:
+        """The speech segments as a pyannote.core ``Annotation`` (one track per segment)."""
+        out = Annotation(uri=uri.replace(" ", "_") or "call")
+        for i, s in enumerate(self.speech):
+            out[PySegment(s.start, s.end), i] = s.speaker
+        return out
+
     def to_rttm(self, uri: str = "call") -> str:
-        """NIST RTTM ``SPEAKER`` lines of the speech segments."""
-        uri = uri.replace(" ", "_") or "call"
-        lines = [
-            f"SPEAKER {uri} 1 {s.start:.3f} {s.duration:.3f} <NA> <NA> {s.speaker} <NA> <NA>"
-            for s in self.speech
-        ]
-        return "\n".join(lines) + ("\n" if lines else "")
+        """NIST RTTM ``SPEAKER`` lines of the speech segments (written by pyannote.core)."""
+        return str(self.to_annotation(uri).to_rttm())
 
     def to_csv(self) -> str:
         """All segments as CSV: start,end,label,speaker,gender,channel."""

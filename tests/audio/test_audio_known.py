@@ -82,14 +82,14 @@ def test_the_prompt_and_the_music_are_found_through_gsm(
 def test_known_sounds_are_nobodys_talk(library: Path, call: Path, speech_wav: Path) -> None:
     from callroles.call.pipeline import Models, analyze_file, front_end
 
-    settings = Settings(known_sounds=str(library))
-    front = front_end(call, models=Models(settings))
+    models = Models(Settings(known_sounds=str(library)))
+    front = front_end(call, models=models)
     a, b = _spans(call, speech_wav)["announcement"]
     for seg in front.segmentation.speech:  # no talk inside the prompt (0.2 s of slack each side)
         assert seg.end <= a + 0.2 or seg.start >= b - 0.2, seg
     assert front.budget["announcement_s"] > 0.8 * (b - a)
     assert {m["kind"] for m in front.budget["known_sounds"]} == {"announcement", "music"}
-    result = analyze_file(call, settings=settings).event
+    result = analyze_file(call, models)
     assert result["call"]["announcement_s"] == pytest.approx(front.budget["announcement_s"])
 
 
@@ -103,11 +103,11 @@ def test_a_missing_folder_is_a_configuration_error(tmp_path: Path) -> None:
 
 
 def test_an_announcement_alone_is_a_call_with_nobody(library: Path, tmp_path: Path, sh) -> None:
-    from callroles.call.pipeline import analyze_file
+    from callroles.call.pipeline import Models, analyze_file
 
     only = tmp_path / "prompt.gsm"
     sh("sox", str(PROMPT), "-r", "8000", "-c", "1", str(only))
-    result = analyze_file(only, settings=Settings(known_sounds=str(library))).event
+    result = analyze_file(only, Models(Settings(known_sounds=str(library))))
     assert [s for s in result["speakers"] if s["talk_time_s"] > 0] == []
     assert "no_speech" in result["flags"]
     assert result["call"]["announcement_s"] > 20.0

@@ -84,16 +84,18 @@ def test_cluster_turns_separates_two_voices() -> None:
     assert max(agree, 1 - agree) == 1.0
 
 
-def test_energy_mode_is_still_there(small_corpus: Path) -> None:
-    """``talk_time="energy"`` runs without the model and gives other (energy-trimmed) times."""
+def test_without_frame_models_talk_is_energy_trimmed(small_corpus: Path) -> None:
+    """A front end loaded without its frame models (enrolment, DBAS) measures talk on voiced
+    frames of ina's speech, as a stereo call does, and says so."""
     from callroles.call.pipeline import Models, front_end
 
     audio = small_corpus / "audio" / "call00002.gsm"
-    energy = Models(get_settings().model_copy(update={"talk_time": "energy"}))
+    energy = Models(get_settings(), frame_models=False)
     model = Models(get_settings())
     assert energy.activity is None and model.activity is not None
     a, b = front_end(audio, models=energy), front_end(audio, models=model)
     assert "activity" in b.timings and "activity" not in a.timings
+    assert a.budget["talk_time_method"] == "energy" and b.budget["talk_time_method"] == "activity"
     assert [s.talk_time_s for s in a.speakers] != [s.talk_time_s for s in b.speakers]
 
 

@@ -16,28 +16,36 @@ import pytest
 from callroles.base.cli import main
 from callroles.base.errors import AudioError, InputError
 from callroles.base.settings import Settings
-from callroles.call.pipeline import CallFailure, Models, analyze_file, run_call
+from callroles.call.pipeline import (
+    STAGES,
+    Artefacts,
+    CallFailure,
+    Models,
+    analyze_file,
+    run_call,
+)
 from callroles.commands.analyze import format_text, write_plot
-from callroles.models.crnn import RoleModel
 from callroles.schemas import validate
 
 
 @pytest.fixture(scope="module")
 def models(exported: tuple[Path, Any]) -> Models:
-    scorer = RoleModel.load(exported[0], execution_provider="cpu")
-    return Models(Models(Settings()), scorer)
+    return Models(Settings(model_path=exported[0], execution_provider="cpu"))
 
 
 def test_analyze_two_readers(reference_dir: Path, models: Models, tmp_path: Path) -> None:
     scorer = models.role_model
-    analysis = analyze_file(reference_dir / "lamartine.wav", settings=Settings(), models=models)
-    result = validate("call_result", analysis.event)
+    seen = Artefacts()
+    result = validate(
+        "call_result", analyze_file(reference_dir / "lamartine.wav", models, hook=seen)
+    )
+    assert list(seen) == list(STAGES)
     assert result["call_id"] == "lamartine"
     assert result["separation_strategy"] == "gender"
     genders = sorted(s["gender"] for s in result["speakers"])
     assert genders == ["female", "male"]
     for spk in result["speakers"]:
-        probs = analysis.window_probs[spk["speaker"]]
+        probs = seen["score"][spk["speaker"]].window_probs
         assert probs.shape == (spk["windows"], 2) and spk["windows"] >= 1
         mean = np.mean(probs, axis=0)
         assert list(spk["probabilities"].values()) == pytest.approx(mean.tolist(), abs=1e-5)
@@ -69,13 +77,13 @@ def test_cli_analyze_json_and_bad_input(
     assert {s["gender"] for s in payload["speakers"]} == {"female", "male"}
 
     with pytest.raises(InputError):
-        analyze_file(tmp_path / "absent.wav", models=models)
+        analyze_file(tmp_path / "absent.wav", models)
     not_audio = tmp_path / "notes.wav"
     not_audio.write_text("this is not a recording\n" * 50)
     with pytest.raises(AudioError):
-        analyze_file(not_audio, models=models)
-    outcome = run_call(not_audio, {"call_id": "c-bad"}, models, Settings())
+        analyze_file(not_audio, models)
+    outcome = run_call(not_audio, {"call_id": "c-bad"}, models)
     assert isinstance(outcome, CallFailure) and outcome.final
-    assert outcome.stage == "frontend" and getattr(outcome.error, "code", "").startswith("audio_")
+    assert outcome.stage == "decode" and getattr(outcome.error, "code", "").startswith("audio_")
     rc = main(["analyze", str(not_audio), "--model", str(exported[0])])
     assert rc == 1 and "error [" in capsys.readouterr().err

@@ -98,8 +98,8 @@ def test_voiceprint_confidence_from_a_fitted_scale(tmp_path: Path) -> None:
     """Uncalibrated, a similarity margin of 0.2 reads 0.70; with a fitted scale it is a rate
     (sigmoid(margin / scale)), capped at the voiceprint's accuracy on the fit calls. A file for
     another embedding model is ignored."""
-    from callroles.agents.voiceprints import EMBEDDING_MODEL, voiceprint_scale
-    from callroles.call.roles import VoiceprintScale, by_voiceprint
+    from callroles.agents.voiceprints import EMBEDDING_MODEL
+    from callroles.call.roles import VoiceprintScale, by_voiceprint, voiceprint_scale
 
     decisions = [SpeakerRole("S0"), SpeakerRole("S1")]
     plain = by_voiceprint(decisions, {"S0": 0.80, "S1": 0.60})

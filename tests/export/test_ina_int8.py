@@ -36,7 +36,7 @@ def test_int8_decides_like_float_on_real_audio(name: str, reference_dir: Path) -
     settings = get_settings()
     wide = decode(reference_dir / name).wide.mean(axis=0)
     runs = {
-        p: InaSegmenter(settings.model_copy(update={"segmenter_precision": p}))(wide)
+        p: InaSegmenter(settings, precision=p)(wide)
         for p in ("int8", "float")
     }
     n = int(len(wide) / 16000 / 0.01)
@@ -53,15 +53,13 @@ def test_home_without_int8_copies_says_what_to_do(tmp_path: Path, monkeypatch) -
     for path in wanted_paths(settings, "float").values():  # float files only, as before 12-01
         (home / "onnx" / "ina" / path.name).write_bytes(path.read_bytes())
     older = settings.model_copy(update={"home": home})
-    with pytest.raises(ModelNotConvertedError, match="CALLROLES_SEGMENTER_PRECISION=float"):
+    with pytest.raises(ModelNotConvertedError, match="int8 copies .* deploy/setup.sh"):
         InaSegmenter(older)
-    assert InaSegmenter(older.model_copy(update={"segmenter_precision": "float"})).sessions
+    assert InaSegmenter(older, precision="float").sessions  # the files they are made from
 
 
-def test_precision_setting_picks_the_files() -> None:
-    settings = get_settings().model_copy(update={"segmenter_precision": "float"})
-    assert InaSegmenter(settings).precision == "float"
-    assert InaSegmenter(get_settings()).precision == "int8"  # the default
+def test_the_front_end_runs_the_int8_copies() -> None:
+    assert InaSegmenter(get_settings()).precision == "int8"
 
 
 def test_calibration_needs_the_debian_sounds(tmp_path: Path) -> None:

@@ -129,41 +129,43 @@ def test_execution_provider_setting(exported: tuple[Path, Any]) -> None:
 
 
 def test_trunk_once_scoring(exported: tuple[Path, Any], reference_dir: Path) -> None:
+    from callroles.call.scoring import score_stream
     from callroles.frontend.decode import decode
-    from callroles.models.features import log_mel, slice_windows
+    from callroles.models.features import stream_windows
 
-    exact = RoleModel.load(exported[0], execution_provider="cpu")
-    fast = RoleModel.load(exported[0], execution_provider="cpu", stream_trunk=True)
+    exact = RoleModel.load(exported[0], execution_provider="cpu", stream_trunk=False)
+    fast = RoleModel.load(exported[0], execution_provider="cpu")
     assert fast is not exact and fast.stream_info["frames_per_step"] == 27
     assert fast.stream_info["steps"] == 37
-    stream = log_mel(decode(reference_dir / "lamartine.wav").channels[0])
-    windows = slice_windows(stream)
+    audio = decode(reference_dir / "lamartine.wav").channels[0]
+    win = stream_windows(audio)
     # one window: the stream is the window, so trunk-once must equal per-window scoring
-    np.testing.assert_allclose(fast.score_speaker(windows[:1]), exact.score(windows[:1]), atol=1e-5)
-    many = fast.score_speaker(windows)
-    assert many.shape == (len(windows), 2)
-    covered = stream[:, : 1000 + 100 * (len(windows) - 1)]  # frames the windows span
-    np.testing.assert_allclose(many, fast.score_stream(covered, len(windows)), atol=1e-6)
-    # windows that are not consecutive slices of one stream are scored exactly
-    shuffled = np.ascontiguousarray(windows[::-1])
-    np.testing.assert_allclose(fast.score_speaker(shuffled), exact.score(shuffled), atol=1e-6)
+    one, _ = score_stream(fast, audio[: 10 * 8000])
+    np.testing.assert_allclose(one, exact.score(win.windows[:1]), atol=1e-5)
+    many, padded = score_stream(fast, audio)
+    assert many.shape == (len(win.windows), 2) and not padded
+    covered = win.logmel[:, : 1000 + 100 * (len(win.windows) - 1)]  # frames the windows span
+    np.testing.assert_allclose(many, fast.score_stream(covered, len(win.windows)), atol=1e-6)
+    assert (many.argmax(1) == exact.score(win.windows).argmax(1)).mean() >= 0.9
     with pytest.raises(ModelError, match="stream_trunk"):
-        exact.score_stream(stream, 2)
+        exact.score_stream(win.logmel, 2)
 
 
 def test_model_without_trunk_once_graph_scores_windows(
     exported: tuple[Path, Any], reference_dir: Path, tmp_path: Path
 ) -> None:
-    """A model copied without its .stream.onnx still loads for scoring=trunk-once (the default):
-    it falls back to window-by-window scoring instead of refusing to start a worker."""
+    """A model copied without its .stream.onnx still loads: it is scored window by window
+    instead of refusing to start a worker."""
     import shutil
 
+    from callroles.call.scoring import score_stream
     from callroles.frontend.decode import decode
-    from callroles.models.features import log_mel, slice_windows
+    from callroles.models.features import stream_windows
 
     alone = tmp_path / "alone.onnx"
     shutil.copy(exported[0], alone)
-    scorer = RoleModel.load(alone, execution_provider="cpu", stream_trunk=True)
+    scorer = RoleModel.load(alone, execution_provider="cpu")
     assert scorer.stream_session is None
-    windows = slice_windows(log_mel(decode(reference_dir / "lamartine.wav").channels[0]))
-    np.testing.assert_allclose(scorer.score_speaker(windows), scorer.score(windows), atol=1e-6)
+    audio = decode(reference_dir / "lamartine.wav").channels[0]
+    probs, _ = score_stream(scorer, audio)
+    np.testing.assert_allclose(probs, scorer.score(stream_windows(audio).windows), atol=1e-6)

@@ -14,6 +14,7 @@ import pytest
 from callroles.base.errors import CallrolesError
 from callroles.base.settings import Settings
 from callroles.call.pipeline import front_end
+from callroles.models.features import stream_windows
 from tests.faults import corpus
 
 FrontEndT = Any
@@ -62,8 +63,9 @@ def test_bad_input_gives_typed_outcome(
     if code == corpus.RESULT:
         assert value.facts.duration_s > 0
         for speaker in value.speakers:
-            assert speaker.windows.shape[1:] == (96, 1000)
-            assert np.isfinite(speaker.windows).all()
+            windows = stream_windows(speaker.audio).windows
+            assert windows.shape[1:] == (96, 1000)
+            assert np.isfinite(windows).all()
     else:
         assert str(value), "an error without a message is not actionable"
 
@@ -74,7 +76,7 @@ def test_silence_has_no_speaker(
     item = next(i for i in bad_inputs if i.kind == "silence_only")
     code, value = outcome(item, limited_settings, frontend)
     assert code == corpus.RESULT
-    assert all(len(s.windows) == 0 for s in value.speakers) or not value.speakers
+    assert all(len(s.audio) == 0 for s in value.speakers) or not value.speakers
 
 
 def test_corpus_covers_the_issue(bad_inputs: list[corpus.BadInput]) -> None:

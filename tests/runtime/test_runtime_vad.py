@@ -93,30 +93,16 @@ def test_missing_weights_say_how_to_install_them(tmp_path: Path) -> None:
 
 
 def test_speech_is_where_ina_hears_speech_and_a_frame_model_agrees() -> None:
-    grid = np.array(["male", "male", "male", "music", "music", "noise", "silence", "female"])
-    act = np.array([1, 0, 0, 1, 0, 1, 0, 1], bool)
-    vad = np.array([0.9, 0.9, 0.1, 0.9, 0.9, 0.1, 0.9, 0.2], np.float32)
-    assert speech_frames(grid, act, vad, "either").tolist() == [1, 1, 0, 0, 0, 0, 0, 1]
-    assert speech_frames(grid, act, vad, "silero").tolist() == [1, 1, 0, 0, 0, 0, 0, 0]
-    assert speech_frames(grid, act, vad, "activity").tolist() == [1, 0, 0, 0, 0, 0, 0, 1]
-    assert speech_frames(grid, act, None, "either").tolist() == [1, 0, 0, 0, 0, 0, 0, 1]
+    grid = np.array(["male", "male", "male", "music", "music", "female", "female"])
+    act = np.array([1, 0, 0, 1, 0, 0, 1], bool)
+    vad = np.array([0.9, 0.9, 0.1, 0.9, 0.9, 0.2, 0.2], np.float32)
+    assert speech_frames(grid, act, vad).tolist() == [1, 1, 0, 0, 0, 0, 1]
+    # without silero's opinion the activity model alone confirms ina
+    assert speech_frames(grid, act, None).tolist() == [1, 0, 0, 0, 0, 0, 1]
 
 
-def test_rescue_lets_both_frame_models_overrule_ina_noise_but_never_music() -> None:
+def test_both_frame_models_overrule_ina_noise_and_silence_but_never_music() -> None:
     grid = np.array(["male", "music", "noise", "noise", "silence", "silence", "female"])
     act = np.array([0, 1, 1, 1, 1, 0, 1], bool)
     vad = np.array([0.9, 0.9, 0.9, 0.1, 0.9, 0.9, 0.1], np.float32)
-    assert speech_frames(grid, act, vad, "rescue").tolist() == [1, 0, 1, 0, 1, 0, 1]
-    assert speech_frames(grid, act, vad, "either").tolist() == [1, 0, 0, 0, 0, 0, 1]
-
-
-def test_gated_lets_the_activity_model_extend_silero_never_start_speech() -> None:
-    n = 200
-    grid = np.full(n, "male", dtype=object)
-    act = np.zeros(n, bool)
-    act[20:60] = True  # extends silero's speech at 40-50 by 20 frames on the left
-    act[150:190] = True  # alone, 1 s away from any silero speech: music the model mistakes
-    vad = np.zeros(n, np.float32)
-    vad[40:50] = 0.9
-    out = speech_frames(grid, act, vad, "gated")
-    assert out[20:60].all() and not out[150:190].any() and out.sum() == 40
+    assert speech_frames(grid, act, vad).tolist() == [1, 0, 1, 0, 1, 0, 1]

@@ -3,26 +3,17 @@
 from __future__ import annotations
 
 import importlib
-import pkgutil
 
-import callroles
 from callroles.base.errors import CallrolesError
 from callroles.schemas import ERROR_CODES, LAYOUTS, SEPARATIONS, STAGES, schema
 from callroles.streaming.ingest import error_event
-
-# packages that live in top-level folders (pyproject's package-dir), walked on their own
-MAPPED = ("streaming", "export", "training", "deploy", "schemas", "bench")
+from tests.support.tree import modules
 
 
 def _all_error_classes() -> set[type[CallrolesError]]:
-    paths = [(callroles.__path__, "callroles.")]
-    for name in MAPPED:
-        pkg = importlib.import_module(f"callroles.{name}")
-        paths.append((pkg.__path__, f"callroles.{name}."))
-    for path, prefix in paths:
-        for info in pkgutil.walk_packages(path, prefix):
-            if not info.name.endswith("__main__"):
-                importlib.import_module(info.name)
+    for name in modules():
+        if not name.endswith("__main__"):
+            importlib.import_module(name)
     found: set[type[CallrolesError]] = set()
     todo = [CallrolesError]
     while todo:

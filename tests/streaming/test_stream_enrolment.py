@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from callroles.agents.voiceprints import RedisStore
+from callroles.base.redis import redis_client
 from callroles.base.settings import Settings
 from callroles.streaming.topics import create_topics
 from tests.support import calls
@@ -24,7 +25,7 @@ def test_a_worker_enrols_the_agent_of_a_stereo_call(
 ) -> None:
     settings = stack.model_copy(update={"topic_prefix": f"ae{uuid.uuid4().hex[:8]}."})
     asyncio.run(create_topics(settings))
-    store = RedisStore(settings.redis_dsn, key=f"callroles:{settings.topic_prefix}voiceprints")
+    store = RedisStore(redis_client(settings), key=f"callroles:{settings.topic_prefix}voiceprints")
     with (small_corpus / "calls.csv").open(newline="") as fh:
         stereo = next(r for r in csv.DictReader(fh) if r["channels"] == "2")
     env = stack_env(

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from callroles.agents.voiceprints import RedisStore
+from callroles.base.redis import redis_client
 from callroles.base.settings import Settings
 from callroles.call.pipeline import load_models
 from callroles.streaming.topics import create_topics
@@ -29,7 +30,7 @@ def test_a_worker_decides_roles_by_the_enrolled_voice(stack: Settings, tmp_path:
     settings = stack.model_copy(update={"topic_prefix": f"vp{uuid.uuid4().hex[:8]}."})
     asyncio.run(create_topics(settings))
     url = settings.redis_dsn
-    store = RedisStore(url, key=f"callroles:{settings.topic_prefix}voiceprints")
+    store = RedisStore(redis_client(settings, url=url), key=f"callroles:{settings.topic_prefix}voiceprints")
     store.put(_enrol(load_models(Settings()), [CALLYTICS / "CSR01.wav"]))
     env = stack_env(
         settings,

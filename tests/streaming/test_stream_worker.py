@@ -188,17 +188,18 @@ def test_bad_inputs_give_one_typed_error_each(run: Run) -> None:
 
 def test_results_carry_the_front_ends_figures_unchanged(run: Run, model_path: Path) -> None:
     """The worker adds nothing and loses nothing: same call in-process, same talk times."""
-    from callroles.call.pipeline import Models
+    from callroles.call.pipeline import Models, front_end
+    from callroles.models.features import stream_windows
 
     corpus_id = min(run.truth, key=lambda c: run.truth[c]["duration_s"])
-    front = Models(Settings()).process(run.truth[corpus_id]["file"], layout="auto")
+    front = front_end(run.truth[corpus_id]["file"], Models(Settings()), layout="auto")
     r = run.results[run.ids[corpus_id]]
     assert r["separation_strategy"] == front.strategy
     assert {s["speaker"]: s["talk_time_s"] for s in r["speakers"]} == {
         s.speaker: round(s.talk_time_s, 3) for s in front.speakers
     }
     assert {s["speaker"]: s["windows"] for s in r["speakers"]} == {
-        s.speaker: len(s.windows) for s in front.speakers
+        s.speaker: len(stream_windows(s.audio).windows) for s in front.speakers
     }
     assert r["call"]["music_s"] == pytest.approx(front.budget["music_s"], abs=1e-3)
     assert r["call"]["silence_s"] == pytest.approx(front.budget["silence_s"], abs=1e-3)

@@ -31,7 +31,8 @@ from callroles.base.settings import SHARED_DATA, get_settings
 from callroles.bench.paths import RESULTS_DIR
 from callroles.frontend.count import DEFAULT_COUNT, SPEECH_SHARE, count_speakers, voice_samples
 from callroles.frontend.decode import decode
-from callroles.frontend.pipeline import SAMPLES_PER_FRAME, Models
+from callroles.call.pipeline import Models
+from callroles.frontend.speech import SAMPLES_PER_FRAME
 from callroles.frontend.segmentation import raw_to_grid
 from callroles.frontend.separate import SPEECH
 from callroles.lab.simulate import channel

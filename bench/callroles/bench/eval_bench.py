@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import functools
 import json
 import shutil
 from pathlib import Path
@@ -23,7 +22,7 @@ from typing import Any
 from callroles.base.settings import SHARED_DATA, Settings, get_settings
 from callroles.bench.evaluation import evaluate_dir, format_report
 from callroles.bench.paths import REFERENCE_DIR, RESULTS_DIR
-from callroles.call.pipeline import Models, front_end
+from callroles.call.pipeline import Models
 from callroles.lab.simulate import generate_corpus, generator_fingerprint
 from callroles.lab.simulate.real_voices import generate_real_corpus
 
@@ -155,7 +154,6 @@ def main(argv: list[str]) -> int:
     name += "-known-sounds" if settings.known_sounds else ""
     out = args.out or RESULTS.with_name(name + ".json")
     models = Models(settings)
-    frontend = functools.partial(front_end, models=models)
     report: dict[str, Any] = {
         "benchmark": "eval-diarization",
         "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -170,7 +168,7 @@ def main(argv: list[str]) -> int:
             print(f"{name}: absent ({folder}); skipped")
             report["sets"][name] = {"absent": str(folder)}
             continue
-        result = evaluate_dir(folder, frontend, refs)
+        result = evaluate_dir(folder, models, refs)
         result["data"] = kind
         report["sets"][name] = result
         print(f"== {name} [{kind}]\n{format_report(result)}", flush=True)

@@ -21,6 +21,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from pyannote.core import Annotation, Segment, Timeline
+from pyannote.database.util import load_rttm
+from pyannote.metrics.diarization import DiarizationErrorRate, JaccardErrorRate
+
+from callroles.call.pipeline import Models, front_end, run_call
+from callroles.export.calibrate import PairScore, margin_of, true_agent, voiceprint_margin
 
 AUDIO = (".wav", ".gsm", ".mp3", ".flac", ".ogg")
 FRAME = 0.01  # seconds per frame for agreement and overlaps
@@ -31,11 +37,28 @@ SIM_BACKGROUND = ("music", "noise", "announcement")  # a recorded prompt is nobo
 
 @dataclass
 class Reference:
-    """Speaker turns (start, end, speaker) and, when the reference names it, background."""
+    """Speaker turns and, when the reference names it, background (start, end, kind)."""
 
-    turns: list[tuple[float, float, str]]
+    speech: Annotation
     background: list[tuple[float, float, str]] = field(default_factory=list)
     kind: str = "rttm"
+
+
+def read_rttm(path: Path) -> Annotation:
+    """The ``SPEAKER`` turns of an RTTM file (pyannote.database's reader), all URIs as one."""
+    out = Annotation(uri=path.stem)
+    for uri_turns in load_rttm(str(path)).values():
+        for segment, track, who in uri_turns.itertracks(yield_label=True):
+            out[segment, track] = who
+    return out
+
+
+def der(reference: Annotation, hypothesis: Annotation, collar: float = 0.0) -> float:
+    """Diarization error rate, pyannote.metrics' (no overlap skipped); 0 without reference
+    speech and hypothesis."""
+    if not reference.labels() and not hypothesis.labels():
+        return 0.0
+    return float(DiarizationErrorRate(collar=collar, skip_overlap=False)(reference, hypothesis))
 
 
 @dataclass
@@ -61,20 +84,17 @@ def read_reference(audio: Path, references: Path | None = None) -> Reference | N
     """The reference annotation of ``audio`` (beside it, or in ``references``), or None."""
     rttm = (references or audio.parent) / f"{audio.stem}.rttm"
     if rttm.is_file():
-        turns = []
-        for line in rttm.read_text().splitlines():
-            f = line.split()
-            if len(f) >= 8 and f[0] == "SPEAKER":
-                turns.append((float(f[3]), float(f[3]) + float(f[4]), f[7]))
-        return Reference(turns, _truth_background(rttm.with_suffix(".json")))
+        return Reference(read_rttm(rttm), _truth_background(rttm.with_suffix(".json")))
     ina = audio.with_name(f"{audio.stem}-smn-gender.csv")
     if ina.is_file():
         with ina.open(newline="") as fh:
             table = csv.DictReader(fh, delimiter="\t")
             rows = [(r["labels"], float(r["start"]), float(r["stop"])) for r in table]
-        turns = [(a, b, lab) for lab, a, b in rows if lab in INA_SPEECH]
+        speech = Annotation(uri=audio.stem)
+        for i, (lab, a, b) in enumerate(r for r in rows if r[0] in INA_SPEECH):
+            speech[Segment(a, b), i] = lab
         back = [(a, b, lab) for lab, a, b in rows if lab in INA_BACKGROUND]
-        return Reference(turns, back, "ina")
+        return Reference(speech, back, "ina")
     return None
 
 
@@ -109,15 +129,7 @@ def _mask(spans: list[tuple[float, float]], n: int) -> np.ndarray:
 
 def score_file(audio: Path, ref: Reference, front: Any) -> FileFigures:
     """Figures of one front-end result (``FrontEndResult``) against its reference."""
-    from pyannote.core import Annotation, Segment, Timeline  # pyannote: evaluation only
-    from pyannote.metrics.diarization import DiarizationErrorRate, JaccardErrorRate
-
-    reference, hypothesis = Annotation(uri=audio.stem), Annotation(uri=audio.stem)
-    for i, (a, b, who) in enumerate(ref.turns):
-        reference[Segment(a, b), f"r{i}"] = who
-    hyp_turns = [(s.start, s.end, str(s.speaker)) for s in front.segmentation.speech]
-    for i, (a, b, who) in enumerate(hyp_turns):
-        hypothesis[Segment(a, b), f"h{i}"] = who
+    reference, hypothesis = ref.speech, front.segmentation.to_annotation(audio.stem)
     duration = float(front.facts.duration_s)
     uem = Timeline([Segment(0.0, duration)])
     has_speech = bool(reference.labels())
@@ -138,8 +150,8 @@ def score_file(audio: Path, ref: Reference, front: Any) -> FileFigures:
     for hyp, who in mapping.items():
         found[who] = found.get(who, 0.0) + hyp_talk.get(hyp, 0.0)
     errors = {who: round((found.get(who, 0.0) - t) / t, 4) for who, t in ref_talk.items() if t > 0}
-    ref_speech = _mask([(a, b) for a, b, _ in ref.turns], n)
-    hyp_speech = _mask([(a, b) for a, b, _ in hyp_turns], n)
+    ref_speech = _mask([(s.start, s.end) for s in reference.itersegments()], n)
+    hyp_speech = _mask([(s.start, s.end) for s in hypothesis.itersegments()], n)
     background = _mask([(a, b) for a, b, _ in ref.background], n)
     span = slice(0, int(duration / FRAME))
     kinds = _kind_masks(ref.background, n)
@@ -167,8 +179,29 @@ def score_file(audio: Path, ref: Reference, front: Any) -> FileFigures:
     )
 
 
+def score_real(
+    folder: Path, models: Any, voiceprints: Any = None, agent_id: str | None = None
+) -> list[PairScore]:
+    """Real calls with RTTM references whose speaker ids say agent_ / customer_ (evaluation
+    only, never fitted on): the model's pair margin, or with ``voiceprints`` and the enrolled
+    ``agent_id`` the voiceprint's similarity margin."""
+    out = []
+    for audio in sorted(Path(folder).glob("Call*.wav")):
+        ref = read_rttm(audio.with_suffix(".rttm"))
+        agents = [who for who in ref.labels() if who.startswith("agent_")]
+        spans = [(s.start, s.end) for who in agents for s in ref.label_timeline(who)]
+        event = {"call_id": audio.stem, **({"agent_id": agent_id} if agent_id else {})}
+        result = run_call(audio, event, models, voiceprints=voiceprints, learn=False)
+        if isinstance(result, dict):
+            agent = true_agent(result, spans)
+            m = voiceprint_margin(result, agent) if voiceprints else margin_of(result, agent)
+            if m is not None:
+                out.append(PairScore(audio.stem, m, False, "real"))
+    return out
+
+
 def evaluate_dir(
-    folder: Path, frontend: Any, references: Path | None = None, limit: int | None = None
+    folder: Path, models: Models, references: Path | None = None, limit: int | None = None
 ) -> dict[str, Any]:
     """Every annotated recording of ``folder`` (references beside them, or in
     ``references``; at most ``limit`` files): per-file figures and totals."""
@@ -178,7 +211,7 @@ def evaluate_dir(
         ref = read_reference(audio, references)
         if ref is None:
             continue
-        front = frontend(audio)
+        front = front_end(audio, models)
         rows.append(score_file(audio, ref, front))
     speech = sum(r.der_parts_s["total"] for r in rows)
     errors = sum(
@@ -252,7 +285,6 @@ def register(sub: Any) -> None:
 
 def _eval(args: argparse.Namespace) -> int:
     from callroles.base.settings import get_settings
-    from callroles.call.pipeline import Models  # ONNX Runtime: not for --help
 
     frontend = Models(get_settings())
     reports = []

@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     corpus = _corpus(args)
     rows = list(csv.DictReader((corpus / "calls.csv").open()))
 
-    from callroles.bench.der import der, read_rttm
+    from callroles.bench.evaluation import der, read_rttm
     from callroles.call.pipeline import Models, front_end
     from callroles.frontend.decode import decode
 
@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     for row in rows:
         path = corpus / row["file"]
         truth = json.loads((corpus / "truth" / f"{row['call_id']}.json").read_text())
-        ref = read_rttm((corpus / "truth" / f"{row['call_id']}.rttm").read_text())
+        ref = read_rttm(corpus / "truth" / f"{row['call_id']}.rttm")
         t = time.perf_counter()
         res = front_end(path, models=fe)
         wall = time.perf_counter() - t
@@ -86,11 +86,11 @@ def main(argv: list[str] | None = None) -> int:
             "strategy": res.strategy,
             "frontend_s": round(wall, 3),
             "timings": res.timings,
-            "der_auto": der(ref, read_rttm(res.segmentation.to_rttm()))["der"],
+            "der_auto": der(ref, res.segmentation.to_annotation()),
         }
         if res.facts.channels == 1:
             emb = front_end(path, strategy="embedding", models=fe)
-            item["der_embedding"] = der(ref, read_rttm(emb.segmentation.to_rttm()))["der"]
+            item["der_embedding"] = der(ref, emb.segmentation.to_annotation())
         calls.append(item)
         print(
             f"{row['call_id']}: {item['duration_s']:.1f} s {item['strategy']:9s} "
@@ -99,9 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     lam_g = front_end(LAMARTINE, strategy="gender", models=fe)
     lam_e = front_end(LAMARTINE, strategy="embedding", models=fe)
-    lamartine = der(
-        read_rttm(lam_g.segmentation.to_rttm()), read_rttm(lam_e.segmentation.to_rttm())
-    )
+    lamartine = der(lam_g.segmentation.to_annotation(), lam_e.segmentation.to_annotation())
     frontend_peak = _maxrss_mb()
 
     audio_s = sum(c["duration_s"] for c in calls)
@@ -132,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
                 ),
                 4,
             ),
-            "lamartine_embedding_vs_gender_turns": round(lamartine["der"], 4),
+            "lamartine_embedding_vs_gender_turns": round(lamartine, 4),
         },
         "per_call": calls,
     }
@@ -174,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"DER (synthetic): auto mean {result['der']['auto_mean']}, same-gender "
         f"{result['der']['same_gender_auto']}, embedding on mono "
-        f"{result['der']['embedding_forced_mono_mean']}; lamartine {lamartine['der']:.4f}"
+        f"{result['der']['embedding_forced_mono_mean']}; lamartine {lamartine:.4f}"
     )
     print(f"wrote {RESULTS}")
     return 0

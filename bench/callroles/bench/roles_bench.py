@@ -25,9 +25,10 @@ from typing import Any
 
 from callroles.base.settings import get_settings
 from callroles.bench.eval_bench import HELD_OUT_SOURCES, SHARED, held_out_sources_corpus
+from callroles.bench.evaluation import score_real
 from callroles.bench.paths import RESULTS_DIR
 from callroles.call.pipeline import load_models
-from callroles.export.calibrate import PairScore, score_corpus, score_real, summary
+from callroles.export.calibrate import PairScore, score_corpus, summary
 from callroles.lab.simulate import generate_corpus, generator_fingerprint
 
 RESULTS = RESULTS_DIR / "roles.json"

@@ -24,11 +24,12 @@ import numpy as np
 from callroles.agents.voiceprints import FileStore
 from callroles.base.settings import get_settings
 from callroles.bench.eval_bench import SHARED, real_voice_corpus
+from callroles.bench.evaluation import score_real
 from callroles.bench.paths import RESULTS_DIR
 from callroles.call.enrol import enrol
 from callroles.call.pipeline import load_models
 from callroles.call.roles import voiceprint_scale
-from callroles.export.calibrate import PairScore, score_corpus, score_real, summary
+from callroles.export.calibrate import PairScore, score_corpus, summary
 from callroles.lab.simulate.real_voices import ENROL_UTTERANCES, read_speakers
 
 RESULTS = RESULTS_DIR / "vpconfidence.json"

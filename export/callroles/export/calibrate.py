@@ -104,29 +104,6 @@ def score_corpus(
             )
 
 
-def score_real(
-    folder: Path, models: Any, voiceprints: Any = None, agent_id: str | None = None
-) -> list[PairScore]:
-    """Real calls with RTTM references whose speaker ids say agent_ / customer_ (evaluation
-    only, never fitted on): the model's pair margin, or with ``voiceprints`` and the enrolled
-    ``agent_id`` the voiceprint's similarity margin."""
-    from callroles.call.pipeline import run_call
-
-    out = []
-    for audio in sorted(Path(folder).glob("Call*.wav")):
-        rows = [line.split() for line in audio.with_suffix(".rttm").read_text().splitlines()]
-        spans = [(float(f[3]), float(f[3]) + float(f[4])) for f in rows
-                 if len(f) > 7 and f[7].startswith("agent_")]  # fmt: skip
-        event = {"call_id": audio.stem, **({"agent_id": agent_id} if agent_id else {})}
-        result = run_call(audio, event, models, voiceprints=voiceprints, learn=False)
-        if isinstance(result, dict):
-            agent = true_agent(result, spans)
-            m = voiceprint_margin(result, agent) if voiceprints else margin_of(result, agent)
-            if m is not None:
-                out.append(PairScore(audio.stem, m, False, "real"))
-    return out
-
-
 def nll(margins: np.ndarray, temperature: float) -> float:
     """Mean negative log-likelihood of the true assignments at ``temperature``."""
     return float(np.mean(np.logaddexp(0.0, -margins / temperature)))

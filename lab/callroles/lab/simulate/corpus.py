@@ -18,6 +18,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+from pyannote.core import Annotation, Segment
 from tqdm import tqdm
 
 from callroles.lab.simulate.agents import write_agent_samples
@@ -90,11 +91,11 @@ def truth_of(plan: CallPlan, segments: list[dict], events: list[dict], duration_
 
 
 def rttm_of(call_id: str, segments: list[dict]) -> str:
-    return "".join(
-        f"SPEAKER {call_id} 1 {s['start']:.3f} {s['end'] - s['start']:.3f} <NA> <NA> "
-        f"{s['speaker']} <NA> <NA>\n"
-        for s in segments
-    )
+    """The truth's speaker turns as RTTM (written by pyannote.core)."""
+    truth = Annotation(uri=call_id)
+    for i, s in enumerate(segments):
+        truth[Segment(s["start"], s["end"]), i] = s["speaker"]
+    return str(truth.to_rttm())
 
 
 def _render_one(plan: CallPlan, folder: str, audio_format: str) -> tuple[dict, dict]:
