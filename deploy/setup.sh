@@ -85,7 +85,7 @@ fi
 #    (read without torch).
 .venv/bin/python -m callroles.deploy.provision
 TF_CPP_MIN_LOG_LEVEL=3 .venv/bin/python -m callroles.export.ina_onnx
-.venv/bin/python -m callroles.models.embeddings
+
 
 # 4. The Kafka broker's jars from Maven Central.
 .venv/bin/callroles stack install

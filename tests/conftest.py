@@ -8,14 +8,18 @@ Shared helpers live in ``tests.support``.
 
 from __future__ import annotations
 
+import fcntl
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from callroles.base.settings import PROJECT_ROOT, Settings
+from callroles.base.settings import PROJECT_ROOT, Settings, get_settings
+from callroles.lab.simulate import generate_corpus, generator_fingerprint
 from callroles.training.dataset import BuildOptions, BuildResult, build_dataset
+from callroles.training.train import DEBUG_CONFIG, train
 from tests.support.stacks import local_stack
 
 TESTS_DIR = Path(__file__).resolve().parent
@@ -52,10 +56,6 @@ def small_corpus() -> Path:
     Cached under ``settings.home / "test-cache"`` keyed by seed and the generator's code
     fingerprint; a ``.complete`` marker says it is whole. A file lock lets parallel sessions share.
     """
-    import fcntl
-
-    from callroles.base.settings import get_settings
-    from callroles.lab.simulate import generate_corpus, generator_fingerprint
 
     cache = get_settings().home / "test-cache"
     cache.mkdir(parents=True, exist_ok=True)
@@ -64,8 +64,6 @@ def small_corpus() -> Path:
     with (cache / "small-corpus.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not marker.exists():
-            import shutil
-
             for stale in cache.glob("small-corpus-seed*"):  # older generator versions
                 shutil.rmtree(stale, ignore_errors=True)
             generate_corpus(out, calls=5, seed=SMALL_CORPUS_SEED, preset="small")
@@ -103,6 +101,5 @@ def dbas_small(small_corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> 
 
 @pytest.fixture(scope="session")
 def debug_run(dbas_small: Built, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from callroles.training.train import DEBUG_CONFIG, train
 
     return train(dbas_small.out, tmp_path_factory.mktemp("runs") / "gru2-debug", DEBUG_CONFIG)

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from pyannote.core import Annotation
 from pyannote.core import Segment as Turn
 

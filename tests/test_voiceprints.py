@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile as sf
 
 from callroles.agents.voiceprints import (
     FileStore,
@@ -25,8 +26,10 @@ from callroles.agents.voiceprints import (
 from callroles.base.redis import redis_client
 from callroles.base.settings import PROJECT_ROOT, Settings
 from callroles.call.enrol import enrol
-from callroles.call.pipeline import Models, front_end, load_models, run_call
+from callroles.call.pipeline import Models, _voiceprint_similarity, front_end, load_models, run_call
+from callroles.call.roles import decide_roles
 from callroles.frontend.decode import decode
+from callroles.frontend.turns import embed_turns, one_voice_split
 
 CALLYTICS = PROJECT_ROOT.parent / "shared" / "data" / "real-calls" / "callytics"
 needs_callytics = pytest.mark.skipif(
@@ -88,8 +91,6 @@ def test_two_speakers_of_one_voice_leave_the_voiceprint_undecided(
     under 2 s), both halves resemble the print and the margin between them is noise: the
     decision says 0.5, not the 0.97 a margin of 0.07 would read. On the real call the two
     voices are told apart as before."""
-    from callroles.call.pipeline import _voiceprint_similarity
-    from callroles.call.roles import decide_roles
 
     vec = np.asarray(_enrol(models, [CALLYTICS / "CSR01.wav"]).vector, np.float32)
     event = {"call_id": "Call01", "agent_id": "CSR01"}
@@ -116,9 +117,6 @@ def test_a_voice_split_in_two_is_dealt_again_around_the_print(
     """CSR01's own turns from Call01 with 1.8 s of the customer between them: plain clustering
     splits her voice in two (the customer too short to make a cluster) and gives the customer's
     piece to one half; with her print the call is dealt again around it."""
-    import soundfile as sf
-
-    from callroles.frontend.turns import embed_turns, one_voice_split
 
     x, sr = sf.read(CALLYTICS / "Call01.wav", dtype="float32")
     ref = [f.split() for f in (CALLYTICS / "Call01.rttm").read_text().splitlines() if f]

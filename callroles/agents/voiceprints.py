@@ -1,10 +1,10 @@
 """Agent voiceprints: learn an agent's voice once, find it in later calls by ``agent_id``.
 
-A call centre knows its agents, and a call-finished event names the ``agent_id``. A voiceprint
-is the mean GE2E embedding (Resemblyzer's weights, ``callroles.models.embeddings``) of 1.6 s
-partials of the agent's speech, L2-normalised, with what it was made from (seconds, partials,
-file names, never audio) and the embedding model's version. In a call, the speaker whose speech
-is closest to the enrolled agent's voiceprint is the agent (:func:`callroles.call.roles.decide_roles`).
+A call centre knows its agents, and a call-finished event names the ``agent_id``. A voiceprint is
+the mean GE2E embedding (Resemblyzer's weights, ``callroles.models.embeddings``) of 1.6 s partials
+of the agent's speech, L2-normalised, with what it was made from (seconds, partials, file names,
+never audio) and the embedding model's version. In a call, the speaker whose speech is closest to
+the enrolled agent's voiceprint is the agent (:func:`callroles.call.roles.decide_roles`).
 
 Voiceprints are biometric data. They are kept in one place, chosen by
 ``CALLROLES_VOICEPRINT_STORE``: a ``redis://`` URL (workers, per tenant) or a JSON file (default
@@ -67,7 +67,8 @@ class Voiceprint:
     self_similarity: float = 0.0  # mean cosine of its partials to the print
     sources: list[str] = field(default_factory=list)  # file names only: no audio is kept
     enrolled_at: str = ""
-    # automatic enrolment from certain calls (callroles.agents.enrolment): statistics for an operator
+    # automatic enrolment from certain calls (callroles.agents.enrolment): statistics for an
+    # operator
     auto_samples: int = 0  # calls learnt from
     refused: int = 0  # samples refused because they contradicted this print
     last_refusal: str = ""

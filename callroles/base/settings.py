@@ -90,8 +90,9 @@ class Settings(BaseSettings):
     # agents' voiceprints (callroles.agents.voiceprints): a redis:// URL, or a JSON file; None:
     # <home>/voiceprints.json. Biometric data: `callroles agents forget ID` removes one.
     voiceprint_store: str | None = None
-    # learn agents' voices from calls whose roles are certain (callroles.agents.enrolment): "stereo",
-    # a stereo call whose layout names the agent's side; "off", only `callroles agents enroll`
+    # learn agents' voices from calls whose roles are certain (callroles.agents.enrolment):
+    # "stereo", a stereo call whose layout names the agent's side; "off", only `callroles agents
+    # enroll`
     auto_enrol: Literal["off", "stereo"] = "stereo"
 
     # Input limits and where recordings may be read from

@@ -30,10 +30,10 @@ def register(sub: Any) -> None:
 
 
 def _enroll(args: argparse.Namespace) -> int:
-    from callroles.agents.voiceprints import open_store
-    from callroles.base.settings import get_settings
-    from callroles.call.enrol import enrol
-    from callroles.call.pipeline import Models
+    from callroles.agents.voiceprints import open_store  # noqa: PLC0415 (CLI handler: loaded on use)
+    from callroles.base.settings import get_settings  # noqa: PLC0415 (CLI handler: loaded on use)
+    from callroles.call.enrol import enrol  # noqa: PLC0415 (CLI handler: loaded on use)
+    from callroles.call.pipeline import Models  # noqa: PLC0415 (CLI handler: loaded on use)
 
     settings = get_settings()
     models = Models(settings, frame_models=False)  # speech spans only: no talk-time model
@@ -48,8 +48,8 @@ def _enroll(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from callroles.agents.voiceprints import open_store
-    from callroles.base.settings import get_settings
+    from callroles.agents.voiceprints import open_store  # noqa: PLC0415 (CLI handler: loaded on use)
+    from callroles.base.settings import get_settings  # noqa: PLC0415 (CLI handler: loaded on use)
 
     prints = open_store(get_settings()).list(args.tenant)
     rows = [
@@ -71,8 +71,8 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _forget(args: argparse.Namespace) -> int:
-    from callroles.agents.voiceprints import VoiceprintError, open_store
-    from callroles.base.settings import get_settings
+    from callroles.agents.voiceprints import VoiceprintError, open_store  # noqa: PLC0415 (CLI handler: loaded on use)
+    from callroles.base.settings import get_settings  # noqa: PLC0415 (CLI handler: loaded on use)
 
     if not open_store(get_settings()).forget(args.agent_id, args.tenant):
         raise VoiceprintError(

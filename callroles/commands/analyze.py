@@ -1,8 +1,8 @@
 """``callroles analyze FILE``: one recording through the whole pipeline in one process.
 
-It runs :func:`callroles.call.pipeline.run_call`, exactly what a streaming worker runs, with no Kafka and
-no Redis, so a user can check a call, or the default model, in one command; the JSON printed is
-exactly a ``call_result.v1`` event.
+It runs :func:`callroles.call.pipeline.run_call`, exactly what a streaming worker runs, with no
+Kafka and no Redis, so a user can check a call, or the default model, in one command; the JSON
+printed is exactly a ``call_result.v1`` event.
 """
 
 from __future__ import annotations
@@ -37,9 +37,9 @@ def register(sub: Any) -> None:
 
 def _analyze(args: argparse.Namespace) -> int:
     # the pipeline loads ONNX Runtime and librosa: imported here so `callroles --help` stays fast
-    from callroles.agents.voiceprints import open_store
-    from callroles.base.settings import get_settings
-    from callroles.call.pipeline import Models, analyze_file
+    from callroles.agents.voiceprints import open_store  # noqa: PLC0415 (CLI handler: loaded on use)
+    from callroles.base.settings import get_settings  # noqa: PLC0415 (CLI handler: loaded on use)
+    from callroles.call.pipeline import Models, analyze_file  # noqa: PLC0415 (CLI handler: loaded on use)
 
     settings = get_settings()
     if args.model is not None:
@@ -98,7 +98,7 @@ def format_text(result: dict[str, Any]) -> str:
 
 def write_plot(result: dict[str, Any], out: Path) -> Path:
     """Timeline PNG of the result (the report package's drawing, Agg backend)."""
-    from callroles.report.timeline import timeline_png  # matplotlib, ~0.4 s: only when drawing
+    from callroles.report.timeline import timeline_png  # noqa: PLC0415 (matplotlib, ~0.4 s: only when drawing)
 
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(timeline_png(result))

@@ -1,4 +1,5 @@
-"""``callroles report``: the HTML report of stored results. Heavy imports stay inside the handler."""
+"""``callroles report``: the HTML report of stored results. Heavy imports stay inside the
+handler."""
 
 from __future__ import annotations
 
@@ -37,8 +38,8 @@ def resolve_source(value: str) -> tuple[str, str | None]:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from callroles.report.html import build_report
-    from callroles.report.tables import ReportInputError, call_table, latest_per_call, load_results
+    from callroles.report.html import build_report  # noqa: PLC0415 (CLI handler: loaded on use)
+    from callroles.report.tables import ReportInputError, call_table, latest_per_call, load_results  # noqa: PLC0415 (CLI handler: loaded on use)
 
     kind, name = resolve_source(args.results)
     if kind == "file":
@@ -50,8 +51,8 @@ def _report(args: argparse.Namespace) -> int:
             )
         results = load_results(path)
     else:
-        from callroles.base.settings import get_settings
-        from callroles.streaming.results import read_results, result_topic
+        from callroles.base.settings import get_settings  # noqa: PLC0415 (CLI handler: loaded on use)
+        from callroles.streaming.results import read_results, result_topic  # noqa: PLC0415 (CLI handler: loaded on use)
 
         settings = get_settings()
         topic = name or result_topic(settings)

@@ -43,8 +43,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 # Handlers import inside themselves so `callroles --help` stays fast (callroles/cli.py).
 def _segment(args: argparse.Namespace) -> int:
-    from callroles.base.settings import get_settings
-    from callroles.call.pipeline import Models, front_end  # ONNX Runtime, librosa: not for --help
+    from callroles.base.settings import get_settings  # noqa: PLC0415 (CLI handler: loaded on use)
+    from callroles.call.pipeline import Models, front_end  # noqa: PLC0415 (ONNX Runtime, librosa: not for --help)
 
     result = front_end(
         args.file, Models(get_settings()), layout=args.layout, n_speakers=args.speakers

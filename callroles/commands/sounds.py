@@ -41,8 +41,8 @@ def _at_least_two(text: str) -> int:
 
 # Handlers import inside themselves so `callroles --help` stays fast (callroles/cli.py).
 def _learn(args: argparse.Namespace) -> int:
-    from callroles.base.settings import get_settings
-    from callroles.sounds.recurring import LearnSpec, learn
+    from callroles.base.settings import get_settings  # noqa: PLC0415 (CLI handler: loaded on use)
+    from callroles.sounds.recurring import LearnSpec, learn  # noqa: PLC0415 (CLI handler: loaded on use)
 
     def progress(done: int, total: int) -> None:
         end = "\n" if done == total else ""
@@ -57,7 +57,7 @@ def _learn(args: argparse.Namespace) -> int:
         print(f"  sound{n:02d}  {s.kind:<12} {s.seconds:6.1f} s  in {len(s.plays)} calls, "
               f"{len(s.agents) or '?'} agents")  # fmt: skip
     if args.plot:
-        from callroles.sounds.plot import plot_library
+        from callroles.sounds.plot import plot_library  # noqa: PLC0415 (CLI handler: loaded on use)
 
         title = f"recordings learnt from {args.archive.name} ({got.calls} calls)"
         print(f"drew {plot_library(got.sounds, args.plot, title)}")

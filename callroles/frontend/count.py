@@ -23,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.cluster.hierarchy import fcluster, linkage
 
 from callroles.frontend.segmentation import FRAME_S
 from callroles.frontend.separate import PARTIAL_HOP_S, PARTIAL_S, partial_starts
@@ -65,7 +66,6 @@ class SpeakerCount:
 
 def groups(emb: np.ndarray, same_voice: float) -> np.ndarray:
     """Average-linkage groups of L2-normalised embeddings: merge while mean cosine >= same_voice."""
-    from scipy.cluster.hierarchy import fcluster, linkage
 
     if len(emb) < 2:
         return np.zeros(len(emb), int)

@@ -26,7 +26,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import librosa
 import numpy as np
+from scipy.ndimage import maximum_filter
 
 from callroles.base.errors import ConfigError
 from callroles.frontend.segmentation import FRAME_S
@@ -75,8 +77,6 @@ class KnownMatch:
 
 def landmarks(y: np.ndarray, spec: KnownSpec = DEFAULT_KNOWN) -> tuple[np.ndarray, np.ndarray]:
     """(hash, anchor frame) of every peak pair of an 8 kHz signal, in anchor order."""
-    import librosa
-    from scipy.ndimage import maximum_filter
 
     if len(y) < spec.n_fft:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
@@ -117,7 +117,6 @@ class KnownSounds:
     @classmethod
     def build(cls, folders: list[Path], spec: KnownSpec = DEFAULT_KNOWN) -> KnownSounds:
         """Index every audio file under ``folders``; a folder that is absent is a ConfigError."""
-        import librosa
 
         names: list[str] = []
         kinds: list[str] = []

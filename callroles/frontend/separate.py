@@ -88,7 +88,7 @@ def _smooth(labels: np.ndarray, speech: np.ndarray, min_frames: int) -> np.ndarr
 
 def cluster(embeddings: np.ndarray, n_speakers: int) -> np.ndarray:
     """Cluster L2-normalised embeddings (agglomerative, cosine, average linkage)."""
-    from sklearn.cluster import AgglomerativeClustering  # ~1 s: only voice-separated calls
+    from sklearn.cluster import AgglomerativeClustering  # noqa: PLC0415 (scikit-learn, about 1 s: only calls separated by voice need it)
 
     if len(embeddings) <= n_speakers:
         return np.arange(len(embeddings))

@@ -99,9 +99,7 @@ def find_speakers(
     (:mod:`callroles.frontend.count`); ``strategy`` "gender" or "embedding" forces one for a mono
     call; ``anchor`` is a voice the call is known to hold (the enrolled agent's print)."""
     t0 = time.perf_counter()
-    tracks, strategy, owner, count = _separate(
-        speech, audio, encoder, n_speakers, strategy, anchor
-    )
+    tracks, strategy, owner, count = _separate(speech, audio, encoder, n_speakers, strategy, anchor)
     act = speech.activity
     if act is not None:
         talk = _without_background(
@@ -157,9 +155,7 @@ def _separate(
         split = by_turns(grid, found, n, anchor)
         if split is not None and len(split[0]) == 2:  # else every turn is the print's
             return split[0], "voiceprint", split[1], count
-    if strategy == "gender" or (
-        strategy == "auto" and n == 2 and separate.opposite_genders(grid)
-    ):
+    if strategy == "gender" or (strategy == "auto" and n == 2 and separate.opposite_genders(grid)):
         tracks = separate.by_gender(grid)  # the role model's streams, as in training
         # talk: clustered turns beat ina's frame genders (docs/decisions.md)
         owners = None if found is None else turn_owners(len(grid), found)

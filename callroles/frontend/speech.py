@@ -52,8 +52,9 @@ class Speech:
 
     ``grids``: per channel (one for a mono call), a label per frame: ``female``, ``male``,
     ``music``, ``noise``, ``silence`` or ``announcement``. ``signals``: the 8 kHz signal of each
-    grid; ``layout``: the call's channel layout (``call_finished.v1``). Mono only: ``activity`` (the frame model's opinion) and ``frames`` (where somebody
-    speaks, by the rule above); ``music_check_s``: speech the music check took back.
+    grid; ``layout``: the call's channel layout (``call_finished.v1``). Mono only: ``activity`` (the
+    frame model's opinion) and ``frames`` (where somebody speaks, by the rule above);
+    ``music_check_s``: speech the music check took back.
     """
 
     stereo: bool

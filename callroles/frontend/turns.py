@@ -85,7 +85,7 @@ def cluster_turns(
     emb: np.ndarray, frames: np.ndarray, n_speakers: int, spec: TurnSpec = DEFAULT_TURNS
 ) -> np.ndarray:
     """Speaker label per turn from L2-normalised turn embeddings and turn lengths (frames)."""
-    from sklearn.cluster import SpectralClustering  # ~1 s: only voice-separated calls
+    from sklearn.cluster import SpectralClustering  # noqa: PLC0415 (scikit-learn, about 1 s: only calls separated by voice need it)
 
     seeds = frames >= spec.min_cluster_s / FRAME_S
     if seeds.sum() <= n_speakers:

@@ -2,24 +2,15 @@
 
 Resemblyzer ships its trained 3-layer LSTM (``pretrained.pt``, MIT licence) in its PyPI wheel but
 needs PyTorch (a multi-GB CUDA build on PyPI) to run it. The model is small: 40 mel bands at
-16 kHz, 3 LSTM layers of 256, a linear layer, ReLU, L2 norm. ``provision()`` (install time)
-extracts the weights from the wheel with pip and converts them once to ``.npz``; the legacy
-torch pickle is read with a restricted unpickler, never torch.
+16 kHz, 3 LSTM layers of 256, a linear layer, ReLU, L2 norm. The install step
+(``callroles.deploy.provision``) extracts the weights from the wheel and keeps them as ``.npz``;
+here they become an ONNX graph with native LSTM nodes, run by ONNX Runtime.
 """
 
 from __future__ import annotations
 
-import collections
 import functools
-import io
-import pickle
-import struct
-import subprocess
-import sys
-import tempfile
-import zipfile
 from pathlib import Path
-from typing import IO, Any
 
 import librosa
 import numpy as np
@@ -27,100 +18,18 @@ import onnx
 import onnxruntime as ort
 from onnx import TensorProto, helper, numpy_helper
 
-from callroles.base.settings import Settings, get_settings  # get_settings: the install step only
+from callroles.base.settings import Settings
 from callroles.models.errors import SegmenterError
 
-WHEEL = "Resemblyzer==0.1.4"
 RATE = 16000
 PARTIAL_FRAMES = 160  # 1.6 s at 10 ms hop
 #: two embeddings at least this alike are one voice: the equal-error threshold of
 #: bench/results/voiceprint.json (real LibriSpeech voices through a phone line)
 SAME_VOICE = 0.84
-_DTYPES = {
-    "FloatStorage": np.float32,
-    "DoubleStorage": np.float64,
-    "LongStorage": np.int64,
-    "IntStorage": np.int32,
-    "HalfStorage": np.float16,
-}
 
 
 def weights_path(settings: Settings) -> Path:
     return settings.home / "resemblyzer" / "ge2e-0.1.4.npz"
-
-
-class _Storage:
-    def __init__(self, dtype: Any, numel: int) -> None:
-        self.dtype, self.numel, self.data = np.dtype(dtype), numel, np.zeros(0)
-
-
-class _TensorRef:
-    def __init__(self, storage: _Storage, offset: int, size: tuple, stride: tuple) -> None:
-        self.storage, self.offset, self.size, self.stride = storage, offset, size, stride
-
-    def array(self) -> np.ndarray:
-        item = self.storage.dtype.itemsize
-        base = self.storage.data[self.offset :]
-        strides = tuple(s * item for s in self.stride)
-        return np.lib.stride_tricks.as_strided(base, self.size, strides).copy()
-
-
-class _Unpickler(pickle.Unpickler):
-    """Reads torch's legacy (non-zip) checkpoint format; only tensors and dicts are allowed."""
-
-    def __init__(self, f: IO[bytes], storages: dict[str, _Storage]) -> None:
-        super().__init__(f)
-        self.storages = storages
-
-    def find_class(self, module: str, name: str) -> Any:
-        if module == "torch._utils" and name == "_rebuild_tensor_v2":
-            return lambda st, off, size, stride, *_: _TensorRef(st, off, size, stride)
-        if module == "torch" and name in _DTYPES:
-            return name
-        if module == "collections" and name == "OrderedDict":
-            return collections.OrderedDict
-        raise pickle.UnpicklingError(f"refusing {module}.{name} in a weights file")
-
-    def persistent_load(self, pid: Any) -> _Storage:
-        _, dtype_name, key, _location, numel, *_ = pid
-        if key not in self.storages:
-            self.storages[key] = _Storage(_DTYPES[dtype_name], numel)
-        return self.storages[key]
-
-
-def read_legacy_torch(f: IO[bytes]) -> dict[str, np.ndarray]:
-    """State dict of a legacy ``torch.save`` file as numpy arrays."""
-    storages: dict[str, _Storage] = {}
-    for _ in range(3):  # magic number, protocol version, system info: plain ints and dicts
-        _Unpickler(f, storages).load()
-    obj = _Unpickler(f, storages).load()
-    keys = _Unpickler(f, storages).load()
-    for key in keys:
-        st = storages[key]
-        (numel,) = struct.unpack("<q", f.read(8))
-        st.data = np.frombuffer(f.read(numel * st.dtype.itemsize), dtype=st.dtype)
-    state = obj.get("model_state", obj)
-    return {k: v.array() for k, v in state.items() if isinstance(v, _TensorRef)}
-
-
-def provision(settings: Settings) -> Path:
-    """Install step: fetch Resemblyzer's wheel from PyPI (no deps), keep its weights as .npz."""
-    out = weights_path(settings)
-    if out.exists():
-        return out
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        cmd = [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "-d", tmp, WHEEL]
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=600)
-        if proc.returncode != 0:
-            raise SegmenterError(f"could not fetch {WHEEL} from PyPI:\n{proc.stderr[-1000:]}")
-        wheel = next(Path(tmp).glob("*.whl"))
-        with zipfile.ZipFile(wheel) as zf, zf.open("resemblyzer/pretrained.pt") as f:
-            state = read_legacy_torch(io.BytesIO(f.read()))
-    part = out.with_suffix(".part.npz")
-    np.savez(part, **state)
-    part.rename(out)
-    return out
 
 
 def _onnx_graph(w: dict[str, np.ndarray]) -> bytes:
@@ -177,7 +86,7 @@ class VoiceEncoder:
         if not path.exists():
             raise SegmenterError(
                 f"speaker-embedding weights missing ({path}); run "
-                "`python -m callroles.models.embeddings` (part of deploy/setup.sh)"
+                "`python -m callroles.deploy.provision` (part of deploy/setup.sh)"
             )
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads
@@ -235,7 +144,3 @@ def partial_mels(wide: np.ndarray, starts_s: np.ndarray) -> np.ndarray:
     mel = np.concatenate([mel, np.zeros((PARTIAL_FRAMES, 40), np.float32)])
     first = np.round(np.asarray(starts_s) * 100).astype(int)
     return mel[first[:, None] + np.arange(PARTIAL_FRAMES)[None, :]]
-
-
-if __name__ == "__main__":
-    print(f"[setup] speaker-embedding weights in {provision(get_settings())}")

@@ -23,15 +23,19 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import os
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import soundfile as sf
 
 from callroles.base.errors import CallrolesError, ConfigError
 from callroles.base.settings import Settings
+from callroles.frontend.decode import decode
 from callroles.frontend.known import (
     AUDIO_SUFFIXES,
     DEFAULT_KNOWN,
@@ -40,6 +44,7 @@ from callroles.frontend.known import (
     hit_runs,
     landmarks,
 )
+from callroles.models.vad import SileroVad
 
 log = logging.getLogger(__name__)
 
@@ -194,7 +199,6 @@ def fingerprint_archive(
 ) -> Fingerprinted:
     """Every call's landmarks, one call in memory at a time. A recording that cannot be decoded
     is skipped and named, never the end of the run."""
-    from callroles.frontend.decode import decode
 
     out = Fingerprinted([], [], [])
     for k, call in enumerate(calls):
@@ -316,12 +320,6 @@ def write_library(
     The library is written beside ``out`` and swapped in whole, so a worker reading it never
     sees half of one; with no sound to write, ``out`` is left as it was (a library learnt
     before keeps serving), and a folder that is not a learnt library is never written over."""
-    import os
-    import shutil
-
-    import soundfile as sf
-
-    from callroles.frontend.decode import decode
 
     if out.is_dir() and any(out.iterdir()) and not (out / "learned.json").is_file():
         raise ConfigError(f"{out} is not empty and not a learnt library", code="output_not_empty")
@@ -363,7 +361,6 @@ def write_library(
 def silero_kind(settings: Settings) -> Callable[[np.ndarray], str]:
     """A clip's kind: an announcement where silero-vad hears speech in a third of it or more.
     inaSpeechSegmenter cannot say: it calls coded hold music "male" speech."""
-    from callroles.models.vad import SileroVad
 
     vad = SileroVad.load(settings)
 

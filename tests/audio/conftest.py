@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from callroles.base.settings import Settings
+from callroles.call.pipeline import Models
 
 
 @pytest.fixture(scope="session")
 def frontend():
-    from callroles.call.pipeline import Models
 
     return Models(Settings())
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,9 @@ from callroles.models.activity import (
     activity_features,
     default_activity_model,
 )
+from callroles.models.crnn import DEFAULT_MODEL
+from callroles.models.errors import ModelForeignError, ModelSpecError
+from callroles.models.metadata import read_metadata, write_metadata
 from callroles.training.activity import IGNORE, announced, crops, frame_labels
 
 MONO_CALLS = ("call00001", "call00002", "call00003", "call00004")
@@ -72,18 +76,12 @@ def test_shipped_model_carries_its_feature_spec() -> None:
 
 
 def test_the_role_model_is_refused_as_an_activity_model() -> None:
-    from callroles.models.crnn import DEFAULT_MODEL
-    from callroles.models.errors import ModelForeignError
 
     with pytest.raises(ModelForeignError, match="not an activity model"):
         ActivityModel.load(DEFAULT_MODEL)
 
 
 def test_a_model_trained_on_other_features_is_refused(tmp_path: Path) -> None:
-    from dataclasses import replace
-
-    from callroles.models.errors import ModelSpecError
-    from callroles.models.metadata import read_metadata, write_metadata
 
     proto = onnx.load(default_activity_model())
     meta = read_metadata(proto)

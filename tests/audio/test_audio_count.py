@@ -3,6 +3,8 @@ samples, then the front end on real recordings (inaSpeechSegmenter's reference f
 
 from __future__ import annotations
 
+import argparse
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +12,8 @@ import pytest
 
 from callroles.base.errors import InputError
 from callroles.base.settings import Settings
-from callroles.call.pipeline import front_end
+from callroles.call.pipeline import Models, front_end
+from callroles.commands.segment import speakers_arg
 from callroles.frontend.count import DEFAULT_COUNT, count_speakers
 
 
@@ -51,7 +54,6 @@ def test_a_merge_at_the_threshold_is_uncertain() -> None:
     emb = _voices([20, 20], seed=3)
     decided = count_speakers(emb, np.full(40, 0.4))
     assert decided.n == 2 and decided.closest_merge is not None
-    from dataclasses import replace
 
     spec = replace(DEFAULT_COUNT, same_centroid=decided.closest_merge + 0.01)
     near = count_speakers(emb, np.full(40, 0.4), spec)
@@ -80,7 +82,6 @@ def test_two_readers_are_two_voices(reference_dir: Path, frontend, tmp_path: Pat
 
 
 def test_the_setting_decides_unless_the_caller_does(reference_dir: Path, frontend) -> None:
-    from callroles.call.pipeline import Models, front_end
 
     path = reference_dir / "musanmix.wav"
     assert front_end(path, models=frontend).budget["speaker_count"]["method"] == "given"
@@ -93,9 +94,6 @@ def test_the_setting_decides_unless_the_caller_does(reference_dir: Path, fronten
 
 
 def test_the_speakers_option_takes_a_number_or_auto() -> None:
-    import argparse
-
-    from callroles.commands.segment import speakers_arg
 
     assert speakers_arg("auto") == "auto" and speakers_arg("3") == 3
     for bad in ("0", "5", "two", "-1"):

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from callroles.base.settings import Settings
 from callroles.frontend import errors as E
 from callroles.frontend.decode import SAMPLE_RATE, DecodeLimits, decode
 
@@ -111,7 +112,6 @@ def test_limits_too_long_too_large_and_timeout(speech_wav: Path) -> None:
 
 
 def test_limits_default_to_settings() -> None:
-    from callroles.base.settings import Settings
 
     limits = DecodeLimits.from_settings(
         Settings(max_bytes=123, max_duration_s=4.5, decode_timeout_s=7.0)

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from callroles.base.cli import main
 from callroles.bench.evaluation import read_rttm
+from callroles.call import pipeline
 from callroles.call.pipeline import front_end
 
 
@@ -56,8 +58,6 @@ def test_budget_adds_up(lamartine) -> None:
 def test_segment_command(
     reference_dir: Path, tmp_path: Path, frontend, capsys, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from callroles.base.cli import main
-    from callroles.call import pipeline
 
     monkeypatch.setattr(pipeline, "Models", lambda _settings: frontend)  # reuse its models
     rttm = tmp_path / "out.rttm"
@@ -65,9 +65,7 @@ def test_segment_command(
     assert code == 0
     data = json.loads(capsys.readouterr().out)
     assert data["strategy"] == "gender" and len(data["speakers"]) == 2
-    assert len(read_rttm(rttm)) == sum(
-        1 for s in data["segments"] if s["label"] == "speech"
-    )
+    assert len(read_rttm(rttm)) == sum(1 for s in data["segments"] if s["label"] == "speech")
     assert main(["segment", str(reference_dir / "lamartine.wav")]) == 0
     assert "strategy gender" in capsys.readouterr().out
     bad = tmp_path / "bad.wav"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import librosa
 import numpy as np
 import pytest
 
@@ -34,7 +35,6 @@ def test_spec_round_trip_and_fingerprint() -> None:
 
 
 def test_log_mel_matches_librosa_reference() -> None:
-    import librosa
 
     y = _noise(2.0)
     ours = log_mel(y)

@@ -13,6 +13,8 @@ import soundfile as sf
 
 from callroles.base.errors import ConfigError
 from callroles.base.settings import Settings
+from callroles.call.pipeline import Models, analyze_file, front_end
+from callroles.frontend.decode import decode
 from callroles.frontend.known import KnownSounds, LiveKnownSounds
 
 ASTERISK = Path("/usr/share/asterisk")
@@ -62,7 +64,6 @@ def _spans(call: Path, speech_wav: Path) -> dict[str, tuple[float, float]]:
 def test_the_prompt_and_the_music_are_found_through_gsm(
     library: Path, call: Path, speech_wav: Path, tmp_path: Path
 ) -> None:
-    from callroles.frontend.decode import decode
 
     index = KnownSounds.load(str(library), tmp_path)
     assert sorted(set(index.kinds)) == ["announcement", "music"]
@@ -80,7 +81,6 @@ def test_the_prompt_and_the_music_are_found_through_gsm(
 
 
 def test_known_sounds_are_nobodys_talk(library: Path, call: Path, speech_wav: Path) -> None:
-    from callroles.call.pipeline import Models, analyze_file, front_end
 
     models = Models(Settings(known_sounds=str(library)))
     front = front_end(call, models=models)
@@ -103,7 +103,6 @@ def test_a_missing_folder_is_a_configuration_error(tmp_path: Path) -> None:
 
 
 def test_an_announcement_alone_is_a_call_with_nobody(library: Path, tmp_path: Path, sh) -> None:
-    from callroles.call.pipeline import Models, analyze_file
 
     only = tmp_path / "prompt.gsm"
     sh("sox", str(PROMPT), "-r", "8000", "-c", "1", str(only))
@@ -116,7 +115,6 @@ def test_an_announcement_alone_is_a_call_with_nobody(library: Path, tmp_path: Pa
 def test_a_worker_picks_up_a_library_learnt_again_and_keeps_it_if_it_breaks(
     library: Path, call: Path, tmp_path: Path
 ) -> None:
-    from callroles.frontend.decode import decode
 
     folder = tmp_path / "learnt"
     (folder / "moh").mkdir(parents=True)

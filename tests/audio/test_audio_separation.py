@@ -13,6 +13,8 @@ from callroles.base.errors import InputError
 from callroles.base.settings import Settings
 from callroles.bench.evaluation import der, read_rttm
 from callroles.call.pipeline import front_end
+from callroles.frontend.decode import decode
+from callroles.models.embeddings import VoiceEncoder, partial_mels, reference_embed, weights_path
 from callroles.models.features import stream_windows
 
 
@@ -97,13 +99,6 @@ def test_dual_mono_stereo_is_treated_as_mono(
 
 
 def test_embedding_graph_matches_numpy_lstm(reference_dir: Path) -> None:
-    from callroles.frontend.decode import decode
-    from callroles.models.embeddings import (
-        VoiceEncoder,
-        partial_mels,
-        reference_embed,
-        weights_path,
-    )
 
     mels = partial_mels(decode(reference_dir / "lamartine.wav").wide[0], np.array([1.0, 10.0]))
     onnx_out = VoiceEncoder(Settings())(mels)

@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 
 from callroles.base.settings import get_settings
-from callroles.call.pipeline import front_end
+from callroles.call.pipeline import Models, front_end
 from callroles.frontend.segmentation import SpeakerTrack
 from callroles.frontend.talk import DEFAULT_TALK, nearest_owner, talk_tracks
-from callroles.frontend.turns import _viterbi, cluster_turns, cut_turns
+from callroles.frontend.turns import _viterbi, align, cluster_turns, cut_turns
 from callroles.models.activity import Activity
 
 
@@ -87,7 +87,6 @@ def test_cluster_turns_separates_two_voices() -> None:
 def test_without_frame_models_talk_is_energy_trimmed(small_corpus: Path) -> None:
     """A front end loaded without its frame models (enrolment, DBAS) measures talk on voiced
     frames of ina's speech, as a stereo call does, and says so."""
-    from callroles.call.pipeline import Models, front_end
 
     audio = small_corpus / "audio" / "call00002.gsm"
     energy = Models(get_settings(), frame_models=False)
@@ -100,7 +99,6 @@ def test_without_frame_models_talk_is_energy_trimmed(small_corpus: Path) -> None
 
 
 def test_align_renumbers_clusters_to_the_gender_tracks() -> None:
-    from callroles.frontend.turns import align
 
     n = 100
     tracks = [_track(n, 0, 40, "female"), _track(n, 40, 100, "male")]

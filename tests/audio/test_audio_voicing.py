@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from callroles.base.settings import Settings
+from callroles.call.pipeline import Models, front_end
 from callroles.frontend.segmentation import FRAME_S, SpeakerTrack
 from callroles.frontend.voicing import VoicingSpec, frame_levels_db, trim_tracks, voiced_mask
 
@@ -75,7 +76,6 @@ def test_floor_from_silence_frames_ignores_loud_music() -> None:
 def test_trimmed_talk_time_closer_to_truth_on_generated_calls(small_corpus: Path) -> None:
     """On the small corpus (synthetic calls), trimming must shrink the talk-time error: each
     speaker's stream is ina's speech untrimmed, their talk time is trimmed (no frame models)."""
-    from callroles.call.pipeline import Models, front_end
 
     frontend = Models(Settings(), frame_models=False)
     errors: dict[bool, list[float]] = {True: [], False: []}

@@ -8,6 +8,7 @@ from pathlib import Path
 import yaml
 
 from callroles.base.settings import Settings
+from callroles.schemas import TOPICS
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 ENV_NAME = re.compile(r"\bCALLROLES_[A-Z0-9_]+\b")
@@ -50,10 +51,9 @@ def test_configmap_values_build_valid_settings(monkeypatch) -> None:  # type: ig
 
 
 def test_keda_scales_on_the_real_topic_and_consumer_group() -> None:
-    from callroles.schemas import TOPICS
 
     docs = list(yaml.safe_load_all((DEPLOY / "k8s" / "keda-scaledobject.yaml").read_text()))
     trigger = docs[0]["spec"]["triggers"][0]["metadata"]
     assert trigger["topic"] == TOPICS["call_finished"]
-    app_source = (DEPLOY.parent / "streaming" / "app.py").read_text()
+    app_source = (DEPLOY.parent / "streaming" / "callroles" / "streaming" / "app.py").read_text()
     assert f'f"{{settings.topic_prefix}}{trigger["consumerGroup"]}"' in app_source

@@ -8,14 +8,16 @@ import uuid
 from pathlib import Path
 
 import pytest
+import redis
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from callroles.base.errors import StackError
 from callroles.base.settings import Settings
 from callroles.lab import stack as stack_mod
+from callroles.lab.install import kafka_cluster_id
 
 
 def test_produce_and_consume_on_the_local_broker(stack: Settings) -> None:
-    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
     topic = f"test-roundtrip-{uuid.uuid4().hex[:8]}"
     payloads = [f"call-{i}".encode() for i in range(5)]
@@ -49,7 +51,6 @@ def test_produce_and_consume_on_the_local_broker(stack: Settings) -> None:
 
 
 def test_redis_read_write(stack: Settings) -> None:
-    import redis
 
     client = redis.Redis.from_url(stack.redis_dsn)
     key = f"test:{uuid.uuid4().hex}"
@@ -112,7 +113,6 @@ def test_no_network_to_maven_central_is_reported(tmp_path: Path) -> None:
 
 def test_cluster_ids_never_look_like_options() -> None:
     # Kafka's StorageTool reads an id starting with '-' as an option and refuses to format.
-    from callroles.lab.install import kafka_cluster_id
 
     ids = {kafka_cluster_id() for _ in range(3000)}
     assert len(ids) == 3000

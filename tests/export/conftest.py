@@ -13,13 +13,18 @@ from typing import Any
 import numpy as np
 import pytest
 
+from callroles.export.onnx_export import export_model
+from callroles.export.runs import windows_from_audio
+from callroles.models.features import DEFAULT_SPEC
+from callroles.models.metadata import ModelMetadata
+from callroles.training.model import build_crnn
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 @pytest.fixture(scope="session")
 def real_windows(reference_dir: Path) -> np.ndarray:
     """16 real windows (log-mel of musanmix.wav: speech, music and noise from MUSAN)."""
-    from callroles.export.runs import windows_from_audio
 
     windows = windows_from_audio(reference_dir / "musanmix.wav", limit=16)
     assert windows.shape[1:] == (96, 1000) and len(windows) == 16
@@ -28,9 +33,7 @@ def real_windows(reference_dir: Path) -> np.ndarray:
 
 @pytest.fixture(scope="session")
 def crnn_gru() -> Any:
-    import keras
-
-    from callroles.training.model import build_crnn
+    import keras  # noqa: PLC0415 (Keras: loaded only to train or export)
 
     keras.utils.set_random_seed(7)
     return build_crnn(2, "gru")
@@ -41,9 +44,6 @@ def exported(
     tmp_path_factory: pytest.TempPathFactory, crnn_gru: Any, real_windows: np.ndarray
 ) -> tuple[Path, Any]:
     """The GRU CRNN exported once (with both variants), and its report."""
-    from callroles.export.onnx_export import export_model
-    from callroles.models.features import DEFAULT_SPEC
-    from callroles.models.metadata import ModelMetadata
 
     out = tmp_path_factory.mktemp("export") / "model.onnx"
     meta = ModelMetadata(

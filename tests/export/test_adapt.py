@@ -17,10 +17,12 @@ from callroles.agents.voiceprints import FileStore, make_voiceprint, speech_part
 from callroles.base.errors import ModelError
 from callroles.base.settings import Settings
 from callroles.call.pipeline import Models
-from callroles.export.adapt import AdaptOptions, adapt, format_report
+from callroles.export.adapt import AdaptOptions, adapt, base_keras, format_report
 from callroles.frontend.decode import decode
 from callroles.models.crnn import RoleModel
 from callroles.training.dataset import BuildOptions
+from callroles.training.model import build_crnn
+from callroles.training.train import start_from
 
 AGENT = "A001"  # female agent of call00001 (opposite genders) and call00004 (same gender)
 
@@ -80,7 +82,7 @@ def test_adapt_writes_a_checked_model_version(
     scorer = RoleModel.load(out / "model.onnx")
     assert scorer.model_version == report["model"]["version"]
     window = np.load(next((out / "dataset").glob("validation/*/*/*/*.npy")))
-    probs = scorer.score_speaker(window[None])
+    probs = scorer.score(window[None])
     assert probs.shape == (1, 2) and abs(float(probs.sum()) - 1.0) < 1e-4
     assert report["model"]["parity_max_abs_diff"] < 1e-3
     assert json.loads((out / "adapt.json").read_text())["model"] == report["model"]
@@ -90,10 +92,7 @@ def test_adapt_writes_a_checked_model_version(
 
 
 def test_fine_tuning_starts_from_the_base_weights(debug_run: Path) -> None:
-    import keras
-
-    from callroles.training.model import build_crnn
-    from callroles.training.train import start_from
+    import keras  # noqa: PLC0415 (Keras: loaded only to train or export)
 
     base = keras.saving.load_model(str(debug_run / "model.keras"), compile=False)
     model = build_crnn(2, "gru")
@@ -106,7 +105,6 @@ def test_fine_tuning_starts_from_the_base_weights(debug_run: Path) -> None:
 
 
 def test_a_missing_base_is_a_typed_error(tmp_path: Path) -> None:
-    from callroles.export.adapt import base_keras
 
     with pytest.raises(ModelError) as err:
         base_keras(AdaptOptions(base=tmp_path / "nope"))

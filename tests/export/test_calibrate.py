@@ -9,7 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from callroles.call.roles import SpeakerRole, pair_confidence
+from callroles.agents.voiceprints import EMBEDDING_MODEL
+from callroles.call.roles import (
+    SpeakerRole,
+    VoiceprintScale,
+    by_voiceprint,
+    pair_confidence,
+    voiceprint_scale,
+)
 from callroles.export.calibrate import (
     PairScore,
     ceiling_of,
@@ -18,6 +25,7 @@ from callroles.export.calibrate import (
     fit_temperature,
     nll,
     summary,
+    voiceprint_margin,
 )
 from callroles.models.crnn import RoleModel, calibration_path
 from callroles.models.shipped import ROLE_MODEL
@@ -98,8 +106,6 @@ def test_voiceprint_confidence_from_a_fitted_scale(tmp_path: Path) -> None:
     """Uncalibrated, a similarity margin of 0.2 reads 0.70; with a fitted scale it is a rate
     (sigmoid(margin / scale)), capped at the voiceprint's accuracy on the fit calls. A file for
     another embedding model is ignored."""
-    from callroles.agents.voiceprints import EMBEDDING_MODEL
-    from callroles.call.roles import VoiceprintScale, by_voiceprint, voiceprint_scale
 
     decisions = [SpeakerRole("S0"), SpeakerRole("S1")]
     plain = by_voiceprint(decisions, {"S0": 0.80, "S1": 0.60})
@@ -120,7 +126,6 @@ def test_voiceprint_confidence_from_a_fitted_scale(tmp_path: Path) -> None:
 
 
 def test_voiceprint_margin_is_signed_by_the_truth() -> None:
-    from callroles.export.calibrate import voiceprint_margin
 
     event = {
         "speakers": [

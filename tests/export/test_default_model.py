@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+from callroles.bench.channel_bench import channel_gap, probe_voices, summary
 from callroles.models.crnn import DEFAULT_MODEL, RoleModel
 from tests.support.models import SHIPPED_FILES, assert_shipped_model
 
@@ -36,7 +37,6 @@ def test_the_channel_alone_does_not_decide_the_shipped_models_role() -> None:
     its customer phone line, get about the same P(agent). The first shipped model (agents
     always on a headset in training) gave the headset 1.00 and the phone 0.00 for every voice
     (bench/results/channel.json); the model retrained with random paths must not."""
-    from callroles.bench.channel_bench import channel_gap, probe_voices, summary
 
     rows = channel_gap(RoleModel.load(None, execution_provider="cpu"), probe_voices(1))
     assert len(rows) == 6  # one female and one male voice per language

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +10,7 @@ import numpy as np
 import onnx
 import pytest
 
+from callroles.base.cli import main
 from callroles.export.errors import ParityError
 from callroles.export.onnx_export import (
     check_parity,
@@ -18,7 +20,9 @@ from callroles.export.onnx_export import (
     run_onnx,
 )
 from callroles.models.errors import ModelCorruptError
+from callroles.models.features import DEFAULT_SPEC
 from callroles.models.metadata import read_metadata
+from callroles.training.model import build_crnn
 
 
 def test_parity_and_metadata_round_trip(exported: tuple[Path, Any], crnn_gru: Any) -> None:
@@ -58,9 +62,7 @@ def test_recurrent_layers_are_native_ops(exported: tuple[Path, Any]) -> None:
 
 
 def test_lstm_four_classes_native_and_loop_agree(real_windows: np.ndarray) -> None:
-    import keras
-
-    from callroles.training.model import build_crnn
+    import keras  # noqa: PLC0415 (Keras: loaded only to train or export)
 
     keras.utils.set_random_seed(3)
     model = build_crnn(4, "lstm")
@@ -109,10 +111,6 @@ def test_cli_exports_a_run_folder(
     tmp_path: Path, crnn_gru: Any, real_windows: np.ndarray, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A run folder as training leaves it; parity windows come from its dataset tree."""
-    import json
-
-    from callroles.base.cli import main
-    from callroles.models.features import DEFAULT_SPEC
 
     run = tmp_path / "runs" / "gru2"
     run.mkdir(parents=True)

@@ -35,10 +35,7 @@ def test_install_step_wrote_smaller_int8_copies() -> None:
 def test_int8_decides_like_float_on_real_audio(name: str, reference_dir: Path) -> None:
     settings = get_settings()
     wide = decode(reference_dir / name).wide.mean(axis=0)
-    runs = {
-        p: InaSegmenter(settings, precision=p)(wide)
-        for p in ("int8", "float")
-    }
+    runs = {p: InaSegmenter(settings, precision=p)(wide) for p in ("int8", "float")}
     n = int(len(wide) / 16000 / 0.01)
     agreement = float(np.mean(raw_to_grid(runs["int8"], n) == raw_to_grid(runs["float"], n)))
     assert agreement >= 0.99, agreement

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,9 @@ import pytest
 from onnx import TensorProto, helper
 
 from callroles.base.errors import ConfigError, ModelError
+from callroles.call.scoring import score_stream
 from callroles.export.onnx_export import run_onnx
+from callroles.frontend.decode import decode
 from callroles.models.crnn import RoleModel, WindowsError, _cuda_usable
 from callroles.models.errors import (
     ModelCorruptError,
@@ -20,8 +23,8 @@ from callroles.models.errors import (
     ModelMissingError,
     ModelSpecError,
 )
-from callroles.models.features import DEFAULT_SPEC
-from callroles.models.metadata import read_metadata, write_metadata
+from callroles.models.features import DEFAULT_SPEC, stream_windows
+from callroles.models.metadata import ModelMetadata, read_metadata, write_metadata
 
 
 @pytest.fixture()
@@ -112,7 +115,6 @@ def test_refuses_foreign_onnx(tmp_path: Path) -> None:
         RoleModel.load(foreign, execution_provider="cpu")
     # callroles metadata on a graph of the wrong shape: still foreign
     proto = onnx.load(str(foreign))
-    from callroles.models.metadata import ModelMetadata
 
     write_metadata(proto, ModelMetadata(DEFAULT_SPEC.to_dict(), ("customer", "agent"), "gru", 0))
     onnx.save(proto, str(foreign))
@@ -129,9 +131,6 @@ def test_execution_provider_setting(exported: tuple[Path, Any]) -> None:
 
 
 def test_trunk_once_scoring(exported: tuple[Path, Any], reference_dir: Path) -> None:
-    from callroles.call.scoring import score_stream
-    from callroles.frontend.decode import decode
-    from callroles.models.features import stream_windows
 
     exact = RoleModel.load(exported[0], execution_provider="cpu", stream_trunk=False)
     fast = RoleModel.load(exported[0], execution_provider="cpu")
@@ -156,11 +155,6 @@ def test_model_without_trunk_once_graph_scores_windows(
 ) -> None:
     """A model copied without its .stream.onnx still loads: it is scored window by window
     instead of refusing to start a worker."""
-    import shutil
-
-    from callroles.call.scoring import score_stream
-    from callroles.frontend.decode import decode
-    from callroles.models.features import stream_windows
 
     alone = tmp_path / "alone.onnx"
     shutil.copy(exported[0], alone)

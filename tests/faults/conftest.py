@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from callroles.base.settings import Settings
+from callroles.streaming.topics import create_topics
 from tests.faults import corpus, harness
 from tests.support import http_server
 from tests.support.models import assert_shipped_model
@@ -75,7 +76,6 @@ def fault_workers(
 ) -> Iterator[tuple[Settings, Path, Workers]]:
     """Two workers on a fresh topic prefix with the corpus limits; yields settings, scratch,
     the worker group (tests may kill and restart them)."""
-    from callroles.streaming.topics import create_topics
 
     scratch = tmp_path_factory.mktemp("faults")
     settings = fault_stack.model_copy(update={"topic_prefix": f"f{uuid.uuid4().hex[:8]}."})

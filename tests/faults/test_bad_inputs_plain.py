@@ -13,8 +13,10 @@ import pytest
 
 from callroles.base.errors import CallrolesError
 from callroles.base.settings import Settings
-from callroles.call.pipeline import front_end
+from callroles.call.pipeline import Models, front_end
 from callroles.models.features import stream_windows
+from callroles.streaming.fetch import fetch
+from callroles.streaming.ingest import parse_event
 from tests.faults import corpus
 
 FrontEndT = Any
@@ -22,15 +24,12 @@ FrontEndT = Any
 
 @pytest.fixture(scope="session")
 def frontend(limited_settings: Settings) -> FrontEndT:
-    from callroles.call.pipeline import Models
 
     return Models(limited_settings)
 
 
 def outcome(item: corpus.BadInput, settings: Settings, frontend: FrontEndT) -> tuple[str, Any]:
     """(code or "result", the front-end result or the exception) for one input."""
-    from callroles.streaming.fetch import fetch
-    from callroles.streaming.ingest import parse_event
 
     try:
         event = parse_event(item.message)

@@ -22,10 +22,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from callroles.base.settings import Settings
 from callroles.lab import cluster as cl
 from callroles.lab import stack as stack_mod
+from callroles.streaming.clients import kafka_kwargs
+from callroles.streaming.topics import RETENTION_MS, all_topics, create_topics
 from tests.faults import harness
 from tests.support import calls
 from tests.support.ports import free_ports
@@ -60,10 +63,6 @@ def kafka_cluster() -> Iterator[tuple[cl.Cluster, Settings]]:
 async def _create_topics(settings: Settings, leader: int) -> None:
     """The call-finished topic with ``leader`` as preferred leader of every partition (so one
     kill -9 takes the leader of all of them), then the others as ``create_topics`` makes them."""
-    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-
-    from callroles.streaming.clients import kafka_kwargs
-    from callroles.streaming.topics import RETENTION_MS, all_topics, create_topics
 
     rest = [n for n in range(1, cl.SIZE + 1) if n != leader]
     assignment = {p: [leader, *(rest if p % 2 else rest[::-1])] for p in range(settings.partitions)}
@@ -88,7 +87,6 @@ def cluster_workers(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Ctx]:
     """Two workers bootstrapping from all three nodes, on a fresh topic prefix."""
-    from callroles.streaming.topics import all_topics
 
     c, base = kafka_cluster
     scratch = tmp_path_factory.mktemp("cluster")
@@ -163,7 +161,6 @@ def _check(ctx: Ctx, row: harness.Tally, extra: str) -> None:
 def test_kill9_leader_of_call_topic(cluster_workers: Ctx) -> None:
     """kill -9 the node leading every call-finished partition while calls run; submit more
     while it is down (acks=all: two in-sync replicas of three suffice); it rejoins at the end."""
-    from callroles.streaming.topics import all_topics
 
     c, settings, _scratch, group = cluster_workers
     topic = all_topics(settings)["call_finished"]

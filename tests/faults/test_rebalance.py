@@ -36,6 +36,7 @@ from typing import Any
 import pytest
 
 from callroles.base.settings import Settings
+from callroles.streaming.topics import create_topics
 from tests.faults import harness
 from tests.support import calls
 from tests.support.workers import Workers, stack_env
@@ -59,7 +60,6 @@ def rebalance_workers(
     fault_stack: Settings, fault_model: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Ctx]:
     """Three worker slots (none started) on a fresh topic prefix with PARTITIONS partitions."""
-    from callroles.streaming.topics import create_topics
 
     scratch = tmp_path_factory.mktemp("rebalance")
     settings = fault_stack.model_copy(

@@ -19,6 +19,7 @@ from callroles.report.timeline import (
     timeline_png,
     write_timeline,
 )
+from callroles.schemas import example
 
 
 def _lane_colours(ax: Any) -> list[str]:
@@ -72,7 +73,6 @@ def test_png_is_a_real_picture(batch: tuple[list[dict], Path], tmp_path: Path) -
 
 
 def test_without_speakers_still_draws() -> None:
-    from callroles.schemas import example
 
     res = example("call_result")
     res["speakers"], res["agent_speaker"], res["customer_speaker"] = [], None, None

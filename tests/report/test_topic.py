@@ -8,15 +8,17 @@ import uuid
 from pathlib import Path
 
 import pytest
+from aiokafka import AIOKafkaProducer
 
-from callroles.base.settings import Settings
+from callroles.base.cli import main
+from callroles.base.settings import Settings, get_settings
 from callroles.streaming.results import EventWatcher, consumer_kwargs, read_results, result_topic
+from callroles.streaming.topics import create_topics_sync
 
 pytestmark = pytest.mark.services
 
 
 async def _publish(settings: Settings, topic: str, events: list[dict]) -> None:
-    from aiokafka import AIOKafkaProducer
 
     producer = AIOKafkaProducer(**consumer_kwargs(settings))
     await producer.start()
@@ -29,7 +31,6 @@ async def _publish(settings: Settings, topic: str, events: list[dict]) -> None:
 
 
 def test_results_from_the_topic(stack: Settings, batch: tuple[list[dict], Path]) -> None:
-    from callroles.streaming.topics import create_topics_sync
 
     results, _ = batch
     settings = stack.model_copy(update={"topic_prefix": f"test-report-{uuid.uuid4().hex[:8]}."})
@@ -62,9 +63,6 @@ def test_report_command_reads_the_topic(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from callroles.base.cli import main
-    from callroles.base.settings import get_settings
-    from callroles.streaming.topics import create_topics_sync
 
     results, _ = batch
     prefix = f"test-report-cli-{uuid.uuid4().hex[:8]}."

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import re
 
 from callroles.base.errors import CallrolesError
 from callroles.schemas import ERROR_CODES, LAYOUTS, SEPARATIONS, STAGES, schema
@@ -33,7 +34,6 @@ def test_every_error_class_code_is_registered() -> None:
 
 
 def test_registered_codes_match_the_schema_pattern_and_unknown_ones_become_internal() -> None:
-    import re
 
     pattern = schema("call_error")["properties"]["code"]["pattern"]
     assert all(re.fullmatch(pattern, code) for code in ERROR_CODES)

@@ -6,6 +6,7 @@ import copy
 import json
 
 import pytest
+from jsonschema import Draft202012Validator
 
 from callroles import schemas
 
@@ -81,7 +82,6 @@ def test_bad_error_event_is_refused() -> None:
 
 
 def test_schemas_are_valid_json_schema_documents() -> None:
-    from jsonschema import Draft202012Validator
 
     for kind in schemas.KINDS:
         Draft202012Validator.check_schema(schemas.schema(kind))

@@ -7,16 +7,26 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import io
+import pickle
 from pathlib import Path
 
 import numpy as np
+import onnx
 import pytest
+from onnx import numpy_helper
 
+from callroles.base.errors import AudioError, InputError, ModelError
 from callroles.base.settings import PROJECT_ROOT, Settings
+from callroles.deploy import torch_weights
+from callroles.frontend.decode import DecodeLimits, decode
+from callroles.models.crnn import RoleModel
+from callroles.streaming.app import load_models
+from callroles.streaming.fetch import fetch
 from tests.support import http_server
 from tests.support.models import untrained_model
 
-PACKAGES = ["callroles", "streaming", "schemas", "export", "deploy", "bench", "training"]
+PACKAGES = ["callroles", "streaming", "schemas", "export", "deploy", "bench", "training", "lab"]
 # module.function calls that can run code found in data
 FORBIDDEN_CALLS = {
     ("pickle", "load"), ("pickle", "loads"), ("marshal", "load"), ("marshal", "loads"),
@@ -27,7 +37,7 @@ FORBIDDEN_CALLS = {
 FORBIDDEN_NAMES = {"eval", "exec"}
 # the one place a pickle is read: provisioned voice-encoder weights, through an Unpickler whose
 # find_class refuses everything but tensor rebuild functions (checked below)
-RESTRICTED_UNPICKLER = PROJECT_ROOT / "callroles" / "audio" / "embeddings.py"
+RESTRICTED_UNPICKLER = PROJECT_ROOT / "deploy" / "callroles" / "deploy" / "torch_weights.py"
 
 
 def _sources() -> list[Path]:
@@ -93,17 +103,13 @@ def test_weights_reader_uses_only_the_restricted_unpickler() -> None:
 
 
 def test_restricted_unpickler_refuses_code() -> None:
-    import pickle
-
-    from callroles.models import embeddings
 
     class Boom:
         def __reduce__(self) -> tuple[object, tuple[str]]:
             return (print, ("owned",))
 
     payload = pickle.dumps(Boom())
-    unpickler = embeddings._Unpickler  # type: ignore[attr-defined]
-    import io
+    unpickler = torch_weights._Unpickler
 
     with pytest.raises(pickle.UnpicklingError):
         unpickler(io.BytesIO(payload), {}).load()
@@ -118,11 +124,6 @@ def model_file() -> Path:
 
 
 def test_model_with_altered_weights_is_refused(model_file: Path, tmp_path: Path) -> None:
-    import onnx
-    from onnx import numpy_helper
-
-    from callroles.base.errors import ModelError
-    from callroles.models.crnn import RoleModel
 
     proto = onnx.load(str(model_file))
     init = max(proto.graph.initializer, key=lambda t: int(np.prod(t.dims)))
@@ -138,10 +139,6 @@ def test_model_with_altered_weights_is_refused(model_file: Path, tmp_path: Path)
 
 
 def test_model_without_metadata_or_not_onnx_is_refused(model_file: Path, tmp_path: Path) -> None:
-    import onnx
-
-    from callroles.base.errors import ModelError
-    from callroles.models.crnn import RoleModel
 
     proto = onnx.load(str(model_file))
     del proto.metadata_props[:]
@@ -158,8 +155,6 @@ def test_model_without_metadata_or_not_onnx_is_refused(model_file: Path, tmp_pat
 
 
 def test_worker_loads_the_model_from_the_configured_path_only(tmp_path: Path) -> None:
-    from callroles.base.errors import ModelError
-    from callroles.streaming.app import load_models
 
     with pytest.raises(ModelError) as info:
         load_models(Settings(model_path=tmp_path / "absent.onnx"))
@@ -170,8 +165,6 @@ def test_worker_loads_the_model_from_the_configured_path_only(tmp_path: Path) ->
 
 
 def test_decode_time_limit_kills_the_decoder() -> None:
-    from callroles.base.errors import AudioError
-    from callroles.frontend.decode import DecodeLimits, decode
 
     wav = PROJECT_ROOT / "tests" / "data" / "reference" / "lamartine.wav"
     with pytest.raises(AudioError) as info:
@@ -180,8 +173,6 @@ def test_decode_time_limit_kills_the_decoder() -> None:
 
 
 def test_http_download_stops_at_max_bytes(tmp_path: Path) -> None:
-    from callroles.base.errors import InputError
-    from callroles.streaming.fetch import fetch
 
     (tmp_path / "big.gsm").write_bytes(b"\xd0" * 33 * 2000)  # 66 kB
     settings = Settings(allowed_hosts=("127.0.0.1",), max_bytes=10_000, fetch_timeout_s=5)
@@ -191,8 +182,6 @@ def test_http_download_stops_at_max_bytes(tmp_path: Path) -> None:
 
 
 def test_http_fetch_needs_an_allow_list() -> None:
-    from callroles.base.errors import InputError
-    from callroles.streaming.fetch import fetch
 
     with pytest.raises(InputError) as info:  # empty allowed_hosts refuses every URL
         asyncio.run(fetch("http://127.0.0.1:9/x.gsm", Settings(allowed_hosts=())))

@@ -12,6 +12,9 @@ import uuid
 from typing import Any
 
 import pytest
+import redis
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.errors import KafkaConnectionError
 from pydantic import SecretStr
 
 from callroles.base.redis import redis_client
@@ -21,7 +24,6 @@ from tests.support.secure_stack import SecureStack
 
 
 async def _roundtrip(settings: Settings, topic: str, payloads: list[bytes]) -> list[bytes]:
-    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
     producer = AIOKafkaProducer(**kafka_kwargs(settings))
     await asyncio.wait_for(producer.start(), 30)
@@ -46,7 +48,6 @@ async def _roundtrip(settings: Settings, topic: str, payloads: list[bytes]) -> l
 
 
 async def _producer_start(settings: Settings | None, **kwargs: Any) -> None:
-    from aiokafka import AIOKafkaProducer
 
     producer = AIOKafkaProducer(**(kafka_kwargs(settings) if settings else {}), **kwargs)
     try:
@@ -66,7 +67,6 @@ def test_kafka_sasl_ssl_produce_consume_from_settings(secure_settings: Settings)
 
 def _refusal(settings: Settings | None, caplog: pytest.LogCaptureFixture, **kw: Any) -> str:
     """Start a producer that must fail; return aiokafka's log of why (it wraps the cause)."""
-    from aiokafka.errors import KafkaConnectionError
 
     caplog.clear()
     with caplog.at_level(logging.ERROR, logger="aiokafka"), pytest.raises(KafkaConnectionError):
@@ -135,7 +135,6 @@ def test_redis_tls_with_acl_user_from_settings(secure_settings: Settings) -> Non
 
 
 def test_redis_wrong_password_is_refused(secure: SecureStack, secure_settings: Settings) -> None:
-    import redis
 
     url = f"rediss://{secure.client_user}:wrong@127.0.0.1:{secure.redis_port}/0"
     bad = secure_settings.model_copy(update={"redis_url": SecretStr(url)})
@@ -144,7 +143,6 @@ def test_redis_wrong_password_is_refused(secure: SecureStack, secure_settings: S
 
 
 def test_redis_default_user_is_disabled(secure: SecureStack, secure_settings: Settings) -> None:
-    import redis
 
     url = f"rediss://127.0.0.1:{secure.redis_port}/0"
     bad = secure_settings.model_copy(update={"redis_url": SecretStr(url)})
@@ -153,7 +151,6 @@ def test_redis_default_user_is_disabled(secure: SecureStack, secure_settings: Se
 
 
 def test_redis_plaintext_is_refused(secure: SecureStack, secure_settings: Settings) -> None:
-    import redis
 
     url = f"redis://{secure.client_user}:{secure.client_password}@127.0.0.1:{secure.redis_port}/0"
     bad = secure_settings.model_copy(update={"redis_url": SecretStr(url)})

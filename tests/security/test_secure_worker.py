@@ -6,6 +6,7 @@ Redis client, not just aiokafka.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from pathlib import Path
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from callroles.base.settings import Settings
+from callroles.streaming.topics import create_topics
 from tests.support import calls
 from tests.support.models import untrained_model
 from tests.support.secure_stack import SecureStack
@@ -25,9 +27,6 @@ pytestmark = [pytest.mark.services, pytest.mark.slow]
 def test_worker_over_sasl_ssl_and_redis_tls(
     secure: SecureStack, secure_settings: Settings, tmp_path: Path
 ) -> None:
-    import asyncio
-
-    from callroles.streaming.topics import create_topics
 
     settings = secure_settings.model_copy(
         update={"topic_prefix": f"sec{uuid.uuid4().hex[:6]}.", "partitions": 1}

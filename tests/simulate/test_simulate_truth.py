@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
@@ -10,8 +11,9 @@ import pytest
 import soundfile as sf
 
 from callroles.lab.simulate import voices
-from callroles.lab.simulate.dialogue import RenderedCall, render
+from callroles.lab.simulate.dialogue import RenderedCall, render, utterance_regions
 from callroles.lab.simulate.plan import draw_plan
+from callroles.lab.simulate.tts import synthesize
 from tests.simulate.simvad import energy_vad_seconds
 
 ESPEAK_CALLS = (0, 1, 3, 4)  # espeak-ng only (index 2 has a Festival customer: slower)
@@ -46,7 +48,6 @@ def test_talk_time_matches_energy_vad_of_placed_speech(
 
 def test_stereo_file_channels_match_truth(small_corpus: Path) -> None:
     """In the stereo file each channel holds one speaker: its VAD must agree with the truth."""
-    import csv
 
     with (small_corpus / "calls.csv").open() as fh:
         row = next(r for r in csv.DictReader(fh) if r["channels"] == "2")
@@ -61,8 +62,6 @@ def test_stereo_file_channels_match_truth(small_corpus: Path) -> None:
 
 
 def test_festival_utterance_truth_matches_vad() -> None:
-    from callroles.lab.simulate.dialogue import utterance_regions
-    from callroles.lab.simulate.tts import synthesize
 
     for voice in (v for v in voices.catalog(("en",)) if v.engine == "festival" and v.pitch == 0):
         x = synthesize(voice, "Hello, I am calling about my bill. It says ninety dollars, why?")

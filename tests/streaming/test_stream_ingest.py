@@ -8,12 +8,19 @@ import re
 from pathlib import Path
 
 import pytest
+from aiohttp import web
 
 from callroles import schemas
 from callroles.base.errors import AudioError
 from callroles.base.settings import Settings
 from callroles.streaming import fetch as F
-from callroles.streaming.ingest import NotJsonError, error_event, make_event, parse_event
+from callroles.streaming.ingest import (
+    EventTooLargeError,
+    NotJsonError,
+    error_event,
+    make_event,
+    parse_event,
+)
 from callroles.streaming.submit import event_for_file
 from callroles.streaming.watch import ASTERISK_PATTERN, FolderWatcher, fields_from_name
 
@@ -56,7 +63,6 @@ def test_uri_schemes(rec: Path) -> None:
 
 
 def test_http_fetch_from_allowed_hosts_only(rec: Path) -> None:
-    from aiohttp import web
 
     async def scenario() -> None:
         async def serve(_request: web.Request) -> web.Response:
@@ -155,7 +161,6 @@ def test_watcher_waits_until_a_file_is_complete(tmp_path: Path) -> None:
 
 
 def test_oversized_events_and_metadata_are_refused() -> None:
-    from callroles.streaming.ingest import EventTooLargeError
 
     good = {"schema_version": 1, "call_id": "c-big", "recording_uri": "/r/c.gsm"}
     huge = json.dumps({**good, "metadata": {"blob": "x" * 100_000}}).encode()

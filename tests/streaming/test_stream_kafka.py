@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
 import pytest
+from aiohttp.test_utils import TestClient, TestServer
 
 from callroles import schemas
 from callroles.base.settings import Settings
@@ -35,7 +39,6 @@ async def _read(settings: Settings, n: int) -> list[dict]:
 
 
 def test_topics_submit_and_http(stack: Settings, tmp_path: Path) -> None:
-    from aiohttp.test_utils import TestClient, TestServer
 
     settings = _isolated(stack)
     rec = tmp_path / "c-42.wav"
@@ -89,9 +92,6 @@ def test_tail_rows() -> None:
 
 def test_cli_topics_submit_watch(stack: Settings, tmp_path: Path) -> None:
     """The commands as a user runs them: topics create, submit, watch --once."""
-    import os
-    import subprocess
-    import sys
 
     settings = _isolated(stack)
     env = {

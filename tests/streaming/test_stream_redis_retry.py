@@ -16,6 +16,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis.asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from callroles.base.redis import redis_client
 from callroles.base.settings import Settings
@@ -73,8 +75,6 @@ async def _across_restart(client: object, srv: _Server) -> int:
 
 def test_plain_client_fails_after_a_restart(server: _Server) -> None:
     """The defect the retry settings fix: the stale connection is reused and fails."""
-    import redis.asyncio as aioredis
-    from redis.exceptions import ConnectionError as RedisConnectionError
 
     plain = aioredis.from_url(f"redis://127.0.0.1:{server.port}/0", decode_responses=True)
     with pytest.raises(RedisConnectionError):

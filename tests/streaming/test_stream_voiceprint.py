@@ -30,7 +30,9 @@ def test_a_worker_decides_roles_by_the_enrolled_voice(stack: Settings, tmp_path:
     settings = stack.model_copy(update={"topic_prefix": f"vp{uuid.uuid4().hex[:8]}."})
     asyncio.run(create_topics(settings))
     url = settings.redis_dsn
-    store = RedisStore(redis_client(settings, url=url), key=f"callroles:{settings.topic_prefix}voiceprints")
+    store = RedisStore(
+        redis_client(settings, url=url), key=f"callroles:{settings.topic_prefix}voiceprints"
+    )
     store.put(_enrol(load_models(Settings()), [CALLYTICS / "CSR01.wav"]))
     env = stack_env(
         settings,

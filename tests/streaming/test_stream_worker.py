@@ -13,6 +13,7 @@ import csv
 import json
 import os
 import time
+import urllib.request
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -21,9 +22,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from aiokafka.partitioner import murmur2
 
 from callroles import schemas
 from callroles.base.settings import Settings
+from callroles.call.pipeline import Models, front_end
+from callroles.models.features import stream_windows
+from callroles.streaming.submit import event_for_file, publish, publish_raw
+from callroles.streaming.tail import collect
+from callroles.streaming.topics import create_topics
 from tests.support.models import assert_shipped_model
 from tests.support.workers import Workers, stack_env
 
@@ -34,7 +41,6 @@ TIMEOUT_S = 420.0
 
 
 def _partition(call_id: str) -> int:
-    from aiokafka.partitioner import murmur2
 
     return (murmur2(call_id.encode()) & 0x7FFFFFFF) % PARTITIONS
 
@@ -65,7 +71,6 @@ def workers(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[Settings, Path, Workers]]:
     """Two worker processes on a fresh topic prefix; yields settings, a scratch dir, the group."""
-    from callroles.streaming.topics import create_topics
 
     scratch = tmp_path_factory.mktemp("stream-e2e")
     settings = stack.model_copy(
@@ -112,8 +117,6 @@ class Run:
 @pytest.fixture(scope="module")
 def run(workers, small_corpus: Path) -> Run:
     """Submit the corpus (one call twice) and four bad inputs; collect what comes out."""
-    from callroles.streaming.submit import event_for_file, publish, publish_raw
-    from callroles.streaming.tail import collect
 
     settings, scratch, group = workers
     logs = group.logs
@@ -188,8 +191,6 @@ def test_bad_inputs_give_one_typed_error_each(run: Run) -> None:
 
 def test_results_carry_the_front_ends_figures_unchanged(run: Run, model_path: Path) -> None:
     """The worker adds nothing and loses nothing: same call in-process, same talk times."""
-    from callroles.call.pipeline import Models, front_end
-    from callroles.models.features import stream_windows
 
     corpus_id = min(run.truth, key=lambda c: run.truth[c]["duration_s"])
     front = front_end(run.truth[corpus_id]["file"], Models(Settings()), layout="auto")
@@ -253,7 +254,6 @@ def test_roles_match_truth_with_trained_model(run: Run, model_path: Path) -> Non
 
 def test_metrics_on_the_worker_web_port(workers, run: Run) -> None:
     """Prometheus text on /metrics: calls done and failed by reason, stages, windows, lag."""
-    import urllib.request
 
     _settings, _scratch, group = workers
     text = ""
@@ -276,8 +276,6 @@ def test_metrics_on_the_worker_web_port(workers, run: Run) -> None:
 
 def test_worker_killed_mid_call_still_completes_it_once(workers, run: Run) -> None:
     """SIGKILL the worker working on a call, start it again: the call completes, once."""
-    from callroles.streaming.submit import event_for_file, publish
-    from callroles.streaming.tail import collect
 
     settings, _scratch, group = workers
     corpus_id = sorted(run.truth)[1]

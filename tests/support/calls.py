@@ -14,7 +14,12 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from aiokafka import AIOKafkaConsumer
+
 from callroles.base.settings import Settings
+from callroles.schemas import topic_name
+from callroles.streaming.clients import kafka_kwargs
+from callroles.streaming.submit import publish_raw
 
 LINES = [
     ("en+m3", "Hello, thank you for calling, this is Mark from support. How can I help?"),
@@ -62,7 +67,6 @@ def event(call_id: str, path: Path | str, **extra: Any) -> bytes:
 
 def submit(settings: Settings, messages: Iterable[tuple[str | None, bytes]]) -> None:
     """Publish (key, raw value) messages on the call-finished topic."""
-    from callroles.streaming.submit import publish_raw
 
     asyncio.run(publish_raw(settings, [(k.encode() if k else None, v) for k, v in messages]))
 
@@ -78,10 +82,6 @@ def gather(
     """Every result/error event for ``call_ids`` (plus up to ``extra`` id-less errors), read from
     the start of the topics until each id has an event or ``timeout_s`` passes; then
     ``linger_s`` more seconds, so late duplicates are counted too."""
-    from aiokafka import AIOKafkaConsumer
-
-    from callroles.schemas import topic_name
-    from callroles.streaming.clients import kafka_kwargs
 
     topics = {topic_name(k, settings.topic_prefix): k for k in ("call_result", "call_error")}
     got: list[tuple[str, dict[str, Any]]] = []

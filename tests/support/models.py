@@ -8,7 +8,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from callroles.base.settings import PROJECT_ROOT, Settings
+from callroles.export.onnx_export import export_model
+from callroles.export.runs import windows_from_audio
+from callroles.models.crnn import DEFAULT_MODEL
+from callroles.models.features import DEFAULT_SPEC
+from callroles.models.metadata import ModelMetadata
+from callroles.training.model import build_crnn
 
 #: what ``callroles/runtime/default_model/`` must hold in every checkout and install
 SHIPPED_FILES = (
@@ -25,7 +33,6 @@ SHIPPED_FILES = (
 
 def assert_shipped_model() -> Path:
     """Assert the shipped model folder is whole; return the role model (``DEFAULT_MODEL``)."""
-    from callroles.models.crnn import DEFAULT_MODEL
 
     folder = DEFAULT_MODEL.parent
     missing = [name for name in SHIPPED_FILES if not (folder / name).is_file()]
@@ -40,14 +47,7 @@ def untrained_model() -> Path:
     stream = cached.with_name(f"{cached.stem}.stream.onnx")  # its trunk-once graph
     if cached.is_file() and stream.is_file():
         return cached
-    import keras
-    import numpy as np
-
-    from callroles.export.onnx_export import export_model
-    from callroles.export.runs import windows_from_audio
-    from callroles.models.features import DEFAULT_SPEC
-    from callroles.models.metadata import ModelMetadata
-    from callroles.training.model import build_crnn
+    import keras  # noqa: PLC0415 (Keras: loaded only to train or export)
 
     cached.parent.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(7)

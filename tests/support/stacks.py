@@ -17,6 +17,8 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from callroles.base.settings import Settings
+from callroles.lab import stack as stack_mod
+from tests.support import secure_stack as secure_mod
 from tests.support.ports import free_ports
 
 if TYPE_CHECKING:
@@ -60,7 +62,6 @@ def local_stack(env_prefix: str = "CALLROLES_TEST_", **extra: Any) -> Iterator[S
     """Kafka and Redis running on :func:`stack_settings`' ports; afterwards stop what this
     started (a stack already answering on ports named by the environment is left alone) and
     delete the data folders of ports chosen here."""
-    from callroles.lab import stack as stack_mod
 
     settings = stack_settings(env_prefix, **extra)
     named = _env_ports(env_prefix)
@@ -84,7 +85,6 @@ def local_stack(env_prefix: str = "CALLROLES_TEST_", **extra: Any) -> Iterator[S
 def secure_stack(base: Settings | None = None) -> Iterator[SecureStack]:
     """The SASL/SCRAM + TLS Kafka and ACL + TLS Redis on free ports, with a fresh CA and
     users; stopped and its folder deleted afterwards."""
-    from tests.support import secure_stack as secure_mod
 
     kafka, controller, redis = free_ports(3)
     stack = secure_mod.start(

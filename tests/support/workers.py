@@ -24,8 +24,10 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient
 
 from callroles.base.settings import Settings
+from callroles.streaming.clients import kafka_kwargs
 from tests.support.ports import free_port
 
 
@@ -53,9 +55,6 @@ def group_id(settings: Settings) -> str:
 def group_members(settings: Settings, timeout: float = 10.0) -> tuple[str, list[str]]:
     """(state, member client ids) of the workers' consumer group, as the broker reports them;
     ("unknown", []) when the broker does not answer."""
-    from aiokafka.admin import AIOKafkaAdminClient
-
-    from callroles.streaming.clients import kafka_kwargs
 
     group = group_id(settings)
 

@@ -8,12 +8,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from callroles.base.cli import main
+from callroles.base.settings import get_settings
+from callroles.call.pipeline import Models, front_end
+from callroles.models.activity import ActivityModel
+
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def debug_run(small_corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from callroles.base.cli import main
 
     out = tmp_path_factory.mktemp("activity-run")
     args = ["activity", "train", "--corpus", str(small_corpus), "--limit", "3"]
@@ -32,9 +36,6 @@ def test_run_folder_is_complete(debug_run: Path) -> None:
 
 
 def test_exported_model_loads_and_serves_the_front_end(debug_run: Path, small_corpus: Path) -> None:
-    from callroles.base.settings import get_settings
-    from callroles.call.pipeline import Models, front_end
-    from callroles.models.activity import ActivityModel
 
     model = ActivityModel.load(debug_run / "activity.onnx")
     act = model(np.zeros(8000 * 5, np.float32))

@@ -11,6 +11,7 @@ from callroles.training.data import (
     TrainingDataError,
     check_classes,
     class_weights,
+    load_window,
     make_dataset,
     scan_split,
     summarize,
@@ -98,7 +99,6 @@ def test_unreadable_window_names_the_file(tmp_path: Path) -> None:
     root = make_tree(tmp_path, FULL)
     bad = root / "train" / "agent" / "female" / "A1" / "0.npy"
     bad.write_bytes(b"not a numpy file")
-    from callroles.training.data import load_window
 
     with pytest.raises(TrainingDataError, match="0.npy"):
         load_window(bad)

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from callroles.base.cli import main
+from callroles.export.rebuild import RECIPE, ship
+from callroles.models.crnn import RoleModel
 from callroles.training.data import TrainingDataError
 from callroles.training.model import PAPER_PARAMS
 from callroles.training.train import DEBUG_CONFIG, train
@@ -85,10 +88,6 @@ def test_empty_class_refuses_to_train(dbas_small: Any, tmp_path: Path) -> None:
 
 def test_ship_writes_the_whole_default_model_folder(debug_run: Path, tmp_path: Path) -> None:
     """What `default-model rebuild` ships: both graphs, labelled synthetic, recipe and figures."""
-    from dataclasses import asdict
-
-    from callroles.export.rebuild import RECIPE, ship
-    from callroles.models.crnn import RoleModel
 
     out = tmp_path / "default_model"
     report = ship(debug_run, out, seed=3, recipe=asdict(RECIPE))

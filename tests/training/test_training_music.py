@@ -8,12 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from callroles.base.cli import main
+from callroles.models.music import MusicModel
+
 pytestmark = pytest.mark.slow
 
 
 def test_a_debug_music_check_trains_exports_and_loads(tmp_path: Path) -> None:
-    from callroles.base.cli import main
-    from callroles.models.music import MusicModel
 
     out = tmp_path / "music-run"
     assert main(["music", "train", "--out", str(out), "--debug"]) == 0

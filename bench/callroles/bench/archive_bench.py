@@ -1,16 +1,16 @@
 """``callroles bench archive``: roles over an archive where agents recur, with automatic enrolment.
 
-A generated archive (default 60 calls, seed 5150; SYNTHETIC: our TTS voices and channels; or,
-with ``--real-voices DIR``, real LibriSpeech readers in generated calls) with
-recurring agents, about a third same-gender and a share in stereo with the agent on the left, is
-processed in time order as a worker would: each call with its ``agent_id`` (and the stereo
-layout where there is one), one voiceprint store for the whole run, automatic enrolment on
-(``callroles.agents.enrolment``: only stereo calls teach). Per call it records who is the agent against
-the ground truth, what decided (channel, voiceprint, model), how many calls the agent's print
-had learnt from before it, and what the model alone (the pair rule on Eq. 4) would have said.
-Reports role accuracy on mono calls whose agent's print had learnt from at least two calls,
-beside the model alone on the same calls. Writes ``bench/results/archive.json`` (or
-``archive-real-voices.json``, ``archive-tts-rp.json`` with ``--random-paths``).
+A generated archive (default 60 calls, seed 5150; SYNTHETIC: our TTS voices and channels; or, with
+``--real-voices DIR``, real LibriSpeech readers in generated calls) with recurring agents, about a
+third same-gender and a share in stereo with the agent on the left, is processed in time order as a
+worker would: each call with its ``agent_id`` (and the stereo layout where there is one), one
+voiceprint store for the whole run, automatic enrolment on (``callroles.agents.enrolment``: only
+stereo calls teach). Per call it records who is the agent against the ground truth, what decided
+(channel, voiceprint, model), how many calls the agent's print had learnt from before it, and what
+the model alone (the pair rule on Eq. 4) would have said. Reports role accuracy on mono calls whose
+agent's print had learnt from at least two calls, beside the model alone on the same calls. Writes
+``bench/results/archive.json`` (or ``archive-real-voices.json``, ``archive-tts-rp.json`` with
+``--random-paths``).
 """
 
 from __future__ import annotations

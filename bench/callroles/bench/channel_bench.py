@@ -54,9 +54,7 @@ def channel_gap(scorer: RoleModel, voices: list[Voice], seed: int = 0) -> list[d
             "phone": phone_line(speech, np.random.default_rng(seed), -3.0, -45.0),
         }
         p = {
-            name: float(
-                score_stream(scorer, x)[0][:, agent].sum(axis=1).mean()
-            )
+            name: float(score_stream(scorer, x)[0][:, agent].sum(axis=1).mean())
             for name, x in paths.items()
         }
         rows.append(

@@ -29,12 +29,12 @@ import numpy as np
 from callroles.agents.voiceprints import EMBEDDING_MODEL
 from callroles.base.settings import SHARED_DATA, get_settings
 from callroles.bench.paths import RESULTS_DIR
+from callroles.call.pipeline import Models
 from callroles.frontend.count import DEFAULT_COUNT, SPEECH_SHARE, count_speakers, voice_samples
 from callroles.frontend.decode import decode
-from callroles.call.pipeline import Models
-from callroles.frontend.speech import SAMPLES_PER_FRAME
 from callroles.frontend.segmentation import raw_to_grid
 from callroles.frontend.separate import SPEECH
+from callroles.frontend.speech import SAMPLES_PER_FRAME
 from callroles.lab.simulate import channel
 from callroles.lab.simulate.real_voices import _load, _turns, read_speakers
 

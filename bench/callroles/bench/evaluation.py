@@ -284,7 +284,7 @@ def register(sub: Any) -> None:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from callroles.base.settings import get_settings
+    from callroles.base.settings import get_settings  # noqa: PLC0415 (CLI handler: loaded on use)
 
     frontend = Models(get_settings())
     reports = []

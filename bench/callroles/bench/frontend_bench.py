@@ -22,8 +22,13 @@ from typing import Any
 import numpy as np
 
 from callroles.base.settings import Settings, get_settings
+from callroles.bench.evaluation import der, read_rttm
 from callroles.bench.paths import REFERENCE_DIR, RESULTS_DIR
+from callroles.call.pipeline import Models, front_end
 from callroles.deploy.provision import ina_segmenter
+from callroles.frontend.decode import decode
+from callroles.frontend.segmentation import raw_to_grid
+from callroles.lab.simulate import generate_corpus
 
 RESULTS = RESULTS_DIR / "frontend.json"
 LAMARTINE = REFERENCE_DIR / "lamartine.wav"
@@ -36,8 +41,6 @@ def _maxrss_mb() -> float:
 def _corpus(args: argparse.Namespace) -> Path:
     if args.corpus:
         return Path(args.corpus)
-    from callroles.base.settings import get_settings
-    from callroles.lab.simulate import generate_corpus
 
     out = get_settings().home / "bench-cache" / f"frontend-{args.calls}-seed{args.seed}"
     if not (out / ".complete").exists():
@@ -48,7 +51,6 @@ def _corpus(args: argparse.Namespace) -> Path:
 
 
 def _grid(raw: list[tuple[str, float, float]], n: int) -> np.ndarray:
-    from callroles.frontend.segmentation import raw_to_grid
 
     return raw_to_grid(raw, n)
 
@@ -62,10 +64,6 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     corpus = _corpus(args)
     rows = list(csv.DictReader((corpus / "calls.csv").open()))
-
-    from callroles.bench.evaluation import der, read_rttm
-    from callroles.call.pipeline import Models, front_end
-    from callroles.frontend.decode import decode
 
     t0 = time.perf_counter()
     fe = Models(get_settings())

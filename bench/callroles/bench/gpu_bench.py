@@ -1,14 +1,13 @@
 """GPU check: every ONNX model callroles runs, on CUDA and on CPU, on the same real inputs.
 
 Run on a machine with an NVIDIA GPU: ``bench/gpu.sh`` (installs the CUDA extra, then runs
-``callroles bench gpu``). For the role CRNN (per-window and trunk-once graphs), the activity
-model, inaSpeechSegmenter's two CNNs and the GE2E voice encoder it checks that the session
-really runs on ``CUDAExecutionProvider``, and measures inputs per second on each provider
-(median of timed rounds) and the largest absolute difference between CUDA and CPU outputs.
-Then one whole call through :func:`callroles.call.pipeline.run_call` with ``execution_provider=cuda``
-(the role model on CUDA; the front end's own sessions run on CPU in this version).
-Writes ``bench/results/gpu.json``. Without a CUDA provider it says so and exits 2: nothing
-is measured on a machine without a GPU.
+``callroles bench gpu``). For the role CRNN (per-window and trunk-once graphs), the activity model,
+inaSpeechSegmenter's two CNNs and the GE2E voice encoder it checks that the session really runs on
+``CUDAExecutionProvider``, and measures inputs per second on each provider (median of timed rounds)
+and the largest absolute difference between CUDA and CPU outputs. Then one whole call through
+:func:`callroles.call.pipeline.run_call` with ``execution_provider=cuda`` (the role model on CUDA;
+the front end's own sessions run on CPU in this version). Writes ``bench/results/gpu.json``. Without
+a CUDA provider it says so and exits 2: nothing is measured on a machine without a GPU.
 """
 
 from __future__ import annotations
@@ -90,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     settings = get_settings()
-    from callroles.frontend.decode import decode  # ffmpeg-backed; only once a GPU is confirmed
+    from callroles.frontend.decode import decode  # noqa: PLC0415 (ffmpeg-backed; only once a GPU is confirmed)
 
     audio = decode(REFERENCE)
     mel = log_mel(audio.channels.mean(axis=0))
@@ -127,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     graph = _onnx_graph(dict(np.load(weights_path(settings))))
     rows.append(_check("GE2E voice encoder", graph, {"mels": mels}, len(mels), rounds))
 
-    from callroles.call.pipeline import load_models, run_call  # loads every model on CUDA
+    from callroles.call.pipeline import load_models, run_call  # noqa: PLC0415 (loads every model on CUDA)
 
     cuda = settings.model_copy(update={"execution_provider": "cuda"})
     models = load_models(cuda)

@@ -18,8 +18,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import onnxruntime as ort
 
 from callroles.bench.paths import REFERENCE_DIR, RESULTS_DIR
+from callroles.export.onnx_export import keras_to_onnx, op_counts
+from callroles.export.runs import read_run, windows_from_audio
+from callroles.export.stream_trunk import StreamScorer, compare
+from callroles.frontend.decode import decode
+from callroles.models.crnn import MAX_BATCH
+from callroles.models.features import log_mel
+from callroles.training.model import build_crnn
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -88,7 +96,6 @@ def peak_gflops(seconds: float = 2.0) -> dict[str, float]:
 
 def _windows(n: int) -> np.ndarray:
     """Real log-mel windows (MUSAN mix: speech, music, noise), tiled to ``n``."""
-    from callroles.export.runs import windows_from_audio
 
     base = windows_from_audio(REFERENCE, limit=64)
     reps = -(-n // len(base))
@@ -96,14 +103,11 @@ def _windows(n: int) -> np.ndarray:
 
 
 def _model(run: Path | None) -> tuple[Any, str]:
-    import keras
+    import keras  # noqa: PLC0415 (Keras: loaded only to train or export)
 
     if run is not None:
-        from callroles.export.runs import read_run
-
         path, _ = read_run(run)
         return keras.saving.load_model(path, compile=False), f"trained run {run.name}"
-    from callroles.training.model import build_crnn
 
     keras.utils.set_random_seed(0)
     return build_crnn(2, "gru"), "build_crnn(2, 'gru') with seeded, untrained weights"
@@ -111,9 +115,6 @@ def _model(run: Path | None) -> tuple[Any, str]:
 
 def throughput(model: Any, batches: list[int], min_seconds: float) -> dict[str, Any]:
     """windows/s per path and batch size, all in this one process."""
-    import onnxruntime as ort
-
-    from callroles.export.onnx_export import keras_to_onnx, op_counts
 
     sessions = {}
     graphs = {
@@ -153,10 +154,8 @@ def throughput(model: Any, batches: list[int], min_seconds: float) -> dict[str, 
 
 
 def call_latency(proto: Any, n: int = CALL_WINDOWS) -> dict[str, float]:
-    """Seconds to score all windows of a 5-minute two-speaker call through RoleModel-like batching."""
-    import onnxruntime as ort
-
-    from callroles.models.crnn import MAX_BATCH
+    """Seconds to score all windows of a 5-minute two-speaker call through RoleModel-like
+    batching."""
 
     so = ort.SessionOptions()
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
@@ -173,7 +172,6 @@ def call_latency(proto: Any, n: int = CALL_WINDOWS) -> dict[str, float]:
 
 def stream_call_latency(model: Any, logmel: np.ndarray) -> dict[str, Any]:
     """A 5-minute two-speaker call with the trunk once per speaker: 2 streams of 290 windows."""
-    from callroles.export.stream_trunk import StreamScorer
 
     scorer = StreamScorer(model)
     per_speaker = CALL_WINDOWS // 2
@@ -194,11 +192,6 @@ def stream_call_latency(model: Any, logmel: np.ndarray) -> dict[str, Any]:
 
 def trunk_once(model: Any, proto: Any, weights: str) -> dict[str, Any]:
     """Conv trunk once per stream vs once per window, on real recordings' log-mels."""
-    import onnxruntime as ort
-
-    from callroles.export.stream_trunk import compare
-    from callroles.frontend.decode import decode
-    from callroles.models.features import log_mel
 
     sess = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
 

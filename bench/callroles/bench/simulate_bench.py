@@ -12,18 +12,26 @@ import argparse
 import json
 import os
 import platform
+import subprocess
 import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+import soundfile as sf
+
 from callroles.base.settings import get_settings
 from callroles.bench.paths import RESULTS_DIR
+from callroles.lab.simulate import channel, generate_corpus, scripts
+from callroles.lab.simulate.dialogue import utterance_regions
+from callroles.lab.simulate.gender_check import agreement, segmenter
+from callroles.lab.simulate.tts import SR, synthesize
+from callroles.lab.simulate.voices import catalog
 
 RESULTS = RESULTS_DIR / "simulate.json"
 
 
 def _speed(calls: int, seed: int, workers: int) -> dict:
-    from callroles.lab.simulate import generate_corpus
 
     with tempfile.TemporaryDirectory(prefix="callroles-simbench-") as tmp:
         load_before = os.getloadavg()[0]
@@ -42,9 +50,6 @@ def _speed(calls: int, seed: int, workers: int) -> dict:
 
 
 def _gender(calls: int, seed: int) -> dict:
-    from callroles.lab.simulate import generate_corpus
-    from callroles.lab.simulate.gender_check import agreement, segmenter
-    from callroles.lab.simulate.voices import catalog
 
     families = {v.name: v.family for v in catalog()}
     per_family: dict[str, list[float]] = {}
@@ -57,8 +62,6 @@ def _gender(calls: int, seed: int) -> dict:
             truth = json.loads(truth_path.read_text())
             audio = next((out / "audio").glob(truth_path.stem + ".*"))
             if truth["channels"] == 2:  # inaSpeechSegmenter reads one channel: downmix
-                import soundfile as sf
-
                 stereo, sr = sf.read(str(audio), dtype="float32")
                 audio = Path(tmp) / f"{truth_path.stem}-mono.wav"
                 sf.write(str(audio), stereo.mean(axis=1), sr)
@@ -89,16 +92,6 @@ def _gender(calls: int, seed: int) -> dict:
 
 def _probe(seed: int, engines: tuple[str, ...] | None = None) -> dict:
     """Every voice identity alone: ~20 s of its speech through a headset or the phone line, GSM."""
-    import subprocess
-
-    import numpy as np
-    import soundfile as sf
-
-    from callroles.lab.simulate import channel, scripts
-    from callroles.lab.simulate.dialogue import utterance_regions
-    from callroles.lab.simulate.gender_check import segmenter
-    from callroles.lab.simulate.tts import SR, synthesize
-    from callroles.lab.simulate.voices import catalog
 
     rng = np.random.default_rng(seed)
     parts, spans, t = [], [], 0

@@ -24,9 +24,20 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from callroles.base.settings import Settings
 from callroles.bench.paths import REFERENCE_DIR, RESULTS_DIR
+from callroles.export.onnx_export import export_model
+from callroles.export.runs import windows_from_audio
+from callroles.lab import stack as stack_mod
+from callroles.models.crnn import DEFAULT_MODEL
+from callroles.models.features import DEFAULT_SPEC
+from callroles.models.metadata import ModelMetadata
+from callroles.schemas import topic_name
+from callroles.streaming.clients import kafka_kwargs
+from callroles.streaming.topics import create_topics
+from callroles.training.model import build_crnn
 
 RESULTS = RESULTS_DIR / "soak.json"
 LINES = [
@@ -58,7 +69,6 @@ def _calls(out: Path, n: int) -> list[Path]:
 
 def _model(settings: Settings) -> Path:
     """The configured model, the shipped default, or an untrained CRNN cached for benches."""
-    from callroles.models.crnn import DEFAULT_MODEL
 
     if settings.model_path:
         return settings.model_path
@@ -66,13 +76,7 @@ def _model(settings: Settings) -> Path:
         return DEFAULT_MODEL
     cached = settings.home / "test-cache" / "faults-untrained-crnn.onnx"
     if not cached.is_file():
-        import keras
-
-        from callroles.export.onnx_export import export_model
-        from callroles.export.runs import windows_from_audio
-        from callroles.models.features import DEFAULT_SPEC
-        from callroles.models.metadata import ModelMetadata
-        from callroles.training.model import build_crnn
+        import keras  # noqa: PLC0415 (Keras: loaded only to train or export)
 
         keras.utils.set_random_seed(7)
         model = build_crnn(2, "gru")
@@ -132,10 +136,6 @@ async def _load(
     sample_s: float,
     drain_s: float,
 ) -> dict[str, Any]:
-    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-
-    from callroles.schemas import topic_name
-    from callroles.streaming.clients import kafka_kwargs
 
     submitted: set[str] = set()
     answered: dict[str, str] = {}
@@ -212,9 +212,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--drain-s", type=float, default=300.0)
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
-
-    from callroles.lab import stack as stack_mod
-    from callroles.streaming.topics import create_topics
 
     settings = Settings(kafka_port=29392, kafka_controller_port=29393, redis_port=26679,
                         kafka_bootstrap=None, redis_url=None, partitions=2,

@@ -12,11 +12,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import csv
 import datetime as dt
 import json
 import os
 import platform
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -25,8 +28,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from aiokafka.partitioner import murmur2
 
+from callroles.base.settings import get_settings
 from callroles.bench.paths import RESULTS_DIR
+from callroles.lab import stack
+from callroles.lab.simulate import generate_corpus
+from callroles.streaming.submit import event_for_file, publish
+from callroles.streaming.tail import events
+from callroles.streaming.topics import create_topics
 
 RESULTS = RESULTS_DIR / "stream.json"
 
@@ -37,12 +47,9 @@ def _ts(text: str) -> float:
 
 def corpus(calls: int, seed: int, home: Path) -> Path:
     """A cached default-preset corpus."""
-    from callroles.lab.simulate import generate_corpus
 
     out = home / "bench-cache" / f"stream-default-{calls}-seed{seed}"
     if not (out / "calls.csv").exists():
-        import shutil
-
         partial = out.with_name(out.name + ".partial")
         shutil.rmtree(partial, ignore_errors=True)
         generate_corpus(partial, calls=calls, seed=seed, preset="default")
@@ -51,14 +58,12 @@ def corpus(calls: int, seed: int, home: Path) -> Path:
 
 
 def _recordings(folder: Path) -> list[tuple[Path, float]]:
-    import csv
 
     with (folder / "calls.csv").open() as f:
         return [(folder / r["file"], float(r["duration_s"])) for r in csv.DictReader(f)]
 
 
 def _free_port() -> int:
-    import socket
 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -136,7 +141,6 @@ class Group:
 
 def _id_on_partition(base: str, partition: int, partitions: int) -> str:
     """A call id that Kafka's default partitioner puts on ``partition`` (round-robin load)."""
-    from aiokafka.partitioner import murmur2
 
     for n in range(10_000):
         candidate = f"{base}-{n}"
@@ -148,8 +152,6 @@ def _id_on_partition(base: str, partition: int, partitions: int) -> str:
 async def _submit_and_wait(
     settings: Any, files: list[tuple[Path, float]], interval: float, timeout: float
 ) -> list[dict[str, Any]]:
-    from callroles.streaming.submit import event_for_file, publish
-    from callroles.streaming.tail import events
 
     tag = uuid.uuid4().hex[:6]
     ids = [
@@ -206,9 +208,6 @@ def _figures(got: list[dict[str, Any]], files: list[tuple[Path, float]]) -> dict
 
 
 def main(argv: list[str]) -> int:
-    from callroles.base.settings import get_settings
-    from callroles.lab import stack
-    from callroles.streaming.topics import create_topics
 
     p = argparse.ArgumentParser(prog="callroles bench stream")
     p.add_argument("--calls", type=int, default=6, help="calls in the burst phase")

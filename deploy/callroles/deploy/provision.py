@@ -18,8 +18,12 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from callroles.base.errors import StackError
 from callroles.base.settings import Settings, get_settings
+from callroles.deploy.torch_weights import read_legacy_torch
+from callroles.models.embeddings import weights_path
 from callroles.models.vad import SILERO_MEMBER, SILERO_WHEEL, vad_model_path
 
 INA_WEIGHTS = (
@@ -28,6 +32,7 @@ INA_WEIGHTS = (
     "keras_male_female_cnn.hdf5",
 )
 INA_WEIGHTS_WHEEL = "inaSpeechSegmenter==0.6.8"
+ENCODER_WHEEL = "Resemblyzer==0.1.4"
 
 
 def ina_weights_dir(settings: Settings) -> Path:
@@ -55,7 +60,7 @@ def ina_segmenter(settings: Settings, **options: Any) -> Any:
     download. So ina's weight lookup is pointed at the provisioned files directly.
     """
     target = use_provisioned_weights(settings)
-    import inaSpeechSegmenter.segmenter as ina  # TensorFlow, ~4 s: comparisons and checks only
+    import inaSpeechSegmenter.segmenter as ina  # noqa: PLC0415 (inaSpeechSegmenter's own package imports TensorFlow)
 
     ina.get_remote = lambda fname: str(target / fname)  # type: ignore[attr-defined]
     return ina.Segmenter(**options)
@@ -95,6 +100,24 @@ def provision_vad(settings: Settings) -> Path:
     return target
 
 
+def provision_encoder(settings: Settings) -> Path:
+    """The voice encoder's weights: Resemblyzer's wheel from PyPI (no deps), kept as .npz."""
+    out = weights_path(settings)
+    if out.exists():
+        return out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        checkpoint = Path(tmp) / "pretrained.pt"
+        wheel_members(ENCODER_WHEEL, {"resemblyzer/pretrained.pt": checkpoint})
+        with checkpoint.open("rb") as f:
+            state = read_legacy_torch(f)
+    part = out.with_suffix(".part.npz")
+    np.savez(part, **state)
+    part.rename(out)
+    return out
+
+
 if __name__ == "__main__":
     print(f"[setup] inaSpeechSegmenter weights in {provision(get_settings())}")
     print(f"[setup] silero-vad weights in {provision_vad(get_settings())}")
+    print(f"[setup] speaker-embedding weights in {provision_encoder(get_settings())}")

@@ -15,8 +15,8 @@ from typing import Any
 
 
 def _train(args: argparse.Namespace) -> int:
-    from callroles.export.activity_export import export_activity  # TensorFlow: in the handler
-    from callroles.training import activity as A
+    from callroles.export.activity_export import export_activity  # noqa: PLC0415 (TensorFlow: in the handler)
+    from callroles.training import activity as A  # noqa: PLC0415 (CLI handler: loaded on use)
 
     out = Path(args.out)
     config = A.DEBUG if args.debug else A.ActivityConfig()
@@ -51,7 +51,7 @@ def _train(args: argparse.Namespace) -> int:
     print(f"[activity] best epoch {report['best']['epoch']}: {json.dumps(report['best'])}")
     print(f"[activity] wrote {out / 'activity.onnx'} (version {report['model_version']})")
     if args.ship:
-        from callroles.models.activity import default_activity_model
+        from callroles.models.activity import default_activity_model  # noqa: PLC0415 (CLI handler: loaded on use)
 
         dst = default_activity_model()
         shutil.copyfile(out / "activity.onnx", dst)
@@ -61,9 +61,9 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _talk_time(args: argparse.Namespace) -> int:
-    from callroles.base.settings import get_settings
-    from callroles.call.pipeline import Models
-    from callroles.training.talktime import evaluate_corpus, plot_errors
+    from callroles.base.settings import get_settings  # noqa: PLC0415 (CLI handler: loaded on use)
+    from callroles.call.pipeline import Models  # noqa: PLC0415 (CLI handler: loaded on use)
+    from callroles.training.talktime import evaluate_corpus, plot_errors  # noqa: PLC0415 (CLI handler: loaded on use)
 
     settings = get_settings()
     if args.activity_model:

@@ -72,8 +72,8 @@ def base_keras(opts: AdaptOptions) -> Path | None:
 
 def held_out_accuracy(model: Any, tree: Path) -> dict[str, Any]:
     """Window and speaker (Eq. 4/5) accuracy of a Keras model on the tree's validation split."""
-    from callroles.training.data import scan_split
-    from callroles.training.evaluate import predict_items, speaker_level, window_metrics
+    from callroles.training.data import scan_split  # noqa: PLC0415 (CLI handler: loaded on use)
+    from callroles.training.evaluate import predict_items, speaker_level, window_metrics  # noqa: PLC0415 (CLI handler: loaded on use)
 
     items = scan_split(tree, "validation")
     n_classes = int(model.outputs[0].shape[-1])
@@ -97,10 +97,10 @@ def _voiceprint_pass(
     opts: AdaptOptions,
     settings: Settings,
 ) -> dict[str, Any]:
-    from callroles.agents.voiceprints import open_store
-    from callroles.call.pipeline import load_models
-    from callroles.training.calltable import read_calls
-    from callroles.training.voiceprint_labels import LabelRules, add_voiceprint_calls
+    from callroles.agents.voiceprints import open_store  # noqa: PLC0415 (CLI handler: loaded on use)
+    from callroles.call.pipeline import load_models  # noqa: PLC0415 (CLI handler: loaded on use)
+    from callroles.training.calltable import read_calls  # noqa: PLC0415 (CLI handler: loaded on use)
+    from callroles.training.voiceprint_labels import LabelRules, add_voiceprint_calls  # noqa: PLC0415 (CLI handler: loaded on use)
 
     rules = LabelRules(
         opts.same_voice, opts.build.validation_fraction, opts.build.seed, opts.tenant
@@ -130,10 +130,10 @@ def adapt(
 
     ``settings`` name the voiceprint store and the front end (default: the process's own).
     """
-    import keras  # TensorFlow, ~4 s
+    import keras  # noqa: PLC0415 (Keras: loaded only to train or export)
 
-    from callroles.export.runs import export_run
-    from callroles.training.train import DEBUG_CONFIG, TrainConfig, train
+    from callroles.export.runs import export_run  # noqa: PLC0415 (CLI handler: loaded on use)
+    from callroles.training.train import DEBUG_CONFIG, TrainConfig, train  # noqa: PLC0415 (CLI handler: loaded on use)
 
     started = time.time()
     out = Path(out)

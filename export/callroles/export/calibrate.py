@@ -81,7 +81,7 @@ def score_corpus(
 ) -> Iterator[PairScore]:
     """Each mono call of a generated corpus through ``run_call``: the CRNN's pair margin, or
     with a voiceprint store (its agents enrolled) the voiceprint's similarity margin."""
-    from callroles.call.pipeline import run_call
+    from callroles.call.pipeline import run_call  # noqa: PLC0415 (CLI handler: loaded on use)
 
     truths = sorted((corpus / "truth").glob("*.json"))[:limit]
     for path in truths:
@@ -125,7 +125,8 @@ def voiceprint_margin(event: dict[str, Any], agent: str | None) -> float | None:
 
 
 def confidence(margins: np.ndarray, temperature: float, ceiling: float = 1.0) -> np.ndarray:
-    """The pair decision's confidence for each margin (:func:`callroles.call.roles.pair_confidence`)."""
+    """The pair decision's confidence for each margin
+    (:func:`callroles.call.roles.pair_confidence`)."""
     return np.asarray(capped_sigmoid(np.abs(margins), temperature, ceiling))
 
 
@@ -196,11 +197,11 @@ def _describe(corpus: Path) -> dict[str, Any]:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from callroles.agents.voiceprints import EMBEDDING_MODEL, open_store
-    from callroles.base.settings import get_settings
-    from callroles.call.pipeline import load_models
-    from callroles.call.roles import VOICEPRINT_CALIBRATION
-    from callroles.models.crnn import calibration_path
+    from callroles.agents.voiceprints import EMBEDDING_MODEL, open_store  # noqa: PLC0415 (CLI handler: loaded on use)
+    from callroles.base.settings import get_settings  # noqa: PLC0415 (CLI handler: loaded on use)
+    from callroles.call.pipeline import load_models  # noqa: PLC0415 (CLI handler: loaded on use)
+    from callroles.call.roles import VOICEPRINT_CALIBRATION  # noqa: PLC0415 (CLI handler: loaded on use)
+    from callroles.models.crnn import calibration_path  # noqa: PLC0415 (CLI handler: loaded on use)
 
     settings = get_settings()
     if args.model:

@@ -49,7 +49,7 @@ def register(sub: Any) -> None:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from callroles.export.runs import export_run
+    from callroles.export.runs import export_run  # noqa: PLC0415 (CLI handler: loaded on use)
 
     variants = tuple(v for v in args.variants.split(",") if v)
     report = export_run(
@@ -74,10 +74,10 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _show(_args: argparse.Namespace) -> int:
-    import onnx
+    import onnx  # noqa: PLC0415 (CLI handler: loaded on use)
 
-    from callroles.models.crnn import DEFAULT_MODEL, read_model
-    from callroles.models.metadata import read_metadata
+    from callroles.models.crnn import DEFAULT_MODEL, read_model  # noqa: PLC0415 (CLI handler: loaded on use)
+    from callroles.models.metadata import read_metadata  # noqa: PLC0415 (CLI handler: loaded on use)
 
     read_model(DEFAULT_MODEL)  # typed error when absent or damaged
     meta = read_metadata(onnx.load(str(DEFAULT_MODEL)), source=str(DEFAULT_MODEL))
@@ -86,7 +86,7 @@ def _show(_args: argparse.Namespace) -> int:
 
 
 def _rebuild(args: argparse.Namespace) -> int:
-    from callroles.export.rebuild import rebuild
+    from callroles.export.rebuild import rebuild  # noqa: PLC0415 (CLI handler: loaded on use)
 
     report = rebuild(
         args.seed,

@@ -173,8 +173,8 @@ def _agreement(float_path: Path, int8_path: Path, x: np.ndarray) -> float:
 
 def _convert(pairs: list[str]) -> None:
     """Child process: load each .hdf5 with tf_keras, export with tf2onnx, check the numbers."""
-    import tf2onnx  # TensorFlow, ~4 s, only in the child: TF_USE_LEGACY_KERAS is set for it
-    import tf_keras
+    import tf2onnx  # noqa: PLC0415 (tf2onnx (TensorFlow): loaded only to export)
+    import tf_keras  # noqa: PLC0415 (Keras: loaded only to train or export)
 
     for pair in pairs:
         src, dst = pair.split("=", 1)

@@ -58,8 +58,8 @@ def _quiet_tf() -> None:
 
 def tf2onnx_graph(model: Any, opset: int, input_name: str = INPUT_NAME) -> onnx.ModelProto:
     """tf2onnx's conversion of a Keras 3 model, any batch size, input called ``input_name``."""
-    import tensorflow as tf  # ~4 s: only when converting (ONNX-only helpers need none)
-    import tf2onnx
+    import tensorflow as tf  # noqa: PLC0415 (TensorFlow: loaded only to train or export)
+    import tf2onnx  # noqa: PLC0415 (tf2onnx (TensorFlow): loaded only to export)
 
     spec = (tf.TensorSpec((None, *model.inputs[0].shape[1:]), tf.float32, name=input_name),)
     try:
@@ -104,7 +104,7 @@ def keras_to_onnx(
     ``"loop"`` keeps tf2onnx's own conversion (Loop nodes), for comparison or odd heads.
     ``optimize`` applies the exact rewrites of :mod:`callroles.export.optimize`.
     """
-    import keras  # TensorFlow, ~4 s: only when converting (ONNX-only helpers need none)
+    import keras  # noqa: PLC0415 (Keras: loaded only to train or export)
 
     _quiet_tf()
     n_classes = int(model.outputs[0].shape[-1])

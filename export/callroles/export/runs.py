@@ -124,7 +124,7 @@ def export_run(
     rnn_export: str = "native",
 ) -> ExportReport:
     """Load a run, gather parity windows, export to ``out``; writes ``<out>.report.json`` too."""
-    import keras  # TensorFlow, ~4 s: only when exporting (tests read windows without it)
+    import keras  # noqa: PLC0415 (Keras: loaded only to train or export)
 
     model_path, meta = read_run(run_dir)
     try:

@@ -36,7 +36,7 @@ REPLACED_KINDS = ("InputLayer", "Reshape", "Permute")
 
 def split_models(model: Any) -> tuple[Any, list[Any], int, int]:
     """(trunk Keras model on (batch, n_mels, time), head layers, frames per step, steps/window)."""
-    import keras  # TensorFlow, ~4 s: only when exporting (the ONNX helpers need none)
+    import keras  # noqa: PLC0415 (Keras: loaded only to train or export)
 
     start = first_rnn_index(model)
     if start is None:
@@ -58,8 +58,8 @@ def split_models(model: Any) -> tuple[Any, list[Any], int, int]:
 
 
 def trunk_onnx(trunk: Any) -> onnx.ModelProto:
-    import tensorflow as tf  # ~4 s: only when exporting (the ONNX helpers need none)
-    import tf2onnx
+    import tensorflow as tf  # noqa: PLC0415 (TensorFlow: loaded only to train or export)
+    import tf2onnx  # noqa: PLC0415 (tf2onnx (TensorFlow): loaded only to export)
 
     n_mels = int(trunk.inputs[0].shape[1])
     spec = (tf.TensorSpec((None, n_mels, None), tf.float32, name="stream"),)

@@ -56,7 +56,7 @@ def fp16_weights(proto: onnx.ModelProto) -> onnx.ModelProto:
 
 def int8_dynamic(proto: onnx.ModelProto) -> onnx.ModelProto:
     """ONNX Runtime dynamic quantization (uint8 weights: CPU ConvInteger has no int8 kernel)."""
-    from onnxruntime.quantization import QuantType, quantize_dynamic  # ~0.1 s: int8 only
+    from onnxruntime.quantization import QuantType, quantize_dynamic  # noqa: PLC0415 (~0.1 s: int8 only)
 
     with tempfile.TemporaryDirectory() as tmp:
         src, dst = Path(tmp) / "fp32.onnx", Path(tmp) / "int8.onnx"

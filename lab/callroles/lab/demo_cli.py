@@ -29,8 +29,8 @@ def register(sub: Any) -> None:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from callroles.base.settings import get_settings
-    from callroles.lab.demo import Demo
+    from callroles.base.settings import get_settings  # noqa: PLC0415 (CLI handler: loaded on use)
+    from callroles.lab.demo import Demo  # noqa: PLC0415 (CLI handler: loaded on use)
 
     if args.calls < 1:
         print("callroles demo: --calls must be at least 1", file=sys.stderr)

@@ -12,7 +12,7 @@ from callroles.base.settings import Settings, get_settings
 
 # Handlers import inside themselves so `callroles --help` stays fast (callroles/cli.py).
 def _stack(args: argparse.Namespace) -> int:
-    from callroles.lab import stack
+    from callroles.lab import stack  # noqa: PLC0415 (CLI handler: loaded on use)
 
     settings = get_settings()
     if args.action == "cluster":
@@ -37,7 +37,7 @@ def _stack(args: argparse.Namespace) -> int:
 
 def _cluster(args: argparse.Namespace, settings: Settings) -> int:
     """Nodes 1..3 on ``--base-port``..+2, their controllers on +3..+5; Redis as configured."""
-    from callroles.lab import cluster, stack
+    from callroles.lab import cluster, stack  # noqa: PLC0415 (CLI handler: loaded on use)
 
     base = args.base_port
     c = cluster.cluster(settings, [base, base + 1, base + 2], [base + 3, base + 4, base + 5])

@@ -25,13 +25,13 @@ def _quiet() -> None:
 # Handlers import inside themselves so `callroles --help` stays fast (callroles/cli.py).
 def _redact_logs() -> None:
     """Long-running commands log recording names: keep phone numbers out (see redact.py)."""
-    from .redact import install
+    from .redact import install  # noqa: PLC0415 (CLI handler: loaded on use)
 
     install()
 
 
 def _worker(args: argparse.Namespace) -> int:
-    from .app import run_worker
+    from .app import run_worker  # noqa: PLC0415 (CLI handler: loaded on use)
 
     settings = get_settings()
     updates = {}
@@ -46,7 +46,7 @@ def _worker(args: argparse.Namespace) -> int:
 
 def _submit(args: argparse.Namespace) -> int:
     _quiet()
-    from .submit import event_for_file, publish
+    from .submit import event_for_file, publish  # noqa: PLC0415 (CLI handler: loaded on use)
 
     settings = get_settings()
     if args.call_id and len(args.files) > 1:
@@ -69,7 +69,7 @@ def _submit(args: argparse.Namespace) -> int:
 
 def _tail(args: argparse.Namespace) -> int:
     _quiet()
-    from .tail import tail
+    from .tail import tail  # noqa: PLC0415 (CLI handler: loaded on use)
 
     asyncio.run(
         tail(
@@ -85,7 +85,7 @@ def _tail(args: argparse.Namespace) -> int:
 
 def _topics(args: argparse.Namespace) -> int:
     _quiet()
-    from .topics import create_topics
+    from .topics import create_topics  # noqa: PLC0415 (CLI handler: loaded on use)
 
     created = asyncio.run(create_topics(get_settings(), args.partitions))
     for topic, state in created.items():
@@ -95,7 +95,7 @@ def _topics(args: argparse.Namespace) -> int:
 
 def _serve(args: argparse.Namespace) -> int:
     _redact_logs()
-    from .http import serve
+    from .http import serve  # noqa: PLC0415 (CLI handler: loaded on use)
 
     serve(get_settings(), host=args.host, port=args.port)
     return 0
@@ -104,8 +104,8 @@ def _serve(args: argparse.Namespace) -> int:
 def _watch(args: argparse.Namespace) -> int:
     _redact_logs()
     _quiet()
-    from .submit import publish
-    from .watch import ASTERISK_PATTERN, FolderWatcher
+    from .submit import publish  # noqa: PLC0415 (CLI handler: loaded on use)
+    from .watch import ASTERISK_PATTERN, FolderWatcher  # noqa: PLC0415 (CLI handler: loaded on use)
 
     settings = get_settings()
     pattern = None

@@ -1,14 +1,14 @@
 """What streaming adds to a call: validation, the Redis ledger, retries and publishing.
 
-For each raw call-finished message: validate it (``ingest``) -> if this model version already
-has a result, answer the re-submission (below) -> take the call's lease (renewed while working;
-a dead worker's lease expires and the call is picked up again) -> fetch the recording ->
-:func:`callroles.call.pipeline.run_call` in an executor, off the event loop -> claim the result in the
-ledger -> publish it -> mark it sent. A problem with the call itself (bad event, bad audio)
+For each raw call-finished message: validate it (``ingest``) -> if this model version already has a
+result, answer the re-submission (below) -> take the call's lease (renewed while working; a dead
+worker's lease expires and the call is picked up again) -> fetch the recording ->
+:func:`callroles.call.pipeline.run_call` in an executor, off the event loop -> claim the result in
+the ledger -> publish it -> mark it sent. A problem with the call itself (bad event, bad audio)
 becomes one error event at once; an unexpected failure (Redis or Kafka lost, a bug) is retried
-in-process with backoff, and only the last try's failure becomes an error event. If even the
-error event cannot be published, :meth:`CallProcessor.handle` raises, so the offset is not
-committed and Kafka redelivers.
+in-process with backoff, and only the last try's failure becomes an error event. If even the error
+event cannot be published, :meth:`CallProcessor.handle` raises, so the offset is not committed and
+Kafka redelivers.
 
 A call id submitted again after its result was published (a client that missed the answer, a
 demo run twice) gets the stored result published again, marked ``replay``, when the recording

@@ -114,8 +114,8 @@ def load_corpus(
 
 def build_model(config: ActivityConfig = ActivityConfig()) -> Any:
     """Conv trunk over (time, mel), dilated 1-D residual stack, two per-frame heads."""
-    import keras  # TensorFlow, ~4 s: only when training (labels and crops need none)
-    from keras import layers
+    import keras  # noqa: PLC0415 (Keras: loaded only to train or export)
+    from keras import layers  # noqa: PLC0415 (Keras: loaded only to train or export)
 
     keras.utils.set_random_seed(config.seed)
     inputs = keras.Input((None, ACTIVITY_SPEC.n_mels), name="logmel")
@@ -183,7 +183,7 @@ def train(
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Fit with early stopping on validation loss; leaves model.keras and history.json."""
-    import keras  # TensorFlow, ~4 s: only when training (labels and crops need none)
+    import keras  # noqa: PLC0415 (Keras: loaded only to train or export)
 
     out.mkdir(parents=True, exist_ok=True)
     frames = int(round(config.crop_s / FRAME_S))

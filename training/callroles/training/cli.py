@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,7 +30,7 @@ def add_build_arguments(p: argparse.ArgumentParser) -> None:
 
 def build_options(args: argparse.Namespace, work: Path | None) -> BuildOptions:
     """BuildOptions from the arguments :func:`add_build_arguments` added."""
-    from callroles.training.dataset import BuildOptions
+    from callroles.training.dataset import BuildOptions  # noqa: PLC0415 (CLI handler: loaded on use)
 
     return BuildOptions(
         table=args.table,
@@ -45,7 +46,7 @@ def build_options(args: argparse.Namespace, work: Path | None) -> BuildOptions:
 
 
 def _dataset_build(args: argparse.Namespace) -> int:
-    from callroles.training.dataset import build_dataset
+    from callroles.training.dataset import build_dataset  # noqa: PLC0415 (CLI handler: loaded on use)
 
     opts = build_options(args, Path(args.work) if args.work else None)
     result = build_dataset(Path(args.archive), args.calls, Path(args.out), opts)
@@ -54,8 +55,8 @@ def _dataset_build(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from callroles.training.augment import Augment
-    from callroles.training.train import DEBUG_CONFIG, TrainConfig, train
+    from callroles.training.augment import Augment  # noqa: PLC0415 (CLI handler: loaded on use)
+    from callroles.training.train import DEBUG_CONFIG, TrainConfig, train  # noqa: PLC0415 (CLI handler: loaded on use)
 
     base = DEBUG_CONFIG if args.debug else TrainConfig()
     cfg = TrainConfig(
@@ -77,7 +78,6 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _print_report(path: Path) -> None:
-    import json
 
     rep: dict[str, Any] = json.loads(path.read_text())
     w, s = rep["window"], rep["speaker"]
@@ -91,7 +91,7 @@ def _print_report(path: Path) -> None:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from callroles.training.evaluate import evaluate_run
+    from callroles.training.evaluate import evaluate_run  # noqa: PLC0415 (CLI handler: loaded on use)
 
     run = Path(args.run)
     evaluate_run(run, Path(args.data) if args.data else None, split=args.split, name=args.name)
@@ -100,7 +100,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from callroles.training.compare import compare_rows, find_runs, format_table
+    from callroles.training.compare import compare_rows, find_runs, format_table  # noqa: PLC0415 (CLI handler: loaded on use)
 
     runs = find_runs([Path(p) for p in args.runs])
     if not runs:
@@ -112,7 +112,7 @@ def _compare(args: argparse.Namespace) -> int:
 
 def register(sub: Any) -> None:
     """Add the dataset, train, evaluate and compare commands."""
-    from callroles.base.settings import get_settings
+    from callroles.base.settings import get_settings  # noqa: PLC0415 (CLI handler: loaded on use)
 
     runs_default = str(get_settings().home / "runs")
     ds = sub.add_parser("dataset", help="build a training set from a call archive (DBAS)")

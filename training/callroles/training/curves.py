@@ -16,10 +16,10 @@ def draw(
     metrics_title: str,
 ) -> None:
     """One PNG: train and validation loss per epoch, and each of ``metrics`` (0 to 1)."""
-    import matplotlib  # ~0.4 s: only when drawing (and Agg is chosen here, not on import)
+    import matplotlib  # noqa: PLC0415 (matplotlib: loaded only when drawing)
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # noqa: PLC0415 (matplotlib: loaded only when drawing)
 
     ep = [r["epoch"] for r in history]
     fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.2))

@@ -127,7 +127,7 @@ def make_dataset(
     With ``augment``, element ``i`` of an epoch is perturbed with a generator seeded by
     ``(seed, i)``; the shuffle pairs a window with a different perturbation every epoch.
     """
-    import tensorflow as tf  # ~4 s: only when training (scanning and loading windows need none)
+    import tensorflow as tf  # noqa: PLC0415 (TensorFlow: loaded only to train or export)
 
     paths = [str(it.path) for it in items]
     labels = np.array([it.label(n_classes) for it in items], dtype=np.int32)

@@ -134,7 +134,9 @@ def process_call(row: CallRow, archive: Path, work: Path, opts: BuildOptions) ->
     cdir.mkdir(parents=True)
     if reason is None:
         try:
-            res = front_end(archive / row.file, layout="mono", strategy="gender", models=_frontend())
+            res = front_end(
+                archive / row.file, layout="mono", strategy="gender", models=_frontend()
+            )
         except InputError as exc:
             reason = f"unreadable audio [{exc.code}]: {exc}"
         else:

@@ -80,10 +80,10 @@ def window_metrics(y_true: np.ndarray, probs: np.ndarray, n_classes: int) -> dic
 
 def plot_curves(history_csv: Path, out_dir: Path) -> list[Path]:
     """loss.png and accuracy.png per epoch, train and validation (the paper's Figures 5 and 6)."""
-    import matplotlib  # ~0.4 s: only when drawing (and Agg is chosen here, not on import)
+    import matplotlib  # noqa: PLC0415 (matplotlib: loaded only when drawing)
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # noqa: PLC0415 (matplotlib: loaded only when drawing)
 
     if not history_csv.is_file():
         return []
@@ -111,10 +111,10 @@ def plot_curves(history_csv: Path, out_dir: Path) -> list[Path]:
 
 def plot_confusion(matrix: list[list[int]], names: list[str], path: Path, title: str) -> Path:
     """Confusion matrix with counts in the cells (the paper's Figure 7)."""
-    import matplotlib  # ~0.4 s: only when drawing (and Agg is chosen here, not on import)
+    import matplotlib  # noqa: PLC0415 (matplotlib: loaded only when drawing)
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # noqa: PLC0415 (matplotlib: loaded only when drawing)
 
     cm = np.array(matrix)
     fig, ax = plt.subplots(figsize=(1.6 * len(names) + 2, 1.4 * len(names) + 1.5))
@@ -137,7 +137,7 @@ def plot_confusion(matrix: list[list[int]], names: list[str], path: Path, title:
 
 def load_run_model(run_dir: Path) -> Any:
     """The Keras model of a run folder, with a typed error when it is missing or corrupt."""
-    import keras  # TensorFlow, ~4 s: only when the caller passes no model
+    import keras  # noqa: PLC0415 (Keras: loaded only to train or export)
 
     path = Path(run_dir) / "model.keras"
     try:

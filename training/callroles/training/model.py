@@ -81,8 +81,8 @@ def build_crnn(
     n_classes: int = 2, rnn: str = "gru", spec: Any = None, trunk: Trunk = DEFAULT_TRUNK
 ) -> Any:
     """The paper's CRNN: input (batch, 96, 1000) float32 log-mel, softmax over the classes."""
-    import keras  # TensorFlow, ~4 s: only when building (parameter counts need none)
-    from keras import layers
+    import keras  # noqa: PLC0415 (Keras: loaded only to train or export)
+    from keras import layers  # noqa: PLC0415 (Keras: loaded only to train or export)
 
     class_names(n_classes)
     if rnn not in ("gru", "lstm"):

@@ -26,7 +26,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import soundfile as sf
+import soxr
 
+from callroles.lab.simulate import channel
+from callroles.lab.simulate.sounds import _read, prompt_files
 from callroles.models.music import CLASSES, MUSIC_SPEC, music_features, windows_at
 from callroles.training.curves import draw
 
@@ -62,7 +66,6 @@ class Sources:
     @classmethod
     def find(cls, speech_root: Path, music_root: Path = MUSIC_ROOT) -> Sources:
         """The training audio on this machine; a plain error naming what to install if absent."""
-        from callroles.lab.simulate.sounds import prompt_files
 
         music = tuple(
             sorted(
@@ -101,15 +104,10 @@ def _split(
 
 def render_clip(job: tuple[int, str, tuple[int, int, int], float]) -> tuple[int, np.ndarray]:
     """(label, 2 s of 8 kHz audio): a random stretch of one file through a random line."""
-    from callroles.lab.simulate import channel
-    from callroles.lab.simulate.sounds import _read
 
     label, path, seed, clip_s = job
     rng = np.random.default_rng(seed)
     if path.endswith(".flac"):
-        import soundfile as sf
-        import soxr
-
         x, rate = sf.read(path, dtype="float32")
         x = soxr.resample(x, rate, SR).astype(np.float32)
     else:
@@ -163,7 +161,7 @@ def crops(mels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def build_model() -> Any:
-    import keras
+    import keras  # noqa: PLC0415 (Keras: loaded only to train or export)
 
     inp = keras.Input((MUSIC_SPEC.n_mels, MUSIC_SPEC.frames_per_window, 1), name="logmel")
     x = keras.layers.Rescaling(1.0 / 20.0)(inp)  # dB about the window's mean, to about +-3
@@ -181,7 +179,7 @@ def train(
     sources: Sources, out: Path, config: MusicConfig = MusicConfig(), log: Callable = print
 ) -> dict[str, Any]:
     """Render the clips, train, keep the best epoch (validation loss) in out/model.keras."""
-    import keras
+    import keras  # noqa: PLC0415 (Keras: loaded only to train or export)
 
     rng = np.random.default_rng(config.seed)
     music_tr, music_va = _split(sources.music, config.validation_share, rng)

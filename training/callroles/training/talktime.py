@@ -88,10 +88,10 @@ def evaluate_corpus(
 
 def plot_errors(reports: dict[str, dict[str, Any]], dst: Path, title: str) -> None:
     """Per-speaker relative error by call kind, one column of dots per method; the 5% band."""
-    import matplotlib  # ~0.4 s: only when drawing (and Agg is chosen here, not on import)
+    import matplotlib  # noqa: PLC0415 (matplotlib: loaded only when drawing)
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # noqa: PLC0415 (matplotlib: loaded only when drawing)
 
     kinds = ("opposite", "same", "stereo")
     fig, ax = plt.subplots(figsize=(7, 3.4))

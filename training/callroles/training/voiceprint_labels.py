@@ -1,14 +1,14 @@
 """Same-gender calls labelled by the agent's voiceprint: the calls DBAS has to leave out.
 
-DBAS labels speakers by gender, so a call whose two speakers share one teaches it nothing, and
-in many call centres that is most calls. When the call's agent is enrolled, the front end
-separates the two voices and the voiceprint says which one is the agent. Only a call where the
-print finds the agent's voice in one speaker and not in the other adds windows: the agent's
-similarity at least ``same_voice``, the customer's below it (the equal-error threshold of the
-voiceprint benchmark, :data:`callroles.agents.enrolment.SAME_VOICE`). The decision's confidence is not
-used: it is 0.5 plus a margin of uncalibrated similarities (:func:`callroles.call.roles.by_voiceprint`).
-A speaker keeps the split it already has in the tree (agents recur);
-a new one goes to validation for about ``validation_fraction`` of them, by a hash of its id.
+DBAS labels speakers by gender, so a call whose two speakers share one teaches it nothing, and in
+many call centres that is most calls. When the call's agent is enrolled, the front end separates the
+two voices and the voiceprint says which one is the agent. Only a call where the print finds the
+agent's voice in one speaker and not in the other adds windows: the agent's similarity at least
+``same_voice``, the customer's below it (the equal-error threshold of the voiceprint benchmark,
+:data:`callroles.agents.enrolment.SAME_VOICE`). The decision's confidence is not used: it is 0.5
+plus a margin of uncalibrated similarities (:func:`callroles.call.roles.by_voiceprint`). A speaker
+keeps the split it already has in the tree (agents recur); a new one goes to validation for about
+``validation_fraction`` of them, by a hash of its id.
 """
 
 from __future__ import annotations

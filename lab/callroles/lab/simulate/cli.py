@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 
@@ -95,7 +96,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _house(args: argparse.Namespace) -> int | None:
     """--house-sounds for real-voice calls: it plays Debian's recordings, so it needs them."""
-    from callroles.lab.simulate.errors import SimulateInputError
+    from callroles.lab.simulate.errors import SimulateInputError  # noqa: PLC0415 (CLI handler: loaded on use)
 
     if args.house_sounds is not None and args.sounds != "debian":
         raise SimulateInputError(
@@ -107,14 +108,13 @@ def _house(args: argparse.Namespace) -> int | None:
 
 # Handlers import inside themselves so `callroles --help` stays fast (callroles/cli.py).
 def _run(args: argparse.Namespace) -> int:
-    import json
 
-    from callroles.lab.simulate import generate_corpus
+    from callroles.lab.simulate import generate_corpus  # noqa: PLC0415 (CLI handler: loaded on use)
 
     preset = "small" if args.small else (args.preset or "default")
     calls = args.calls if args.calls is not None else (5 if preset == "small" else 100)
     if args.real_voices is not None:
-        from callroles.lab.simulate.real_voices import generate_real_corpus
+        from callroles.lab.simulate.real_voices import generate_real_corpus  # noqa: PLC0415 (CLI handler: loaded on use)
 
         meta = generate_real_corpus(
             args.out, args.real_voices, calls=calls, seed=args.seed,

