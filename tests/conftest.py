@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from callroles.base.settings import PROJECT_ROOT, Settings, get_settings
+from callroles.base.settings import PROJECT_ROOT
+from callroles.lab.settings import StackSettings, stack_settings
 from callroles.lab.simulate import generate_corpus, generator_fingerprint
 from callroles.training.dataset import BuildOptions, BuildResult, build_dataset
 from callroles.training.train import DEBUG_CONFIG, train
@@ -38,7 +39,7 @@ def project_root() -> Path:
 
 
 @pytest.fixture(scope="session")
-def stack() -> Iterator[Settings]:
+def stack() -> Iterator[StackSettings]:
     """A running local Kafka and Redis, on free ports or CALLROLES_TEST_*_PORT; stopped at the
     end if we started them (tests.support.stacks.local_stack)."""
     with local_stack("CALLROLES_TEST_") as settings:
@@ -51,13 +52,14 @@ SMALL_CORPUS_SEED = 1234
 
 @pytest.fixture(scope="session")
 def small_corpus() -> Path:
-    """A corpus of the "small" preset (layout in docs/CONTRACTS.md), generated once and cached.
+    """A corpus of the "small" preset (layout in docs/simulate.md ("The corpus folder")), generated
+    once and cached.
 
     Cached under ``settings.home / "test-cache"`` keyed by seed and the generator's code
     fingerprint; a ``.complete`` marker says it is whole. A file lock lets parallel sessions share.
     """
 
-    cache = get_settings().home / "test-cache"
+    cache = stack_settings().home / "test-cache"
     cache.mkdir(parents=True, exist_ok=True)
     out = cache / f"small-corpus-seed{SMALL_CORPUS_SEED}-{generator_fingerprint()}"
     marker = out / ".complete"

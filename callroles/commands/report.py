@@ -51,10 +51,11 @@ def _report(args: argparse.Namespace) -> int:
             )
         results = load_results(path)
     else:
-        from callroles.base.settings import get_settings  # noqa: PLC0415 (CLI handler: loaded on use)
-        from callroles.streaming.results import read_results, result_topic  # noqa: PLC0415 (CLI handler: loaded on use)
+        # the topic is the streaming distribution's, installed beside the runtime where Kafka is
+        from callroles.streaming.results import read_results, result_topic  # noqa: PLC0415 (optional: Kafka)
+        from callroles.streaming.settings import streaming_settings  # noqa: PLC0415 (optional: Kafka)
 
-        settings = get_settings()
+        settings = streaming_settings()
         topic = name or result_topic(settings)
         print(f"reading {topic} at {settings.bootstrap_servers} until {args.idle:.0f} s idle")
         results = read_results(settings, topic, idle_s=args.idle)

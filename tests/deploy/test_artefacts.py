@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from callroles.base.settings import Settings
+from callroles.lab.settings import StackSettings
 from callroles.schemas import TOPICS
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
@@ -15,7 +15,7 @@ ENV_NAME = re.compile(r"\bCALLROLES_[A-Z0-9_]+\b")
 
 
 def _settings_env_names() -> set[str]:
-    return {f"CALLROLES_{name.upper()}" for name in Settings.model_fields}
+    return {f"CALLROLES_{name.upper()}" for name in StackSettings.model_fields}
 
 
 def test_manifests_parse() -> None:
@@ -44,7 +44,7 @@ def test_configmap_values_build_valid_settings(monkeypatch) -> None:  # type: ig
     secret = yaml.safe_load((DEPLOY / "k8s" / "secret.yaml").read_text())["stringData"]
     for key, value in {**config, **secret}.items():
         monkeypatch.setenv(key, value)
-    settings = Settings()
+    settings = StackSettings()
     assert settings.kafka_security_protocol == "SASL_SSL"
     assert settings.allowed_roots == (Path("/recordings"),)
     assert "change-me" not in repr(settings)  # secrets never show in reprs or logs

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from callroles.base.errors import ConfigError
-from callroles.base.settings import Settings
 from callroles.lab import cluster as cl
+from callroles.lab.settings import StackSettings
 from callroles.streaming.clients import producer_kwargs
 
 
@@ -18,7 +18,9 @@ def _props(text: str) -> dict[str, str]:
 
 
 def test_three_voters_one_per_node_and_replication(tmp_path: Path) -> None:
-    c = cl.cluster(Settings(home=tmp_path, partitions=2), [9101, 9102, 9103], [9201, 9202, 9203])
+    c = cl.cluster(
+        StackSettings(home=tmp_path, partitions=2), [9101, 9102, 9103], [9201, 9202, 9203]
+    )
     assert c.bootstrap == "127.0.0.1:9101,127.0.0.1:9102,127.0.0.1:9103"
     voters = "1@127.0.0.1:9201,2@127.0.0.1:9202,3@127.0.0.1:9203"
     for node in c.nodes:
@@ -39,9 +41,9 @@ def test_three_voters_one_per_node_and_replication(tmp_path: Path) -> None:
 
 
 def test_producers_default_to_acks_all_with_idempotence() -> None:
-    kw = producer_kwargs(Settings())
+    kw = producer_kwargs(StackSettings())
     assert (kw["acks"], kw["enable_idempotence"]) == ("all", True)
-    fewer = producer_kwargs(Settings(kafka_acks="1", kafka_idempotence=False))
+    fewer = producer_kwargs(StackSettings(kafka_acks="1", kafka_idempotence=False))
     assert (fewer["acks"], fewer["enable_idempotence"]) == (1, False)
     with pytest.raises(ConfigError, match="kafka_acks=all"):
-        producer_kwargs(Settings(kafka_acks="1"))
+        producer_kwargs(StackSettings(kafka_acks="1"))

@@ -12,12 +12,12 @@ import redis
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from callroles.base.errors import StackError
-from callroles.base.settings import Settings
 from callroles.lab import stack as stack_mod
 from callroles.lab.install import kafka_cluster_id
+from callroles.lab.settings import StackSettings
 
 
-def test_produce_and_consume_on_the_local_broker(stack: Settings) -> None:
+def test_produce_and_consume_on_the_local_broker(stack: StackSettings) -> None:
 
     topic = f"test-roundtrip-{uuid.uuid4().hex[:8]}"
     payloads = [f"call-{i}".encode() for i in range(5)]
@@ -50,7 +50,7 @@ def test_produce_and_consume_on_the_local_broker(stack: Settings) -> None:
     assert asyncio.run(roundtrip()) == payloads
 
 
-def test_redis_read_write(stack: Settings) -> None:
+def test_redis_read_write(stack: StackSettings) -> None:
 
     client = redis.Redis.from_url(stack.redis_dsn)
     key = f"test:{uuid.uuid4().hex}"
@@ -60,7 +60,7 @@ def test_redis_read_write(stack: Settings) -> None:
     client.delete(key)
 
 
-def test_start_is_idempotent_and_status_reports_both(stack: Settings) -> None:
+def test_start_is_idempotent_and_status_reports_both(stack: StackSettings) -> None:
     messages = stack_mod.start(stack)
     assert all("already running" in m for m in messages), messages
     state = stack_mod.status(stack)
@@ -78,7 +78,7 @@ def _taken_port() -> tuple[socket.socket, int]:
 def test_port_taken_is_reported_and_nothing_is_left_running(tmp_path: Path) -> None:
     sock, port = _taken_port()
     try:
-        settings = Settings(home=tmp_path, kafka_port=port, redis_port=port)
+        settings = StackSettings(home=tmp_path, kafka_port=port, redis_port=port)
         with pytest.raises(StackError, match=f"port {port}.*taken"):
             stack_mod.start_redis(settings)
         with pytest.raises(StackError, match=f"port {port}.*taken"):
@@ -90,7 +90,7 @@ def test_port_taken_is_reported_and_nothing_is_left_running(tmp_path: Path) -> N
 
 def test_java_missing_is_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))  # a real PATH without java on it
-    settings = Settings(home=tmp_path)
+    settings = StackSettings(home=tmp_path)
     with pytest.raises(StackError, match="Java is missing"):
         stack_mod.ensure_kafka_jars(settings)
 
@@ -105,7 +105,7 @@ def test_no_network_to_maven_central_is_reported(tmp_path: Path) -> None:
         "<mirrors><mirror><id>closed</id><mirrorOf>*</mirrorOf>"
         "<url>http://127.0.0.1:9/maven2</url></mirror></mirrors></settings>"
     )
-    settings = Settings(home=tmp_path / "home", maven_settings=m2 / "settings.xml")
+    settings = StackSettings(home=tmp_path / "home", maven_settings=m2 / "settings.xml")
     with pytest.raises(StackError, match="could not fetch the Kafka broker from Maven Central"):
         stack_mod.ensure_kafka_jars(settings)
     assert not stack_mod.stack_paths(settings).kafka_libs.exists()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from callroles.base.settings import Settings
+from callroles.lab.settings import StackSettings
 from callroles.streaming.topics import create_topics
 from tests.faults import corpus, harness
 from tests.support import http_server
@@ -37,9 +37,9 @@ def bad_inputs(corpus_root: Path, http_base: str) -> list[corpus.BadInput]:
 
 
 @pytest.fixture(scope="session")
-def limited_settings(corpus_root: Path) -> Settings:
+def limited_settings(corpus_root: Path) -> StackSettings:
     """The limits and allow lists the corpus expects (its own root, only 127.0.0.1 over http)."""
-    return Settings(
+    return StackSettings(
         allowed_roots=(corpus_root / "allowed",),
         allowed_hosts=("127.0.0.1",),
         max_bytes=corpus.LIMIT_BYTES,
@@ -53,7 +53,7 @@ def limited_settings(corpus_root: Path) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def fault_stack() -> Iterator[Settings]:
+def fault_stack() -> Iterator[StackSettings]:
     """The fault suite's own Kafka and Redis (restarted by the tests, so never shared): free
     ports unless CALLROLES_FAULT_KAFKA_PORT / _KAFKA_CONTROLLER_PORT / _REDIS_PORT name them."""
     with local_stack("CALLROLES_FAULT_", partitions=2) as settings:
@@ -68,12 +68,12 @@ def fault_model() -> Path:
 
 @pytest.fixture(scope="session")
 def fault_workers(
-    fault_stack: Settings,
+    fault_stack: StackSettings,
     fault_model: Path,
     corpus_root: Path,
     bad_inputs: list,
     tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[tuple[Settings, Path, Workers]]:
+) -> Iterator[tuple[StackSettings, Path, Workers]]:
     """Two workers on a fresh topic prefix with the corpus limits; yields settings, scratch,
     the worker group (tests may kill and restart them)."""
 

@@ -217,5 +217,6 @@ EVENT_KINDS = (
     "redirect_out", "huge_event",
 )  # fmt: skip
 ALL_KINDS = (*AUDIO_EXPECT, *EVENT_KINDS)
-#: kinds that expose a known defect (docs/reliability-findings.md); tests mark them strict xfail
+#: kinds that expose a known defect (docs/reliability.md, "Bad-input corpus"); tests mark them
+#: strict xfail
 KNOWN_DEFECTS = {}

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from callroles.base.settings import Settings
+from callroles.lab.settings import StackSettings
 from tests.support.workers import Workers, stack_env
 
 #: what every fault suite's workers share: short leases and sessions so faults show quickly
@@ -29,7 +29,7 @@ FAULT_TIMINGS = {
 }
 
 
-def fault_env(settings: Settings, model: Path, **extra: str) -> dict[str, str]:
+def fault_env(settings: StackSettings, model: Path, **extra: str) -> dict[str, str]:
     """The environment of a fault suite's workers: the stack, the timings, the model."""
     return stack_env(settings, **FAULT_TIMINGS, CALLROLES_MODEL_PATH=str(model), **extra)
 

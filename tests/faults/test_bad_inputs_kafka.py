@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from callroles import schemas
-from callroles.base.settings import Settings
+from callroles.lab.settings import StackSettings
 from tests.faults import corpus, harness
 from tests.support import calls
 from tests.support.workers import Workers
@@ -25,7 +25,7 @@ PHONE = "+905321234567"
 
 @pytest.fixture(scope="module")
 def kafka_run(
-    fault_workers: tuple[Settings, Path, Workers],
+    fault_workers: tuple[StackSettings, Path, Workers],
     bad_inputs: list[corpus.BadInput],
     corpus_root: Path,
 ) -> dict[str, Any]:

@@ -24,9 +24,9 @@ from pathlib import Path
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from callroles.base.settings import Settings
 from callroles.lab import cluster as cl
 from callroles.lab import stack as stack_mod
+from callroles.lab.settings import StackSettings
 from callroles.streaming.clients import kafka_kwargs
 from callroles.streaming.topics import RETENTION_MS, all_topics, create_topics
 from tests.faults import harness
@@ -40,14 +40,14 @@ N_CALLS = int(os.environ.get("CALLROLES_FAULT_CALLS", "10"))
 GATHER_S = max(480.0, 20.0 * N_CALLS)
 LEADER = 1  # leads every partition of the call-finished topic (first bootstrap address too)
 
-Ctx = tuple[cl.Cluster, Settings, Path, Workers]
+Ctx = tuple[cl.Cluster, StackSettings, Path, Workers]
 
 
 @pytest.fixture(scope="module")
-def kafka_cluster() -> Iterator[tuple[cl.Cluster, Settings]]:
+def kafka_cluster() -> Iterator[tuple[cl.Cluster, StackSettings]]:
     """Three Kafka nodes and a Redis on free ports; stopped and deleted afterwards."""
     ports = free_ports(7)
-    base = Settings(redis_port=ports[6], partitions=2, kafka_bootstrap=None, redis_url=None)
+    base = StackSettings(redis_port=ports[6], partitions=2, kafka_bootstrap=None, redis_url=None)
     c = cl.cluster(base, ports[:3], ports[3:6])
     try:
         cl.start(c)
@@ -60,7 +60,7 @@ def kafka_cluster() -> Iterator[tuple[cl.Cluster, Settings]]:
         shutil.rmtree(stack_mod.stack_paths(base).redis_dir, ignore_errors=True)
 
 
-async def _create_topics(settings: Settings, leader: int) -> None:
+async def _create_topics(settings: StackSettings, leader: int) -> None:
     """The call-finished topic with ``leader`` as preferred leader of every partition (so one
     kill -9 takes the leader of all of them), then the others as ``create_topics`` makes them."""
 
@@ -82,7 +82,7 @@ async def _create_topics(settings: Settings, leader: int) -> None:
 
 @pytest.fixture(scope="module")
 def cluster_workers(
-    kafka_cluster: tuple[cl.Cluster, Settings],
+    kafka_cluster: tuple[cl.Cluster, StackSettings],
     fault_model: Path,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Ctx]:

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from callroles.base.settings import Settings
 from callroles.lab import stack as stack_mod
+from callroles.lab.settings import StackSettings
 from tests.faults import harness
 from tests.support import calls
 from tests.support.workers import Workers
@@ -29,7 +29,7 @@ pytestmark = [pytest.mark.services]
 N_CALLS = int(os.environ.get("CALLROLES_FAULT_CALLS", "10"))
 GATHER_S = max(480.0, 20.0 * N_CALLS)
 
-Ctx = tuple[Settings, Path, Workers]
+Ctx = tuple[StackSettings, Path, Workers]
 
 
 def _submit_calls(ctx: Ctx, tag: str, n: int = N_CALLS) -> set[str]:

@@ -35,7 +35,7 @@ from typing import Any
 
 import pytest
 
-from callroles.base.settings import Settings
+from callroles.lab.settings import StackSettings
 from callroles.streaming.topics import create_topics
 from tests.faults import harness
 from tests.support import calls
@@ -49,7 +49,7 @@ GATHER_S = max(600.0, 12.0 * N_CALLS)
 
 pytestmark = [pytest.mark.services, pytest.mark.slow, pytest.mark.timeout(GATHER_S + 4 * PHASE_S)]
 
-Ctx = tuple[Settings, Path, Workers]
+Ctx = tuple[StackSettings, Path, Workers]
 
 _STARTED = re.compile(r"call (\S+) started \(attempt (\d+)\)")
 _DONE = re.compile(r"call (\S+) done in ")
@@ -57,7 +57,7 @@ _DONE = re.compile(r"call (\S+) done in ")
 
 @pytest.fixture
 def rebalance_workers(
-    fault_stack: Settings, fault_model: Path, tmp_path_factory: pytest.TempPathFactory
+    fault_stack: StackSettings, fault_model: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Ctx]:
     """Three worker slots (none started) on a fresh topic prefix with PARTITIONS partitions."""
 

@@ -1,6 +1,6 @@
 """Fixtures for the report tests: result events and ground truth in the shapes of
-schemas/examples and docs/CONTRACTS.md, deterministic from a seed (real results are used where
-the pipeline runs: see test_demo.py)."""
+schemas/examples and docs/simulate.md ("The corpus folder"), deterministic from a seed (real results
+are used where the pipeline runs: see test_demo.py)."""
 
 from __future__ import annotations
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from callroles.base.settings import Settings
 from callroles.lab.demo_worker import model_missing, worker_available
+from callroles.lab.settings import StackSettings
 from callroles.report import tables
 from callroles.schemas import validate
 from tests.support.models import assert_shipped_model
@@ -21,7 +21,7 @@ from tests.support.models import assert_shipped_model
 pytestmark = [pytest.mark.slow, pytest.mark.services]
 
 
-def test_demo_end_to_end(stack: Settings, tmp_path: Path, reference_dir: Path) -> None:
+def test_demo_end_to_end(stack: StackSettings, tmp_path: Path, reference_dir: Path) -> None:
     # the worker and the shipped model are part of the package: their absence is a failure
     why = worker_available() or model_missing(stack)
     assert why is None, why

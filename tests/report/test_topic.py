@@ -11,14 +11,15 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from callroles.base.cli import main
-from callroles.base.settings import Settings, get_settings
+from callroles.lab.settings import StackSettings, stack_settings
 from callroles.streaming.results import EventWatcher, consumer_kwargs, read_results, result_topic
+from callroles.streaming.settings import streaming_settings
 from callroles.streaming.topics import create_topics_sync
 
 pytestmark = pytest.mark.services
 
 
-async def _publish(settings: Settings, topic: str, events: list[dict]) -> None:
+async def _publish(settings: StackSettings, topic: str, events: list[dict]) -> None:
 
     producer = AIOKafkaProducer(**consumer_kwargs(settings))
     await producer.start()
@@ -30,7 +31,7 @@ async def _publish(settings: Settings, topic: str, events: list[dict]) -> None:
         await producer.stop()
 
 
-def test_results_from_the_topic(stack: Settings, batch: tuple[list[dict], Path]) -> None:
+def test_results_from_the_topic(stack: StackSettings, batch: tuple[list[dict], Path]) -> None:
 
     results, _ = batch
     settings = stack.model_copy(update={"topic_prefix": f"test-report-{uuid.uuid4().hex[:8]}."})
@@ -57,7 +58,7 @@ def test_results_from_the_topic(stack: Settings, batch: tuple[list[dict], Path])
 
 
 def test_report_command_reads_the_topic(
-    stack: Settings,
+    stack: StackSettings,
     batch: tuple[list[dict], Path],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -72,15 +73,15 @@ def test_report_command_reads_the_topic(
         "CALLROLES_TOPIC_PREFIX": prefix,
     }.items():
         monkeypatch.setenv(name, str(value))
-    get_settings.cache_clear()
+    streaming_settings.cache_clear()
     try:
-        settings = get_settings()
+        settings = stack_settings()
         create_topics_sync(settings, partitions=1)
         asyncio.run(_publish(settings, result_topic(settings), results))
         out = tmp_path / "out"
         assert main(["report", "--results", "topic", "--out", str(out), "--idle", "2"]) == 0
     finally:
-        get_settings.cache_clear()
+        streaming_settings.cache_clear()
     assert f"reading {prefix}callroles.call-result.v1" in capsys.readouterr().out
     page = (out / "index.html").read_text()
     assert page.count('<tbody class="call"') == len(results)

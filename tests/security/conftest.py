@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from callroles.base.settings import Settings
+from callroles.lab.settings import StackSettings
 from tests.support.secure_stack import SecureStack
 from tests.support.stacks import secure_stack
 
@@ -14,11 +14,11 @@ from tests.support.stacks import secure_stack
 @pytest.fixture(scope="session")
 def secure() -> Iterator[SecureStack]:
     """Fresh CA, certificates and SCRAM users, on free ports (tests.support.stacks)."""
-    with secure_stack(Settings()) as stack:
+    with secure_stack(StackSettings()) as stack:
         yield stack
 
 
 @pytest.fixture(scope="session")
-def secure_settings(secure: SecureStack) -> Settings:
+def secure_settings(secure: SecureStack) -> StackSettings:
     """What a worker's environment would hold for that stack."""
-    return secure.client_settings(Settings())
+    return secure.client_settings(StackSettings())

@@ -1,4 +1,5 @@
-"""Settings reach a SASL/SCRAM-SHA-512 + TLS Kafka and an ACL + TLS Redis; bad credentials fail.
+"""StackSettings reach a SASL/SCRAM-SHA-512 + TLS Kafka and an ACL + TLS Redis; bad credentials
+fail.
 
 Clients are built exactly as the worker builds them: ``callroles.streaming.clients``.
 """
@@ -18,12 +19,12 @@ from aiokafka.errors import KafkaConnectionError
 from pydantic import SecretStr
 
 from callroles.base.redis import redis_client
-from callroles.base.settings import Settings
+from callroles.lab.settings import StackSettings
 from callroles.streaming.clients import kafka_kwargs
 from tests.support.secure_stack import SecureStack
 
 
-async def _roundtrip(settings: Settings, topic: str, payloads: list[bytes]) -> list[bytes]:
+async def _roundtrip(settings: StackSettings, topic: str, payloads: list[bytes]) -> list[bytes]:
 
     producer = AIOKafkaProducer(**kafka_kwargs(settings))
     await asyncio.wait_for(producer.start(), 30)
@@ -47,7 +48,7 @@ async def _roundtrip(settings: Settings, topic: str, payloads: list[bytes]) -> l
     return got
 
 
-async def _producer_start(settings: Settings | None, **kwargs: Any) -> None:
+async def _producer_start(settings: StackSettings | None, **kwargs: Any) -> None:
 
     producer = AIOKafkaProducer(**(kafka_kwargs(settings) if settings else {}), **kwargs)
     try:
@@ -56,7 +57,7 @@ async def _producer_start(settings: Settings | None, **kwargs: Any) -> None:
         await producer.stop()
 
 
-def test_kafka_sasl_ssl_produce_consume_from_settings(secure_settings: Settings) -> None:
+def test_kafka_sasl_ssl_produce_consume_from_settings(secure_settings: StackSettings) -> None:
     kw = kafka_kwargs(secure_settings)
     assert kw["security_protocol"] == "SASL_SSL" and kw["sasl_mechanism"] == "SCRAM-SHA-512"
     assert isinstance(kw["ssl_context"], ssl.SSLContext)
@@ -65,7 +66,7 @@ def test_kafka_sasl_ssl_produce_consume_from_settings(secure_settings: Settings)
     assert asyncio.run(_roundtrip(secure_settings, topic, payloads)) == payloads
 
 
-def _refusal(settings: Settings | None, caplog: pytest.LogCaptureFixture, **kw: Any) -> str:
+def _refusal(settings: StackSettings | None, caplog: pytest.LogCaptureFixture, **kw: Any) -> str:
     """Start a producer that must fail; return aiokafka's log of why (it wraps the cause)."""
 
     caplog.clear()
@@ -75,21 +76,21 @@ def _refusal(settings: Settings | None, caplog: pytest.LogCaptureFixture, **kw: 
 
 
 def test_kafka_wrong_password_is_refused(
-    secure_settings: Settings, caplog: pytest.LogCaptureFixture
+    secure_settings: StackSettings, caplog: pytest.LogCaptureFixture
 ) -> None:
     bad = secure_settings.model_copy(update={"kafka_sasl_password": SecretStr("not-the-password")})
     assert "SaslAuthenticationFailed" in _refusal(bad, caplog)
 
 
 def test_kafka_unknown_user_is_refused(
-    secure_settings: Settings, caplog: pytest.LogCaptureFixture
+    secure_settings: StackSettings, caplog: pytest.LogCaptureFixture
 ) -> None:
     bad = secure_settings.model_copy(update={"kafka_sasl_username": "mallory"})
     assert "SaslAuthenticationFailed" in _refusal(bad, caplog)
 
 
 def test_kafka_untrusted_certificate_is_refused(
-    secure_settings: Settings, caplog: pytest.LogCaptureFixture
+    secure_settings: StackSettings, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Without our CA the system trust store does not accept the throwaway broker certificate."""
     bad = secure_settings.model_copy(update={"kafka_ssl_cafile": None})
@@ -106,7 +107,7 @@ def test_kafka_plaintext_client_gets_nothing(secure: SecureStack) -> None:
         )
 
 
-def _redis_ping(settings: Settings) -> bool:
+def _redis_ping(settings: StackSettings) -> bool:
     async def ping() -> bool:
         client = redis_client(settings, asyncio=True)
         try:
@@ -117,7 +118,7 @@ def _redis_ping(settings: Settings) -> bool:
     return asyncio.run(ping())
 
 
-def test_redis_tls_with_acl_user_from_settings(secure_settings: Settings) -> None:
+def test_redis_tls_with_acl_user_from_settings(secure_settings: StackSettings) -> None:
     assert secure_settings.redis_dsn.startswith("rediss://")
 
     async def write_read() -> str | None:
@@ -134,7 +135,9 @@ def test_redis_tls_with_acl_user_from_settings(secure_settings: Settings) -> Non
     assert asyncio.run(write_read()) == "agent"
 
 
-def test_redis_wrong_password_is_refused(secure: SecureStack, secure_settings: Settings) -> None:
+def test_redis_wrong_password_is_refused(
+    secure: SecureStack, secure_settings: StackSettings
+) -> None:
 
     url = f"rediss://{secure.client_user}:wrong@127.0.0.1:{secure.redis_port}/0"
     bad = secure_settings.model_copy(update={"redis_url": SecretStr(url)})
@@ -142,7 +145,9 @@ def test_redis_wrong_password_is_refused(secure: SecureStack, secure_settings: S
         _redis_ping(bad)
 
 
-def test_redis_default_user_is_disabled(secure: SecureStack, secure_settings: Settings) -> None:
+def test_redis_default_user_is_disabled(
+    secure: SecureStack, secure_settings: StackSettings
+) -> None:
 
     url = f"rediss://127.0.0.1:{secure.redis_port}/0"
     bad = secure_settings.model_copy(update={"redis_url": SecretStr(url)})
@@ -150,7 +155,7 @@ def test_redis_default_user_is_disabled(secure: SecureStack, secure_settings: Se
         _redis_ping(bad)
 
 
-def test_redis_plaintext_is_refused(secure: SecureStack, secure_settings: Settings) -> None:
+def test_redis_plaintext_is_refused(secure: SecureStack, secure_settings: StackSettings) -> None:
 
     url = f"redis://{secure.client_user}:{secure.client_password}@127.0.0.1:{secure.redis_port}/0"
     bad = secure_settings.model_copy(update={"redis_url": SecretStr(url)})
@@ -158,6 +163,6 @@ def test_redis_plaintext_is_refused(secure: SecureStack, secure_settings: Settin
         _redis_ping(bad)
 
 
-def test_secrets_never_in_reprs(secure: SecureStack, secure_settings: Settings) -> None:
+def test_secrets_never_in_reprs(secure: SecureStack, secure_settings: StackSettings) -> None:
     text = repr(secure_settings) + str(secure_settings.model_dump()) + repr(secure)
     assert secure.client_password not in text

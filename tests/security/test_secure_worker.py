@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from callroles.base.settings import Settings
+from callroles.lab.settings import StackSettings
 from callroles.streaming.topics import create_topics
 from tests.support import calls
 from tests.support.models import untrained_model
@@ -25,7 +25,7 @@ pytestmark = [pytest.mark.services, pytest.mark.slow]
 
 
 def test_worker_over_sasl_ssl_and_redis_tls(
-    secure: SecureStack, secure_settings: Settings, tmp_path: Path
+    secure: SecureStack, secure_settings: StackSettings, tmp_path: Path
 ) -> None:
 
     settings = secure_settings.model_copy(

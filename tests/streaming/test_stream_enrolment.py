@@ -12,7 +12,7 @@ import pytest
 
 from callroles.agents.voiceprints import RedisStore
 from callroles.base.redis import redis_client
-from callroles.base.settings import Settings
+from callroles.lab.settings import StackSettings
 from callroles.streaming.topics import create_topics
 from tests.support import calls
 from tests.support.workers import Workers, stack_env
@@ -21,7 +21,7 @@ pytestmark = [pytest.mark.services, pytest.mark.slow]
 
 
 def test_a_worker_enrols_the_agent_of_a_stereo_call(
-    stack: Settings, small_corpus: Path, tmp_path: Path
+    stack: StackSettings, small_corpus: Path, tmp_path: Path
 ) -> None:
     settings = stack.model_copy(update={"topic_prefix": f"ae{uuid.uuid4().hex[:8]}."})
     asyncio.run(create_topics(settings))

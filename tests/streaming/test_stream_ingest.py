@@ -12,7 +12,7 @@ from aiohttp import web
 
 from callroles import schemas
 from callroles.base.errors import AudioError
-from callroles.base.settings import Settings
+from callroles.lab.settings import StackSettings
 from callroles.streaming import fetch as F
 from callroles.streaming.ingest import (
     EventTooLargeError,
@@ -34,7 +34,7 @@ def rec(tmp_path: Path) -> Path:
 
 
 def test_paths_inside_allowed_roots_only(rec: Path, tmp_path: Path) -> None:
-    s = Settings(allowed_roots=(rec.parent,))
+    s = StackSettings(allowed_roots=(rec.parent,))
     assert F.check_path(rec, s) == rec.resolve()
     assert asyncio.run(F.fetch(f"file://{rec}", s)) == rec.resolve()
     assert F.check_path(Path("c-1.wav"), s) == rec.resolve()  # relative to the first root
@@ -50,7 +50,7 @@ def test_paths_inside_allowed_roots_only(rec: Path, tmp_path: Path) -> None:
     with pytest.raises(F.RecordingMissingError):
         F.check_path(rec.parent / "nope.wav", s)
     with pytest.raises(F.RecordingTooLargeError):
-        F.check_path(rec, Settings(allowed_roots=(rec.parent,), max_bytes=10))
+        F.check_path(rec, StackSettings(allowed_roots=(rec.parent,), max_bytes=10))
 
 
 def test_uri_schemes(rec: Path) -> None:
@@ -77,14 +77,16 @@ def test_http_fetch_from_allowed_hosts_only(rec: Path) -> None:
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         url = f"http://127.0.0.1:{port}"
         try:
-            ok = Settings(allowed_hosts=("127.0.0.*",))
+            ok = StackSettings(allowed_hosts=("127.0.0.*",))
             assert await F.fetch(f"{url}/c-1.wav", ok) == rec.read_bytes()
             with pytest.raises(F.RecordingMissingError):
                 await F.fetch(f"{url}/none.wav", ok)
             with pytest.raises(F.RecordingTooLargeError):
-                await F.fetch(f"{url}/c-1.wav", Settings(allowed_hosts=("127.0.0.1",), max_bytes=5))
+                await F.fetch(
+                    f"{url}/c-1.wav", StackSettings(allowed_hosts=("127.0.0.1",), max_bytes=5)
+                )
             with pytest.raises(F.UriNotAllowedError):
-                await F.fetch(f"{url}/c-1.wav", Settings())  # no host allowed by default
+                await F.fetch(f"{url}/c-1.wav", StackSettings())  # no host allowed by default
         finally:
             await runner.cleanup()
 

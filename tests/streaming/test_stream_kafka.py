@@ -14,7 +14,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from callroles import schemas
-from callroles.base.settings import Settings
+from callroles.lab.settings import StackSettings
 from callroles.streaming.http import build_http_app
 from callroles.streaming.submit import event_for_file, publish
 from callroles.streaming.tail import events, format_row
@@ -23,11 +23,11 @@ from callroles.streaming.topics import create_topics
 pytestmark = pytest.mark.services
 
 
-def _isolated(stack: Settings) -> Settings:
+def _isolated(stack: StackSettings) -> StackSettings:
     return stack.model_copy(update={"topic_prefix": f"t{uuid.uuid4().hex[:8]}.", "partitions": 3})
 
 
-async def _read(settings: Settings, n: int) -> list[dict]:
+async def _read(settings: StackSettings, n: int) -> list[dict]:
     got: list[dict] = []
     async for _kind, event in events(
         settings, ("call_finished",), from_beginning=True, idle_timeout_s=10
@@ -38,7 +38,7 @@ async def _read(settings: Settings, n: int) -> list[dict]:
     return got
 
 
-def test_topics_submit_and_http(stack: Settings, tmp_path: Path) -> None:
+def test_topics_submit_and_http(stack: StackSettings, tmp_path: Path) -> None:
 
     settings = _isolated(stack)
     rec = tmp_path / "c-42.wav"
@@ -90,7 +90,7 @@ def test_tail_rows() -> None:
     json.dumps(result)
 
 
-def test_cli_topics_submit_watch(stack: Settings, tmp_path: Path) -> None:
+def test_cli_topics_submit_watch(stack: StackSettings, tmp_path: Path) -> None:
     """The commands as a user runs them: topics create, submit, watch --once."""
 
     settings = _isolated(stack)

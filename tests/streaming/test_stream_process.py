@@ -17,8 +17,8 @@ import pytest
 
 from callroles import schemas
 from callroles.base.redis import redis_client
-from callroles.base.settings import Settings
 from callroles.call.pipeline import Models, load_models
+from callroles.lab.settings import StackSettings
 from callroles.streaming.clients import key_prefix
 from callroles.streaming.ledger import Ledger
 from callroles.streaming.process import CallProcessor
@@ -51,10 +51,10 @@ class Sink:
 
 @pytest.fixture(scope="module")
 def models() -> Models:
-    return load_models(Settings())
+    return load_models(StackSettings())
 
 
-def _settings(stack: Settings) -> Settings:
+def _settings(stack: StackSettings) -> StackSettings:
     return stack.model_copy(
         update={
             "topic_prefix": f"proc{uuid.uuid4().hex[:8]}.",
@@ -66,7 +66,7 @@ def _settings(stack: Settings) -> Settings:
 
 
 async def _run(
-    settings: Settings,
+    settings: StackSettings,
     models: Models,
     sink: Sink,
     events: list[Any],
@@ -90,7 +90,7 @@ def _event(call_id: str, path: Path) -> dict[str, Any]:
 
 
 def test_a_resubmitted_call_gets_its_stored_result_again_marked_replay(
-    stack: Settings, models: Models, small_corpus: Path
+    stack: StackSettings, models: Models, small_corpus: Path
 ) -> None:
     settings = _settings(stack)
     audio = next((small_corpus / "audio").glob("call00001.*"))
@@ -123,7 +123,7 @@ def test_a_resubmitted_call_gets_its_stored_result_again_marked_replay(
 
 
 def test_a_different_recording_under_a_used_call_id_is_a_conflict_unless_reprocess(
-    stack: Settings, models: Models, small_corpus: Path
+    stack: StackSettings, models: Models, small_corpus: Path
 ) -> None:
     settings = _settings(stack)
     first = next((small_corpus / "audio").glob("call00004.*"))
@@ -150,7 +150,7 @@ def test_a_different_recording_under_a_used_call_id_is_a_conflict_unless_reproce
 
 
 def test_a_bad_recording_is_one_typed_error_and_not_retried(
-    stack: Settings, models: Models, tmp_path: Path
+    stack: StackSettings, models: Models, tmp_path: Path
 ) -> None:
     settings = _settings(stack)
     not_audio = tmp_path / "notes.wav"
@@ -176,7 +176,7 @@ def test_a_bad_recording_is_one_typed_error_and_not_retried(
 
 
 def test_a_failed_send_gives_the_claim_back_and_the_retry_publishes(
-    stack: Settings, models: Models, small_corpus: Path
+    stack: StackSettings, models: Models, small_corpus: Path
 ) -> None:
     settings = _settings(stack)
     audio = next((small_corpus / "audio").glob("call00002.*"))
@@ -198,7 +198,7 @@ def test_a_failed_send_gives_the_claim_back_and_the_retry_publishes(
 
 
 def test_sends_failing_past_the_retries_leave_the_call_unclaimed(
-    stack: Settings, models: Models, small_corpus: Path
+    stack: StackSettings, models: Models, small_corpus: Path
 ) -> None:
     settings = _settings(stack)
     audio = next((small_corpus / "audio").glob("call00003.*"))
@@ -219,7 +219,7 @@ def test_sends_failing_past_the_retries_leave_the_call_unclaimed(
 
 
 def test_kafka_redelivering_the_answered_message_is_a_silent_duplicate(
-    stack: Settings, models: Models, small_corpus: Path
+    stack: StackSettings, models: Models, small_corpus: Path
 ) -> None:
     """A crash between publishing and committing makes Kafka deliver the same message again:
     that is no re-submission, so nothing is published; the same call in a new message is."""
@@ -239,7 +239,7 @@ def test_kafka_redelivering_the_answered_message_is_a_silent_duplicate(
 
 
 def test_a_claim_left_by_a_dead_publisher_is_waited_out_not_skipped(
-    stack: Settings, models: Models, small_corpus: Path
+    stack: StackSettings, models: Models, small_corpus: Path
 ) -> None:
     """A worker killed between claiming a result and publishing it leaves a claim that expires;
     the call must then be processed, not dropped as a duplicate (its offset would be committed

@@ -20,7 +20,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from callroles.base.redis import redis_client
-from callroles.base.settings import Settings
+from callroles.lab.settings import StackSettings
 from tests.support.ports import free_port
 
 pytestmark = pytest.mark.skipif(not shutil.which("redis-server"), reason="needs redis-server")
@@ -82,5 +82,5 @@ def test_plain_client_fails_after_a_restart(server: _Server) -> None:
 
 
 def test_redis_client_reconnects_after_a_restart(server: _Server) -> None:
-    client = redis_client(Settings(redis_port=server.port, redis_url=None), asyncio=True)
+    client = redis_client(StackSettings(redis_port=server.port, redis_url=None), asyncio=True)
     assert asyncio.run(_across_restart(client, server)) == 1

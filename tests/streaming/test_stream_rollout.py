@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from callroles.base.settings import Settings
+from callroles.lab.settings import StackSettings
 from callroles.models.crnn import RoleModel
 from callroles.models.trunk import stream_path
 from callroles.streaming.topics import create_topics
@@ -42,8 +42,8 @@ def _install(src: Path, dst: Path) -> str:
 
 @pytest.fixture(scope="module")
 def rollout(
-    stack: Settings, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[Settings, Workers, Path, list[Path]]]:
+    stack: StackSettings, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[StackSettings, Workers, Path, list[Path]]]:
     scratch = tmp_path_factory.mktemp("rollout")
     settings = stack.model_copy(
         update={"topic_prefix": f"roll{uuid.uuid4().hex[:8]}.", "partitions": 1}
@@ -78,13 +78,13 @@ def _wait_log(group: Workers, text: str, timeout: float = 120) -> None:
     pytest.fail(f"no {text!r} in the worker log:\n{group.text(0)[-3000:]}")
 
 
-def _submit(settings: Settings, ids: list[str], recordings: list[Path]) -> None:
+def _submit(settings: StackSettings, ids: list[str], recordings: list[Path]) -> None:
     events = [(c, calls.event(c, recordings[i % len(recordings)])) for i, c in enumerate(ids)]
     calls.submit(settings, events)
 
 
 def test_sighup_rolls_a_new_version_out_without_losing_or_doubling_a_call(
-    rollout: tuple[Settings, Workers, Path, list[Path]],
+    rollout: tuple[StackSettings, Workers, Path, list[Path]],
 ) -> None:
     settings, group, model, recordings = rollout
     old = RoleModel.load(model, execution_provider="cpu").model_version
@@ -112,7 +112,7 @@ def test_sighup_rolls_a_new_version_out_without_losing_or_doubling_a_call(
 
 
 def test_a_damaged_model_is_refused_and_the_worker_keeps_its_version(
-    rollout: tuple[Settings, Workers, Path, list[Path]],
+    rollout: tuple[StackSettings, Workers, Path, list[Path]],
 ) -> None:
     settings, group, model, recordings = rollout
     serving = RoleModel.load(model, execution_provider="cpu").model_version

@@ -16,8 +16,8 @@ import pytest
 
 from callroles.agents.voiceprints import RedisStore
 from callroles.base.redis import redis_client
-from callroles.base.settings import Settings
 from callroles.call.pipeline import load_models
+from callroles.lab.settings import StackSettings
 from callroles.streaming.topics import create_topics
 from tests.support import calls
 from tests.support.workers import Workers, stack_env
@@ -26,14 +26,14 @@ from tests.test_voiceprints import CALLYTICS, _agent_in_reference, _enrol, needs
 pytestmark = [pytest.mark.services, pytest.mark.slow, needs_callytics]
 
 
-def test_a_worker_decides_roles_by_the_enrolled_voice(stack: Settings, tmp_path: Path) -> None:
+def test_a_worker_decides_roles_by_the_enrolled_voice(stack: StackSettings, tmp_path: Path) -> None:
     settings = stack.model_copy(update={"topic_prefix": f"vp{uuid.uuid4().hex[:8]}."})
     asyncio.run(create_topics(settings))
     url = settings.redis_dsn
     store = RedisStore(
         redis_client(settings, url=url), key=f"callroles:{settings.topic_prefix}voiceprints"
     )
-    store.put(_enrol(load_models(Settings()), [CALLYTICS / "CSR01.wav"]))
+    store.put(_enrol(load_models(StackSettings()), [CALLYTICS / "CSR01.wav"]))
     env = stack_env(
         settings,
         CALLROLES_VOICEPRINT_STORE=url,

@@ -25,8 +25,8 @@ import pytest
 from aiokafka.partitioner import murmur2
 
 from callroles import schemas
-from callroles.base.settings import Settings
 from callroles.call.pipeline import Models, front_end
+from callroles.lab.settings import StackSettings
 from callroles.models.features import stream_windows
 from callroles.streaming.submit import event_for_file, publish, publish_raw
 from callroles.streaming.tail import collect
@@ -65,11 +65,11 @@ def model_path() -> Path:
 
 @pytest.fixture(scope="module")
 def workers(
-    stack: Settings,
+    stack: StackSettings,
     small_corpus: Path,
     model_path: Path,
     tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[tuple[Settings, Path, Workers]]:
+) -> Iterator[tuple[StackSettings, Path, Workers]]:
     """Two worker processes on a fresh topic prefix; yields settings, a scratch dir, the group."""
 
     scratch = tmp_path_factory.mktemp("stream-e2e")
@@ -105,7 +105,7 @@ def _truth(corpus: Path) -> dict[str, dict]:
 
 @dataclass
 class Run:
-    settings: Settings
+    settings: StackSettings
     ids: dict[str, str]  # corpus id -> submitted call id
     truth: dict[str, dict]
     results: dict[str, dict]  # call id -> result
@@ -193,7 +193,7 @@ def test_results_carry_the_front_ends_figures_unchanged(run: Run, model_path: Pa
     """The worker adds nothing and loses nothing: same call in-process, same talk times."""
 
     corpus_id = min(run.truth, key=lambda c: run.truth[c]["duration_s"])
-    front = front_end(run.truth[corpus_id]["file"], Models(Settings()), layout="auto")
+    front = front_end(run.truth[corpus_id]["file"], Models(StackSettings()), layout="auto")
     r = run.results[run.ids[corpus_id]]
     assert r["separation_strategy"] == front.strategy
     assert {s["speaker"]: s["talk_time_s"] for s in r["speakers"]} == {

@@ -16,7 +16,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer
 
-from callroles.base.settings import Settings
+from callroles.lab.settings import StackSettings
 from callroles.schemas import topic_name
 from callroles.streaming.clients import kafka_kwargs
 from callroles.streaming.submit import publish_raw
@@ -65,14 +65,14 @@ def event(call_id: str, path: Path | str, **extra: Any) -> bytes:
     ).encode()
 
 
-def submit(settings: Settings, messages: Iterable[tuple[str | None, bytes]]) -> None:
+def submit(settings: StackSettings, messages: Iterable[tuple[str | None, bytes]]) -> None:
     """Publish (key, raw value) messages on the call-finished topic."""
 
     asyncio.run(publish_raw(settings, [(k.encode() if k else None, v) for k, v in messages]))
 
 
 def gather(
-    settings: Settings,
+    settings: StackSettings,
     call_ids: set[str],
     timeout_s: float,
     *,

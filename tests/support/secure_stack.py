@@ -25,9 +25,9 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from callroles.base.errors import StackError
-from callroles.base.settings import Settings
 from callroles.lab import stack as plain
 from callroles.lab.install import kafka_cluster_id
+from callroles.lab.settings import StackSettings
 
 SCRAM = "SCRAM-SHA-512"
 DEFAULT_PORTS = {"kafka": 29192, "controller": 29193, "redis": 26479}
@@ -62,8 +62,8 @@ class SecureStack:
     def kafka_log(self) -> Path:
         return self.root / "kafka.log"
 
-    def client_settings(self, base: Settings, **overrides: object) -> Settings:
-        """Settings a worker would use against this stack (secrets as SecretStr)."""
+    def client_settings(self, base: StackSettings, **overrides: object) -> StackSettings:
+        """StackSettings a worker would use against this stack (secrets as SecretStr)."""
         values: dict[str, object] = {
             "home": base.home,
             "kafka_bootstrap": f"127.0.0.1:{self.kafka_port}",
@@ -197,7 +197,7 @@ def _kafka_properties(s: SecureStack) -> str:
     ])  # fmt: skip
 
 
-def _start_kafka(s: SecureStack, base: Settings, timeout: float) -> None:
+def _start_kafka(s: SecureStack, base: StackSettings, timeout: float) -> None:
     libs = plain.ensure_kafka_jars(base)
     config = s.root / "server.properties"
     config.write_text(_kafka_properties(s))
@@ -287,7 +287,7 @@ def _start_redis(s: SecureStack, timeout: float) -> None:
 
 
 def start(
-    base: Settings, ports: dict[str, int] | None = None, timeout: float = 120.0
+    base: StackSettings, ports: dict[str, int] | None = None, timeout: float = 120.0
 ) -> SecureStack:
     """Start both secure services in a fresh folder; stop whatever half-started on failure."""
     p = {**DEFAULT_PORTS, **(ports or {})}

@@ -16,8 +16,8 @@ import shutil
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from callroles.base.settings import Settings
 from callroles.lab import stack as stack_mod
+from callroles.lab.settings import StackSettings
 from tests.support import secure_stack as secure_mod
 from tests.support.ports import free_ports
 
@@ -41,13 +41,13 @@ def _env_ports(env_prefix: str) -> dict[str, int]:
     return found
 
 
-def stack_settings(env_prefix: str = "CALLROLES_TEST_", **extra: Any) -> Settings:
+def stack_settings(env_prefix: str = "CALLROLES_TEST_", **extra: Any) -> StackSettings:
     """Settings of a local stack on the ports the environment names, free ports for the rest."""
     ports = _env_ports(env_prefix)
     free = iter(free_ports(len(PORT_VARS)))
     for field in PORT_VARS:
         ports.setdefault(field, next(free))
-    return Settings(
+    return StackSettings(
         kafka_port=ports["kafka_port"],
         kafka_controller_port=ports["kafka_controller_port"],
         redis_port=ports["redis_port"],
@@ -58,7 +58,7 @@ def stack_settings(env_prefix: str = "CALLROLES_TEST_", **extra: Any) -> Setting
 
 
 @contextlib.contextmanager
-def local_stack(env_prefix: str = "CALLROLES_TEST_", **extra: Any) -> Iterator[Settings]:
+def local_stack(env_prefix: str = "CALLROLES_TEST_", **extra: Any) -> Iterator[StackSettings]:
     """Kafka and Redis running on :func:`stack_settings`' ports; afterwards stop what this
     started (a stack already answering on ports named by the environment is left alone) and
     delete the data folders of ports chosen here."""
@@ -82,13 +82,13 @@ def local_stack(env_prefix: str = "CALLROLES_TEST_", **extra: Any) -> Iterator[S
 
 
 @contextlib.contextmanager
-def secure_stack(base: Settings | None = None) -> Iterator[SecureStack]:
+def secure_stack(base: StackSettings | None = None) -> Iterator[SecureStack]:
     """The SASL/SCRAM + TLS Kafka and ACL + TLS Redis on free ports, with a fresh CA and
     users; stopped and its folder deleted afterwards."""
 
     kafka, controller, redis = free_ports(3)
     stack = secure_mod.start(
-        base or Settings(), ports={"kafka": kafka, "controller": controller, "redis": redis}
+        base or StackSettings(), ports={"kafka": kafka, "controller": controller, "redis": redis}
     )
     try:
         yield stack
@@ -97,7 +97,7 @@ def secure_stack(base: Settings | None = None) -> Iterator[SecureStack]:
         shutil.rmtree(stack.root, ignore_errors=True)
 
 
-def secure_worker_env(secure: SecureStack, settings: Settings) -> dict[str, str]:
+def secure_worker_env(secure: SecureStack, settings: StackSettings) -> dict[str, str]:
     """A worker's environment for the secure stack, configured only through CALLROLES_* vars
     (``settings``: the secure client settings with the topic prefix and partitions to use)."""
     env = {

@@ -26,12 +26,12 @@ from pathlib import Path
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
-from callroles.base.settings import Settings
+from callroles.lab.settings import StackSettings
 from callroles.streaming.clients import kafka_kwargs
 from tests.support.ports import free_port
 
 
-def stack_env(settings: Settings, **extra: str) -> dict[str, str]:
+def stack_env(settings: StackSettings, **extra: str) -> dict[str, str]:
     """This process's environment pointed at a local stack: its ports, topic prefix and
     partitions, without variables that would send a worker elsewhere; plus ``extra``."""
     env = {
@@ -47,12 +47,12 @@ def stack_env(settings: Settings, **extra: str) -> dict[str, str]:
     return env
 
 
-def group_id(settings: Settings) -> str:
+def group_id(settings: StackSettings) -> str:
     """The workers' consumer group (Faust's app id, see ``streaming/app.py``)."""
     return f"{settings.topic_prefix}callroles-worker"
 
 
-def group_members(settings: Settings, timeout: float = 10.0) -> tuple[str, list[str]]:
+def group_members(settings: StackSettings, timeout: float = 10.0) -> tuple[str, list[str]]:
     """(state, member client ids) of the workers' consumer group, as the broker reports them;
     ("unknown", []) when the broker does not answer."""
 
@@ -90,7 +90,7 @@ class Workers:
 
     def __init__(
         self,
-        settings: Settings,
+        settings: StackSettings,
         env: dict[str, str],
         logs_dir: Path,
         count: int = 2,

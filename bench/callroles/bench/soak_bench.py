@@ -26,11 +26,11 @@ from typing import Any
 import numpy as np
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from callroles.base.settings import Settings
 from callroles.bench.paths import REFERENCE_DIR, RESULTS_DIR
 from callroles.export.onnx_export import export_model
 from callroles.export.runs import windows_from_audio
 from callroles.lab import stack as stack_mod
+from callroles.lab.settings import StackSettings
 from callroles.models.crnn import DEFAULT_MODEL
 from callroles.models.features import DEFAULT_SPEC
 from callroles.models.metadata import ModelMetadata
@@ -67,7 +67,7 @@ def _calls(out: Path, n: int) -> list[Path]:
     return calls
 
 
-def _model(settings: Settings) -> Path:
+def _model(settings: StackSettings) -> Path:
     """The configured model, the shipped default, or an untrained CRNN cached for benches."""
 
     if settings.model_path:
@@ -128,7 +128,7 @@ def growth_mb_per_h(samples: list[dict[str, Any]], key: str) -> float | None:
 
 
 async def _load(
-    settings: Settings,
+    settings: StackSettings,
     calls: list[Path],
     pids: list[int],
     minutes: float,
@@ -213,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
 
-    settings = Settings(kafka_port=29392, kafka_controller_port=29393, redis_port=26679,
+    settings = StackSettings(kafka_port=29392, kafka_controller_port=29393, redis_port=26679,
                         kafka_bootstrap=None, redis_url=None, partitions=2,
                         topic_prefix=f"soak{uuid.uuid4().hex[:6]}.")  # fmt: skip
     before = stack_mod.status(settings)

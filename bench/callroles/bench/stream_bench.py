@@ -30,9 +30,9 @@ from typing import Any
 import numpy as np
 from aiokafka.partitioner import murmur2
 
-from callroles.base.settings import get_settings
 from callroles.bench.paths import RESULTS_DIR
 from callroles.lab import stack
+from callroles.lab.settings import stack_settings
 from callroles.lab.simulate import generate_corpus
 from callroles.streaming.submit import event_for_file, publish
 from callroles.streaming.tail import events
@@ -228,7 +228,7 @@ def main(argv: list[str]) -> int:
     )
     args = p.parse_args(argv)
 
-    base = get_settings()
+    base = stack_settings()
     stack.start(base)
     folder = args.corpus.resolve() if args.corpus else corpus(args.calls, args.seed, base.home)
     files = [

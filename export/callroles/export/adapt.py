@@ -124,11 +124,11 @@ def adapt(
     calls: str | Path,
     out: Path,
     opts: AdaptOptions,
-    settings: Settings | None = None,
+    settings: Settings,
 ) -> dict[str, Any]:
     """DBAS (+ voiceprint-labelled calls) -> fine-tune -> export -> held-out check; the report.
 
-    ``settings`` name the voiceprint store and the front end (default: the process's own).
+    ``settings`` name the voiceprint store and the front end.
     """
     import keras  # noqa: PLC0415 (Keras: loaded only to train or export)
 
@@ -152,7 +152,7 @@ def adapt(
     }
     if opts.voiceprints:
         report["voiceprint_labels"] = _voiceprint_pass(
-            archive, calls, built.skipped, tree, opts, settings or get_settings()
+            archive, calls, built.skipped, tree, opts, settings
         )
     base = base_keras(opts)
     keras.config.disable_interactive_logging()
@@ -241,7 +241,7 @@ def _adapt(args: argparse.Namespace) -> int:
         debug=args.debug,
         build=build,
     )
-    report = adapt(args.archive, args.calls, args.out, opts)
+    report = adapt(args.archive, args.calls, args.out, opts, get_settings())
     print(format_report(report))
     return 1 if report["verdict"] == "worse" else 0
 

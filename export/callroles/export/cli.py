@@ -86,11 +86,13 @@ def _show(_args: argparse.Namespace) -> int:
 
 
 def _rebuild(args: argparse.Namespace) -> int:
+    from callroles.base.settings import get_settings  # noqa: PLC0415 (CLI handler: loaded on use)
     from callroles.export.rebuild import rebuild  # noqa: PLC0415 (CLI handler: loaded on use)
 
+    work = args.work or get_settings().home / "default-model" / f"seed{args.seed}"
     report = rebuild(
         args.seed,
-        work=args.work,
+        work=work,
         out_dir=args.out,
         calls=args.calls,
         epochs=args.epochs,

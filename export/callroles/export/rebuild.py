@@ -19,7 +19,6 @@ from typing import Any
 
 import keras
 
-from callroles.base.settings import get_settings
 from callroles.export.onnx_export import ExportReport
 from callroles.export.runs import export_run
 from callroles.lab.simulate import generate_corpus
@@ -85,7 +84,7 @@ def ship(run_dir: Path, out_dir: Path, *, seed: int | None, recipe: dict[str, An
 def rebuild(
     seed: int,
     *,
-    work: Path | None = None,
+    work: Path,
     out_dir: Path | None = None,
     calls: int | None = None,
     epochs: int | None = None,
@@ -101,7 +100,6 @@ def rebuild(
         recipe = Recipe(**{**asdict(recipe), "random_paths": random_paths})
     if sources:
         recipe = Recipe(**{**asdict(recipe), **{k: v for k, v in sources.items() if v}})
-    work = work or get_settings().home / "default-model" / f"seed{seed}"
     out_dir = out_dir or DEFAULT_MODEL.parent
     corpus, data, run = work / "corpus", work / "dataset", work / "runs" / f"default-seed{seed}"
     keras.config.disable_interactive_logging()

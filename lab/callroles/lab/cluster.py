@@ -30,8 +30,8 @@ from typing import Any
 from aiokafka.admin import AIOKafkaAdminClient
 
 from callroles.base.errors import StackError
-from callroles.base.settings import Settings
 from callroles.lab.install import ensure_kafka_jars, java_cmd, kafka_cluster_id
+from callroles.lab.settings import StackSettings
 from callroles.lab.stack import _pid_alive, kafka_ready, port_answers, terminate
 
 SIZE = 3
@@ -77,7 +77,7 @@ class Node:
 class Cluster:
     """Where the nodes listen and keep their state; settings give jars, home and partitions."""
 
-    settings: Settings
+    settings: StackSettings
     root: Path
     nodes: tuple[Node, ...]
 
@@ -89,8 +89,8 @@ class Cluster:
     def node(self, node_id: int) -> Node:
         return next(n for n in self.nodes if n.node_id == node_id)
 
-    def client_settings(self) -> Settings:
-        """Settings of clients of this cluster: all nodes as bootstrap, topics created with
+    def client_settings(self) -> StackSettings:
+        """StackSettings of clients of this cluster: all nodes as bootstrap, topics created with
         replication factor 3 and min.insync.replicas 2, producers with acks=all + idempotence."""
         return self.settings.model_copy(
             update={
@@ -103,7 +103,9 @@ class Cluster:
         )
 
 
-def cluster(settings: Settings, ports: Sequence[int], controller_ports: Sequence[int]) -> Cluster:
+def cluster(
+    settings: StackSettings, ports: Sequence[int], controller_ports: Sequence[int]
+) -> Cluster:
     """The cluster whose nodes 1..3 listen on ``ports`` (clients) and ``controller_ports``."""
     if len(ports) != SIZE or len(controller_ports) != SIZE:
         raise ValueError(f"a cluster has {SIZE} nodes: give {SIZE} ports and controller ports")

@@ -26,7 +26,6 @@ from tqdm import tqdm
 
 from callroles.agents.voiceprints import FileStore
 from callroles.base.errors import CallrolesError
-from callroles.base.settings import Settings
 from callroles.call.enrol import enrol
 from callroles.call.pipeline import Models
 from callroles.lab import stack
@@ -40,6 +39,7 @@ from callroles.lab.demo_worker import (
     worker_available,
     worker_command,
 )
+from callroles.lab.settings import StackSettings
 from callroles.lab.simulate import generate_corpus
 from callroles.report import tables
 from callroles.report.html import build_report
@@ -102,7 +102,7 @@ class Demo:
 
     def __init__(
         self,
-        settings: Settings,
+        settings: StackSettings,
         out: Path,
         files: Sequence[Path] = (),
         *,

@@ -29,14 +29,14 @@ def register(sub: Any) -> None:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from callroles.base.settings import get_settings  # noqa: PLC0415 (CLI handler: loaded on use)
     from callroles.lab.demo import Demo  # noqa: PLC0415 (CLI handler: loaded on use)
+    from callroles.lab.settings import stack_settings  # noqa: PLC0415 (CLI handler: loaded on use)
 
     if args.calls < 1:
         print("callroles demo: --calls must be at least 1", file=sys.stderr)
         return 2
     demo = Demo(
-        get_settings(),
+        stack_settings(),
         args.out,
         args.files,
         calls=args.calls,

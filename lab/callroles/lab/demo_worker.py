@@ -15,7 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from callroles.base.settings import Settings
+from callroles.lab.settings import StackSettings
 from callroles.models.shipped import ROLE_MODEL as DEFAULT_MODEL
 
 
@@ -38,7 +38,7 @@ def worker_available() -> str | None:
     return "the `callroles worker` command is not installed yet (callroles.streaming.cli)"
 
 
-def model_missing(settings: Settings) -> str | None:
+def model_missing(settings: StackSettings) -> str | None:
     """None when the worker has a model to load, else why not (the default is built by export)."""
     if settings.model_path is not None:
         return None if Path(settings.model_path).is_file() else f"no model at {settings.model_path}"
@@ -64,7 +64,7 @@ def stop_process(proc: subprocess.Popen[bytes], grace_s: float = 20.0) -> str:
     return f"worker stopped (pid {proc.pid}, exit {proc.returncode})"
 
 
-def settings_env(settings: Settings) -> dict[str, str]:
+def settings_env(settings: StackSettings) -> dict[str, str]:
     """The connection settings a worker subprocess needs to reach the same stack."""
     env = {
         "CALLROLES_KAFKA_PORT": str(settings.kafka_port),

@@ -16,7 +16,7 @@ import uuid
 from pathlib import Path
 
 from callroles.base.errors import StackError
-from callroles.base.settings import Settings
+from callroles.lab.settings import StackSettings
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ def kafka_cluster_id() -> str:
             return cid
 
 
-def kafka_libs_dir(settings: Settings) -> Path:
+def kafka_libs_dir(settings: StackSettings) -> Path:
     """Jars are shared by every stack of this home, whatever its ports."""
     return settings.home / "stack" / f"kafka-{settings.kafka_version}" / "libs"
 
@@ -62,7 +62,7 @@ def java_cmd(libs: Path, main: str, *args: str, heap: str = "512m") -> list[str]
     ]  # fmt: skip
 
 
-def ensure_kafka_jars(settings: Settings) -> Path:
+def ensure_kafka_jars(settings: StackSettings) -> Path:
     """Resolve the broker's class path from Maven Central once; later starts reuse it."""
     libs = kafka_libs_dir(settings)
     stamp = libs / ".complete"

@@ -25,7 +25,6 @@ import redis
 from aiokafka.admin import AIOKafkaAdminClient
 
 from callroles.base.errors import StackError
-from callroles.base.settings import Settings
 from callroles.lab.install import (
     ensure_kafka_jars,
     ensure_redis_server,
@@ -33,6 +32,7 @@ from callroles.lab.install import (
     kafka_cluster_id,
     kafka_libs_dir,
 )
+from callroles.lab.settings import StackSettings
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +79,7 @@ class StackPaths:
         return self.redis_dir / "redis.log"
 
 
-def stack_paths(settings: Settings) -> StackPaths:
+def stack_paths(settings: StackSettings) -> StackPaths:
     """One folder per port, so a test stack and a user's stack never share data."""
     return StackPaths(
         settings.home / "stack", kafka_libs_dir(settings), settings.kafka_port, settings.redis_port
@@ -148,7 +148,7 @@ def kafka_ready(bootstrap: str, timeout: float = 5.0, **client: Any) -> bool:
 # --------------------------------------------------------------------------- kafka
 
 
-def _kafka_properties(settings: Settings, paths: StackPaths) -> str:
+def _kafka_properties(settings: StackSettings, paths: StackPaths) -> str:
     port, cport = settings.kafka_port, settings.kafka_controller_port
     return "\n".join([
         "process.roles=broker,controller",
@@ -175,7 +175,7 @@ def _kafka_properties(settings: Settings, paths: StackPaths) -> str:
     ])  # fmt: skip
 
 
-def start_kafka(settings: Settings, timeout: float = 90.0) -> str:
+def start_kafka(settings: StackSettings, timeout: float = 90.0) -> str:
     paths = stack_paths(settings)
     if _pid_alive(paths.kafka_pid) and kafka_ready(settings.bootstrap_servers):
         return f"kafka already running on 127.0.0.1:{settings.kafka_port}"
@@ -230,7 +230,7 @@ def start_kafka(settings: Settings, timeout: float = 90.0) -> str:
 # --------------------------------------------------------------------------- redis
 
 
-def start_redis(settings: Settings, timeout: float = 20.0) -> str:
+def start_redis(settings: StackSettings, timeout: float = 20.0) -> str:
     paths = stack_paths(settings)
     if _pid_alive(paths.redis_pid) and redis_ping(settings.redis_port):
         return f"redis already running on 127.0.0.1:{settings.redis_port}"
@@ -282,7 +282,7 @@ def terminate(pid: int, grace: float = 20.0, *, group: bool = True) -> None:
         kill(pid, signal.SIGKILL)
 
 
-def stop_kafka(settings: Settings) -> str:
+def stop_kafka(settings: StackSettings) -> str:
     paths = stack_paths(settings)
     pid = _pid_alive(paths.kafka_pid)
     paths.kafka_pid.unlink(missing_ok=True)
@@ -292,7 +292,7 @@ def stop_kafka(settings: Settings) -> str:
     return f"kafka stopped (pid {pid})"
 
 
-def stop_redis(settings: Settings) -> str:
+def stop_redis(settings: StackSettings) -> str:
     paths = stack_paths(settings)
     pid = _pid_alive(paths.redis_pid)
     if pid is None:
@@ -305,16 +305,16 @@ def stop_redis(settings: Settings) -> str:
     return f"redis stopped (pid {pid})"
 
 
-def start(settings: Settings) -> list[str]:
+def start(settings: StackSettings) -> list[str]:
     """Start Redis and Kafka (installing what is missing) and wait until both answer."""
     return [start_redis(settings), start_kafka(settings)]
 
 
-def stop(settings: Settings) -> list[str]:
+def stop(settings: StackSettings) -> list[str]:
     return [stop_kafka(settings), stop_redis(settings)]
 
 
-def status(settings: Settings) -> dict[str, dict[str, object]]:
+def status(settings: StackSettings) -> dict[str, dict[str, object]]:
     paths = stack_paths(settings)
     kafka_pid = _pid_alive(paths.kafka_pid)
     redis_pid = _pid_alive(paths.redis_pid)

@@ -7,14 +7,14 @@ import argparse
 import json
 from typing import Any
 
-from callroles.base.settings import Settings, get_settings
+from callroles.lab.settings import StackSettings, stack_settings
 
 
 # Handlers import inside themselves so `callroles --help` stays fast (callroles/cli.py).
 def _stack(args: argparse.Namespace) -> int:
     from callroles.lab import stack  # noqa: PLC0415 (CLI handler: loaded on use)
 
-    settings = get_settings()
+    settings = stack_settings()
     if args.action == "cluster":
         return _cluster(args, settings)
     if args.cluster_action is not None:
@@ -35,7 +35,7 @@ def _stack(args: argparse.Namespace) -> int:
     return _print_status(stack.status(settings), args.json)
 
 
-def _cluster(args: argparse.Namespace, settings: Settings) -> int:
+def _cluster(args: argparse.Namespace, settings: StackSettings) -> int:
     """Nodes 1..3 on ``--base-port``..+2, their controllers on +3..+5; Redis as configured."""
     from callroles.lab import cluster, stack  # noqa: PLC0415 (CLI handler: loaded on use)
 

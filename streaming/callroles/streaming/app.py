@@ -22,8 +22,8 @@ import faust
 from callroles.agents.voiceprints import open_store
 from callroles.base.errors import CallrolesError, StackError
 from callroles.base.redis import redis_client, redis_where
-from callroles.base.settings import Settings
 from callroles.call.pipeline import Models, load_models
+from callroles.streaming.settings import StreamingSettings
 
 from . import metrics
 from .clients import faust_credentials, key_prefix, worker_id
@@ -61,7 +61,7 @@ class TopicSink:
 class Runtime:
     """Models and the executor of one worker; the processor starts on Faust's loop."""
 
-    def __init__(self, settings: Settings, models: Models) -> None:
+    def __init__(self, settings: StreamingSettings, models: Models) -> None:
         self.settings = settings
         self.models = models
         self.worker = worker_id(settings)
@@ -118,7 +118,7 @@ class Runtime:
         return self._processor
 
 
-def build_app(settings: Settings, runtime: Runtime) -> Any:
+def build_app(settings: StreamingSettings, runtime: Runtime) -> Any:
     """The Faust app: consumer group per topic prefix, timeouts sized for long calls."""
     names = all_topics(settings)
     brokers = [f"kafka://{b.strip()}" for b in settings.bootstrap_servers.split(",") if b.strip()]
@@ -212,7 +212,7 @@ def build_app(settings: Settings, runtime: Runtime) -> Any:
     return app
 
 
-async def _redis_reachable(settings: Settings) -> None:
+async def _redis_reachable(settings: StreamingSettings) -> None:
     """A worker without its Redis ledger could neither lease nor deduplicate: refuse to start
     (the client's own retries, about 3 s, are the grace a restarting Redis gets)."""
     redis = redis_client(settings, asyncio=True)
@@ -228,7 +228,7 @@ async def _redis_reachable(settings: Settings) -> None:
         await redis.aclose()
 
 
-def run_worker(settings: Settings, *, loglevel: str = "info") -> int:
+def run_worker(settings: StreamingSettings, *, loglevel: str = "info") -> int:
     """Create topics if missing, load models, then run one worker until stopped."""
     redact_logs()  # phone numbers out of every log line of this process (F3)
     warn_if_open(settings)

@@ -11,8 +11,8 @@ import sys
 import time
 from pathlib import Path
 
-from callroles.base.settings import get_settings
 from callroles.schemas import LAYOUTS
+from callroles.streaming.settings import streaming_settings
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ def _redact_logs() -> None:
 def _worker(args: argparse.Namespace) -> int:
     from .app import run_worker  # noqa: PLC0415 (CLI handler: loaded on use)
 
-    settings = get_settings()
+    settings = streaming_settings()
     updates = {}
     if args.web_port is not None:
         updates["worker_web_port"] = args.web_port
@@ -48,7 +48,7 @@ def _submit(args: argparse.Namespace) -> int:
     _quiet()
     from .submit import event_for_file, publish  # noqa: PLC0415 (CLI handler: loaded on use)
 
-    settings = get_settings()
+    settings = streaming_settings()
     if args.call_id and len(args.files) > 1:
         print("callroles submit: --call-id needs exactly one FILE", file=sys.stderr)
         return 2
@@ -73,7 +73,7 @@ def _tail(args: argparse.Namespace) -> int:
 
     asyncio.run(
         tail(
-            get_settings(),
+            streaming_settings(),
             sys.stdout,
             as_json=args.json,
             from_beginning=args.from_beginning,
@@ -87,7 +87,7 @@ def _topics(args: argparse.Namespace) -> int:
     _quiet()
     from .topics import create_topics  # noqa: PLC0415 (CLI handler: loaded on use)
 
-    created = asyncio.run(create_topics(get_settings(), args.partitions))
+    created = asyncio.run(create_topics(streaming_settings(), args.partitions))
     for topic, state in created.items():
         print(f"{topic}\t{state}")
     return 0
@@ -97,7 +97,7 @@ def _serve(args: argparse.Namespace) -> int:
     _redact_logs()
     from .http import serve  # noqa: PLC0415 (CLI handler: loaded on use)
 
-    serve(get_settings(), host=args.host, port=args.port)
+    serve(streaming_settings(), host=args.host, port=args.port)
     return 0
 
 
@@ -107,7 +107,7 @@ def _watch(args: argparse.Namespace) -> int:
     from .submit import publish  # noqa: PLC0415 (CLI handler: loaded on use)
     from .watch import ASTERISK_PATTERN, FolderWatcher  # noqa: PLC0415 (CLI handler: loaded on use)
 
-    settings = get_settings()
+    settings = streaming_settings()
     pattern = None
     if args.pattern:
         pattern = re.compile(ASTERISK_PATTERN if args.pattern == "asterisk" else args.pattern)

@@ -10,22 +10,22 @@ from typing import Any
 import faust
 
 from callroles.base.errors import ConfigError
-from callroles.base.settings import Settings
+from callroles.streaming.settings import StreamingSettings
 
 SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 
 
-def worker_id(settings: Settings) -> str:
+def worker_id(settings: StreamingSettings) -> str:
     """A name for this worker in error events, metrics and Redis leases."""
     return settings.worker_id or f"{socket.gethostname()}:{settings.worker_web_port}"
 
 
-def key_prefix(settings: Settings) -> str:
+def key_prefix(settings: StreamingSettings) -> str:
     """Redis key prefix; follows the topic prefix so test runs and tenants never collide."""
     return f"callroles:{settings.topic_prefix}"
 
 
-def ssl_context(settings: Settings) -> ssl.SSLContext | None:
+def ssl_context(settings: StreamingSettings) -> ssl.SSLContext | None:
     """A TLS context for Kafka when the protocol uses SSL (CA file and optional client cert)."""
     protocol = settings.kafka_security_protocol.upper()
     if protocol not in SECURITY_PROTOCOLS:
@@ -47,7 +47,7 @@ def ssl_context(settings: Settings) -> ssl.SSLContext | None:
     return ctx
 
 
-def kafka_kwargs(settings: Settings) -> dict[str, Any]:
+def kafka_kwargs(settings: StreamingSettings) -> dict[str, Any]:
     """Keyword arguments for aiokafka producers, consumers and the admin client."""
     protocol = settings.kafka_security_protocol.upper()
     kwargs: dict[str, Any] = {
@@ -69,7 +69,7 @@ def kafka_kwargs(settings: Settings) -> dict[str, Any]:
     return kwargs
 
 
-def producer_kwargs(settings: Settings) -> dict[str, Any]:
+def producer_kwargs(settings: StreamingSettings) -> dict[str, Any]:
     """``kafka_kwargs`` plus acks and idempotence from settings (default ``acks=all`` with
     idempotence: a retried send after a leader change is written once, and a record counts as
     sent only once every in-sync replica has it, at least ``min.insync.replicas``)."""
@@ -86,7 +86,7 @@ def producer_kwargs(settings: Settings) -> dict[str, Any]:
     }
 
 
-def faust_credentials(settings: Settings) -> Any:
+def faust_credentials(settings: StreamingSettings) -> Any:
     """Faust's credentials object for the same security settings (None for PLAINTEXT)."""
     protocol = settings.kafka_security_protocol.upper()
     ctx = ssl_context(settings)

@@ -18,7 +18,7 @@ import aiohttp
 from yarl import URL
 
 from callroles.base.errors import InputError
-from callroles.base.settings import Settings
+from callroles.streaming.settings import StreamingSettings
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ def local_path(uri: str) -> Path | None:
     return Path(uri)
 
 
-def check_path(path: Path, settings: Settings) -> Path:
+def check_path(path: Path, settings: StreamingSettings) -> Path:
     """Resolve and check a local recording path against allowed roots and the size limit."""
     roots = [Path(r).resolve() for r in settings.allowed_roots]
     if not path.is_absolute():
@@ -92,7 +92,7 @@ def host_allowed(host: str, allowed: tuple[str, ...]) -> bool:
 MAX_REDIRECTS = 5
 
 
-def _check_url(url: str, settings: Settings) -> None:
+def _check_url(url: str, settings: StreamingSettings) -> None:
     """An http(s) URL on an allowed host, else UriSchemeError / UriNotAllowedError."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
@@ -104,7 +104,7 @@ def _check_url(url: str, settings: Settings) -> None:
         )
 
 
-async def fetch_http(url: str, settings: Settings) -> bytes:
+async def fetch_http(url: str, settings: StreamingSettings) -> bytes:
     """Download at most ``max_bytes`` from an allowed host, with a timeout.
 
     Redirects are followed by hand (at most MAX_REDIRECTS) so every hop is checked against
@@ -131,7 +131,7 @@ async def fetch_http(url: str, settings: Settings) -> bytes:
         raise FetchError(f"GET {url} failed: {type(exc).__name__}: {exc}") from exc
 
 
-async def _read_body(resp: Any, url: str, settings: Settings) -> bytes:
+async def _read_body(resp: Any, url: str, settings: StreamingSettings) -> bytes:
     if resp.status == 404:
         raise RecordingMissingError(f"no recording at {url} (HTTP 404)")
     if resp.status >= 400:
@@ -146,7 +146,7 @@ async def _read_body(resp: Any, url: str, settings: Settings) -> bytes:
     return b"".join(chunks)
 
 
-async def fetch(uri: str, settings: Settings) -> Path | bytes:
+async def fetch(uri: str, settings: StreamingSettings) -> Path | bytes:
     """The recording named by ``uri``: a checked local Path, or the downloaded bytes."""
     path = local_path(uri)
     if path is not None:
@@ -154,7 +154,7 @@ async def fetch(uri: str, settings: Settings) -> Path | bytes:
     return await fetch_http(uri, settings)
 
 
-def warn_if_open(settings: Settings) -> None:
+def warn_if_open(settings: StreamingSettings) -> None:
     """Say once at start-up when any local path may be read (development default)."""
     if not settings.allowed_roots:
         log.warning(

@@ -17,8 +17,8 @@ from aiohttp import web
 from aiokafka import AIOKafkaProducer
 
 from callroles.base.errors import CallrolesError, StackError
-from callroles.base.settings import Settings
 from callroles.schemas import SCHEMA_VERSION, topic_name, utc_now
+from callroles.streaming.settings import StreamingSettings
 
 from .clients import producer_kwargs
 from .ingest import parse_event
@@ -26,7 +26,7 @@ from .ingest import parse_event
 log = logging.getLogger(__name__)
 
 
-def build_http_app(settings: Settings, token: str | None = None) -> Any:
+def build_http_app(settings: StreamingSettings, token: str | None = None) -> Any:
     """The aiohttp application; the Kafka producer lives as long as the app."""
     topic = topic_name("call_finished", settings.topic_prefix)
     producer_key = web.AppKey("producer", AIOKafkaProducer)
@@ -91,7 +91,7 @@ def build_http_app(settings: Settings, token: str | None = None) -> Any:
     return app
 
 
-def serve(settings: Settings, host: str | None = None, port: int | None = None) -> None:
+def serve(settings: StreamingSettings, host: str | None = None, port: int | None = None) -> None:
     """Run the HTTP ingest until interrupted."""
     token = settings.http_token.get_secret_value() if settings.http_token else None
     web.run_app(

@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from callroles.base.errors import CallrolesError, InputError
-from callroles.base.settings import Settings
 from callroles.schemas import ERROR_CODES, SCHEMA_VERSION, STAGES, SchemaError, utc_now, validate
+from callroles.streaming.settings import StreamingSettings
 
 MAX_INPUT_CHARS = 4000
-MAX_EVENT_BYTES: int = Settings.model_fields["max_event_bytes"].default
+MAX_EVENT_BYTES: int = StreamingSettings.model_fields["max_event_bytes"].default
 MAX_METADATA_BYTES = 16_000  # metadata is echoed into the result event: keep it small
 _CALL_ID_OK = re.compile(r"[^A-Za-z0-9._:@+-]")
 

@@ -31,9 +31,9 @@ from typing import Any, Protocol
 
 from callroles.agents.voiceprints import VoiceprintStore
 from callroles.base.errors import CallrolesError, InputError
-from callroles.base.settings import Settings
 from callroles.call.pipeline import CallFailure, Models, run_call
 from callroles.schemas import utc_now
+from callroles.streaming.settings import StreamingSettings
 
 from . import metrics
 from .fetch import fetch
@@ -75,7 +75,7 @@ class CallProcessor:
 
     def __init__(
         self,
-        settings: Settings,
+        settings: StreamingSettings,
         *,
         models: Models,
         ledger: Ledger,

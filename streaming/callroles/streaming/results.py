@@ -18,26 +18,26 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaError
 
 from callroles.base.errors import StackError
-from callroles.base.settings import Settings
 from callroles.report.tables import ReportInputError
 from callroles.schemas import SchemaError, is_valid, topic_name, validate
 from callroles.streaming.clients import kafka_kwargs
+from callroles.streaming.settings import StreamingSettings
 
 log = logging.getLogger(__name__)
 
 
-def result_topic(settings: Settings) -> str:
+def result_topic(settings: StreamingSettings) -> str:
     """The result topic's full name (with the deployment's prefix)."""
     return topic_name("call_result", settings.topic_prefix)
 
 
-def consumer_kwargs(settings: Settings) -> dict[str, Any]:
+def consumer_kwargs(settings: StreamingSettings) -> dict[str, Any]:
     """Connection options for aiokafka: streaming's own helper, so every client agrees."""
     return kafka_kwargs(settings)
 
 
 async def _read(
-    settings: Settings,
+    settings: StreamingSettings,
     topic: str,
     idle_s: float,
     want: Collection[str] | None,
@@ -91,7 +91,7 @@ async def _read(
 
 
 def read_results(
-    settings: Settings,
+    settings: StreamingSettings,
     topic: str | None = None,
     *,
     idle_s: float = 5.0,
@@ -109,7 +109,9 @@ def read_results(
 class EventWatcher:
     """Results and errors published *after* ``start()`` (the demo's own calls, not old runs)."""
 
-    def __init__(self, settings: Settings, kinds: tuple[str, ...] = ("call_result", "call_error")):
+    def __init__(
+        self, settings: StreamingSettings, kinds: tuple[str, ...] = ("call_result", "call_error")
+    ):
         self.settings = settings
         self.topics = {topic_name(k, settings.topic_prefix): k for k in kinds}
         self._consumer: Any = None

@@ -15,8 +15,8 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 
 from callroles.base.errors import InputError, StackError
-from callroles.base.settings import Settings
 from callroles.schemas import topic_name, validate
+from callroles.streaming.settings import StreamingSettings
 
 from .clients import producer_kwargs
 from .ingest import make_event
@@ -71,7 +71,7 @@ def event_for_file(path: Path, overrides: Mapping[str, Any] | None = None) -> di
     return make_event(str(path.resolve()), call_id=call_id, extra=fields)
 
 
-async def publish(settings: Settings, events: Iterable[Mapping[str, Any]]) -> list[Any]:
+async def publish(settings: StreamingSettings, events: Iterable[Mapping[str, Any]]) -> list[Any]:
     """Send validated events to the call-finished topic; returns Kafka's record metadata."""
     checked = [validate("call_finished", dict(e)) for e in events]
     producer = AIOKafkaProducer(**producer_kwargs(settings))
@@ -91,7 +91,9 @@ async def publish(settings: Settings, events: Iterable[Mapping[str, Any]]) -> li
         await producer.stop()
 
 
-async def publish_raw(settings: Settings, payloads: Iterable[tuple[bytes | None, bytes]]) -> None:
+async def publish_raw(
+    settings: StreamingSettings, payloads: Iterable[tuple[bytes | None, bytes]]
+) -> None:
     """Send raw bytes (for tests and replays of invalid input): the worker must cope."""
     producer = AIOKafkaProducer(**producer_kwargs(settings))
     await producer.start()

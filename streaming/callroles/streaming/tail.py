@@ -12,8 +12,8 @@ from typing import Any, TextIO
 from aiokafka import AIOKafkaConsumer
 
 from callroles.base.errors import StackError
-from callroles.base.settings import Settings
 from callroles.schemas import topic_name
+from callroles.streaming.settings import StreamingSettings
 
 from .clients import kafka_kwargs
 
@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 
 async def events(
-    settings: Settings,
+    settings: StreamingSettings,
     kinds: Sequence[str] = ("call_result", "call_error"),
     *,
     from_beginning: bool = False,
@@ -63,7 +63,7 @@ async def events(
 
 
 async def collect(
-    settings: Settings, expected: int, timeout_s: float, *, from_beginning: bool = True
+    settings: StreamingSettings, expected: int, timeout_s: float, *, from_beginning: bool = True
 ) -> list[tuple[str, dict[str, Any]]]:
     """Up to ``expected`` events, or what arrived within ``timeout_s``."""
     got: list[tuple[str, dict[str, Any]]] = []
@@ -105,7 +105,7 @@ def format_row(kind: str, event: dict[str, Any]) -> str:
 
 
 async def tail(
-    settings: Settings,
+    settings: StreamingSettings,
     out: TextIO,
     *,
     as_json: bool = False,

@@ -7,8 +7,8 @@ import asyncio
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from callroles.base.errors import StackError
-from callroles.base.settings import Settings
 from callroles.schemas import TOPICS, topic_name
+from callroles.streaming.settings import StreamingSettings
 
 from .clients import kafka_kwargs
 
@@ -19,13 +19,13 @@ RETENTION_MS = {
 }
 
 
-def all_topics(settings: Settings) -> dict[str, str]:
+def all_topics(settings: StreamingSettings) -> dict[str, str]:
     """Event kind -> full topic name for this deployment's prefix."""
     return {kind: topic_name(kind, settings.topic_prefix) for kind in TOPICS}
 
 
 async def create_topics(
-    settings: Settings, partitions: int | None = None, replication: int | None = None
+    settings: StreamingSettings, partitions: int | None = None, replication: int | None = None
 ) -> dict[str, str]:
     """Create missing topics; return topic -> ``created`` or ``exists`` (partitions unchanged).
 
@@ -65,5 +65,7 @@ async def create_topics(
         await admin.close()
 
 
-def create_topics_sync(settings: Settings, partitions: int | None = None) -> dict[str, str]:
+def create_topics_sync(
+    settings: StreamingSettings, partitions: int | None = None
+) -> dict[str, str]:
     return asyncio.run(create_topics(settings, partitions))

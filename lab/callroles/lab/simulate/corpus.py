@@ -1,4 +1,5 @@
-"""Generate a corpus folder (layout in docs/CONTRACTS.md): audio, metadata table, ground truth.
+"""Generate a corpus folder (layout in docs/simulate.md ("The corpus folder")): audio, metadata
+table, ground truth.
 
 Everything is written into a hidden sibling folder and renamed into place at the end, so a failed
 or interrupted run leaves nothing half-written under the requested name.
