@@ -11,7 +11,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from callroles.base.cli import main
-from callroles.lab.settings import StackSettings, stack_settings
+from callroles.lab.settings import StackSettings
 from callroles.streaming.results import EventWatcher, consumer_kwargs, read_results, result_topic
 from callroles.streaming.settings import streaming_settings
 from callroles.streaming.topics import create_topics_sync
@@ -75,7 +75,7 @@ def test_report_command_reads_the_topic(
         monkeypatch.setenv(name, str(value))
     streaming_settings.cache_clear()
     try:
-        settings = stack_settings()
+        settings = StackSettings()  # from the environment just set
         create_topics_sync(settings, partitions=1)
         asyncio.run(_publish(settings, result_topic(settings), results))
         out = tmp_path / "out"

@@ -23,6 +23,7 @@ from callroles.frontend.decode import DecodeLimits, decode
 from callroles.models.crnn import RoleModel
 from callroles.streaming.app import load_models
 from callroles.streaming.fetch import fetch
+from callroles.streaming.settings import StreamingSettings
 from tests.support import http_server
 from tests.support.models import untrained_model
 
@@ -175,7 +176,7 @@ def test_decode_time_limit_kills_the_decoder() -> None:
 def test_http_download_stops_at_max_bytes(tmp_path: Path) -> None:
 
     (tmp_path / "big.gsm").write_bytes(b"\xd0" * 33 * 2000)  # 66 kB
-    settings = Settings(allowed_hosts=("127.0.0.1",), max_bytes=10_000, fetch_timeout_s=5)
+    settings = StreamingSettings(allowed_hosts=("127.0.0.1",), max_bytes=10_000, fetch_timeout_s=5)
     with http_server.running(tmp_path) as base, pytest.raises(InputError) as info:
         asyncio.run(fetch(f"{base}/files/big.gsm", settings))
     assert info.value.code == "recording_too_large"
@@ -184,5 +185,5 @@ def test_http_download_stops_at_max_bytes(tmp_path: Path) -> None:
 def test_http_fetch_needs_an_allow_list() -> None:
 
     with pytest.raises(InputError) as info:  # empty allowed_hosts refuses every URL
-        asyncio.run(fetch("http://127.0.0.1:9/x.gsm", Settings(allowed_hosts=())))
+        asyncio.run(fetch("http://127.0.0.1:9/x.gsm", StreamingSettings(allowed_hosts=())))
     assert info.value.code == "uri_not_allowed"
