@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from callroles import schemas
-from callroles.agents.voiceprints import FileStore
+from callroles.agents.store import FileStore
 from callroles.base.settings import Settings
 from callroles.call.pipeline import Models, load_models, run_call
 

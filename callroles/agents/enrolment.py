@@ -1,10 +1,15 @@
-"""Learn agents' voices from calls whose roles are certain, with guards against poisoning.
+"""Learn agents' voices from calls, with guards against poisoning: two ways.
 
-A call centre records some calls in stereo with a known layout (agent left or right): there the
-channel says for certain which voice is the agent's, whatever the role model thinks. Each such
-call with an ``agent_id`` adds the agent channel's speech to that agent's voiceprint, so mono
-calls of the same agent are decided by voice (:func:`callroles.call.roles.by_voiceprint`) after a
-few calls, without anybody enrolling anyone.
+**Stereo** (``auto_enrol`` includes ``stereo``): a stereo call whose layout names the agent's
+side says for certain which voice is the agent's, whatever the role model thinks. Each such call
+with an ``agent_id`` adds the agent channel's speech to that agent's voiceprint.
+
+**Recurrence** (``auto_enrol`` includes ``recurring``): a mono call of an agent with no print
+leaves evidence, one embedding per voice (:mod:`callroles.agents.store` keeps it, bounded and
+for a while); once one voice recurs across the agent's calls and the others do not
+(:mod:`callroles.agents.recurrence`), that voice becomes the agent's print, and the calls that
+taught it are named. Either way mono calls of the agent are then decided by voice
+(:func:`callroles.call.roles.by_voiceprint`), without anybody enrolling anyone.
 
 Only certain calls teach: a role decided by the CRNN never does (on real calls it was wrong at
 0.9997, docs/roles.md), nor a role decided by the voiceprint itself (that would only confirm it).
@@ -24,11 +29,12 @@ from typing import Any
 
 import numpy as np
 
+from callroles.agents.recurrence import Voice, recurring_voice
+from callroles.agents.store import VoiceprintStore
 from callroles.agents.voiceprints import (
     EMBEDDING_MODEL,
     Voiceprint,
     VoiceprintError,
-    VoiceprintStore,
     make_voiceprint,
     speech_partials,
 )
@@ -51,15 +57,19 @@ class Enrolment:
     reason: str
     similarity: float | None = None
     samples: int = 0
+    calls: tuple[str, ...] = ()  # the calls a recurring voice was learnt from
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "agent_id": self.agent_id,
             "action": self.action,
             "reason": self.reason,
             "similarity": None if self.similarity is None else round(self.similarity, 4),
             "samples": self.samples,
         }
+        if self.calls:
+            out["calls"] = list(self.calls)
+        return out
 
 
 def auto_enrol(
@@ -135,3 +145,57 @@ def _refuse(
     store.put(replace(current, refused=current.refused + 1, last_refusal=note))
     log.warning("agent %s: sample refused, %s", current.agent_id, note)
     return Enrolment(current.agent_id, "refused", why, similarity, current.auto_samples)
+
+
+def learn_recurring(
+    store: VoiceprintStore, call: dict[str, Any], voices: dict[str, tuple[np.ndarray, float]]
+) -> tuple[Enrolment, Voiceprint | None]:
+    """Keep this mono call's voices as evidence for its agent (``voices``: speaker -> its mean
+    embedding and seconds of speech) and learn the agent's print once one voice recurs; the
+    evidence goes once it has taught (customers' voices are kept no longer than needed)."""
+    agent_id, tenant = str(call["agent_id"]), str(call.get("tenant") or "")
+    call_id = str(call.get("call_id") or "")
+    now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    item = {
+        "call_id": call_id,
+        "at": now,
+        "model": EMBEDDING_MODEL,
+        "voices": [
+            {"speaker": spk, "vector": [round(float(x), 5) for x in vec], "speech_s": speech}
+            for spk, (vec, speech) in voices.items()
+        ],
+    }
+    evidence = [
+        e for e in store.add_evidence(agent_id, tenant, item) if e["model"] == EMBEDDING_MODEL
+    ]
+    found = recurring_voice(
+        [
+            Voice(e["call_id"], v["speaker"], np.asarray(v["vector"], np.float32), v["speech_s"])
+            for e in evidence
+            for v in e["voices"]
+        ]
+    )
+    if not found.learnt:
+        action = "refused" if found.reason.startswith(("ambiguous", "two voices")) else "skipped"
+        log.info("agent %s after call %s: %s", agent_id, call_id, found.reason)
+        return Enrolment(agent_id, action, found.reason, None, len(evidence)), None
+    assert found.vector is not None
+    learnt = Voiceprint(
+        agent_id=agent_id,
+        vector=[round(float(x), 6) for x in found.vector],
+        tenant=tenant,
+        speech_s=found.speech_s,
+        self_similarity=found.cohesion or 0.0,
+        sources=found.calls[-MAX_SOURCES:],
+        enrolled_at=now,
+        auto_samples=len(found.calls),
+        updated_at=now,
+        learnt_from="recurring",
+    )
+    store.put(learnt)
+    store.drop_evidence(agent_id, tenant)
+    log.info("agent %s enrolled from the voice recurring in calls %s", agent_id, found.calls)
+    enrolment = Enrolment(
+        agent_id, "enrolled", "recurring", found.cohesion, len(found.calls), tuple(found.calls)
+    )
+    return enrolment, learnt

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from callroles.agents.voiceprints import FileStore
+from callroles.agents.store import FileStore
 from callroles.base.settings import get_settings
 from callroles.bench.paths import RESULTS_DIR
 from callroles.call.pipeline import Artefacts, CallFailure, front_end, load_models, run_call

@@ -87,8 +87,8 @@ def snapshot(out: Path) -> None:
     for wav in sorted(diarization.glob("*.wav")):
         items.append((f"diarization/{wav.name}", wav, None))
     snap = {}
-    for key, path, agent in items:
-        snap[key] = _analyze(path, agent, env)
+    for key, path, agent_of in items:
+        snap[key] = _analyze(path, agent_of, env)
         print(key, snap[key]["agent_speaker"], file=sys.stderr, flush=True)
     out.write_text(json.dumps(snap, indent=1, sort_keys=True) + "\n")
 

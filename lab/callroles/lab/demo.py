@@ -24,7 +24,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from callroles.agents.voiceprints import FileStore
+from callroles.agents.store import FileStore
 from callroles.base.errors import CallrolesError
 from callroles.call.enrol import enrol
 from callroles.call.pipeline import Models

@@ -55,6 +55,7 @@ class Stored:
     result: dict[str, Any]
     recording_sha256: str
     source: str  # topic:partition:offset of the event it answered; "" when not from Kafka
+    event: dict[str, Any] | None = None  # the call-finished event it answered
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,16 @@ class Keys:
     def source(self) -> str:
         """Where the event that produced the result sat (``topic:partition:offset``)."""
         return self._call(f"{self.model_version}:source")
+
+    @property
+    def event(self) -> str:
+        """The call-finished event the published result answered (JSON)."""
+        return self._call(f"{self.model_version}:event")
+
+    @property
+    def revision(self) -> str:
+        """Set once a revision of the call was asked for (a learnt print decides it again)."""
+        return self._call(f"{self.model_version}:revision")
 
 
 class Ledger:
@@ -157,6 +168,7 @@ class Ledger:
         result: dict[str, Any],
         recording_sha256: str,
         source: str | None = None,
+        event: dict[str, Any] | None = None,
     ) -> None:
         """After Kafka acknowledged the result: never compute it again (until the TTL), and
         keep what was published, which recording it came from and which event asked for it."""
@@ -166,16 +178,27 @@ class Ledger:
         pipe.set(k.result, json.dumps(result), ex=self.ttl_s)
         pipe.set(k.recording, recording_sha256, ex=self.ttl_s)
         pipe.set(k.source, source or "", ex=self.ttl_s)
+        if event is not None:
+            pipe.set(k.event, json.dumps(event), ex=self.ttl_s)
         await pipe.execute()
 
     async def stored(self, call_id: str, model_version: str) -> Stored | None:
         """The result published for this call and model version, or None while it is being
         published (claimed) or once it expired."""
         k = self.keys(call_id, model_version)
-        raw, sha, source = await self.redis.mget(k.result, k.recording, k.source)
-        return Stored(json.loads(raw), str(sha or ""), str(source or "")) if raw else None
+        raw, sha, source, event = await self.redis.mget(k.result, k.recording, k.source, k.event)
+        if not raw:
+            return None
+        return Stored(
+            json.loads(raw), str(sha or ""), str(source or ""), json.loads(event) if event else None
+        )
+
+    async def ask_revision(self, call_id: str, model_version: str) -> bool:
+        """True the first time a revision of this call is asked for (once per result)."""
+        key = self.keys(call_id, model_version).revision
+        return bool(await self.redis.set(key, "asked", nx=True, ex=self.ttl_s))
 
     async def forget(self, call_id: str, model_version: str) -> None:
         """Drop a call's result for this model version (a re-submission asked to reprocess)."""
         k = self.keys(call_id, model_version)
-        await self.redis.delete(k.done, k.result, k.recording, k.source)
+        await self.redis.delete(k.done, k.result, k.recording, k.source, k.event, k.revision)

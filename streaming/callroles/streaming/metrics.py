@@ -25,6 +25,12 @@ DUPLICATES = Counter(
     ["why"],
     registry=REGISTRY,
 )
+REVISIONS = Counter(
+    "callroles_revisions_total",
+    "Earlier calls decided again once their agent's print was learnt: asked for, published",
+    ["what"],
+    registry=REGISTRY,
+)
 STAGE_SECONDS = Histogram(
     "callroles_stage_seconds",
     "Processing time per stage",

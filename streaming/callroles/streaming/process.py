@@ -29,16 +29,17 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from callroles.agents.voiceprints import VoiceprintStore
+from callroles.agents.store import VoiceprintStore
 from callroles.base.errors import CallrolesError, InputError
 from callroles.call.pipeline import CallFailure, Models, run_call
-from callroles.schemas import utc_now
+from callroles.schemas import utc_now, validate
 from callroles.streaming.settings import StreamingSettings
 
 from . import metrics
 from .fetch import fetch
 from .ingest import error_event, parse_event
 from .ledger import Ledger
+from .revise import ask_revisions, next_revision
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,8 @@ class Sink(Protocol):
     async def result(self, key: str, event: dict[str, Any]) -> None: ...
 
     async def error(self, key: str | None, event: dict[str, Any]) -> None: ...
+
+    async def resubmit(self, key: str, event: dict[str, Any]) -> None: ...
 
 
 class CallProcessor:
@@ -174,14 +177,17 @@ class CallProcessor:
             reprocess = bool(event.get("reprocess"))
             if not await self._take(call_id, version, reprocess):
                 return await self._resubmitted(event, attempt, source, version)
+            revision = None
             if reprocess:  # leased: the old result goes, the new one is claimed as usual
+                before = await self.ledger.stored(call_id, version)
+                revision = next_revision(before.result if before else None)
                 await self.ledger.forget(call_id, version)
         except Exception as exc:
             return CallFailure(exc, "aggregate", attempt)
         self._in_flight.add(call_id)
         renewer = asyncio.get_running_loop().create_task(self._renew(call_id))
         try:
-            return await self._process(event, attempt, source, models)
+            return await self._process(event, attempt, source, models, revision)
         finally:
             self._in_flight.discard(call_id)
             renewer.cancel()
@@ -259,7 +265,12 @@ class CallProcessor:
                 await self.ledger.renew_lease(call_id, self.worker, ttl)
 
     async def _process(
-        self, event: dict[str, Any], attempt: int, source: str | None, models: Models
+        self,
+        event: dict[str, Any],
+        attempt: int,
+        source: str | None,
+        models: Models,
+        revision: int | None = None,
     ) -> str | CallFailure:
         call_id = event["call_id"]
         log.info("call %s started (attempt %d): %s", call_id, attempt, event["recording_uri"])
@@ -282,6 +293,9 @@ class CallProcessor:
             outcome = await loop.run_in_executor(self.executor, run)
             if isinstance(outcome, CallFailure):
                 return replace(outcome, attempt=attempt)
+            if revision is not None:  # the call computed again: a new revision of its result
+                outcome = validate("call_result", {**outcome, "revision": revision})
+                metrics.REVISIONS.labels("published").inc()
             stage = "aggregate"
             version = models.model_version
             if not await self.ledger.claim(call_id, version, self.worker, CLAIM_TTL_S):
@@ -293,7 +307,8 @@ class CallProcessor:
             except BaseException:
                 await self.ledger.unclaim(call_id, version)
                 raise
-            await self.ledger.mark_sent(call_id, version, outcome, sha, source)
+            await self.ledger.mark_sent(call_id, version, outcome, sha, source, event)
+            await ask_revisions(outcome, self.ledger, self.sink, version)
         except Exception as exc:
             return CallFailure(exc, stage, attempt)
         _observe(outcome)
