@@ -144,6 +144,7 @@ class Discovered:
     speech_s: float
     agent: bool
     partners_recurring: float  # share of its calls whose other voice recurs too
+    speakers: dict[str, str] = field(default_factory=dict)  # call id -> the voice's speaker
 
 
 def discover(voices: Sequence[Voice], *, min_calls: int = 3) -> list[Discovered]:
@@ -179,6 +180,7 @@ def discover(voices: Sequence[Voice], *, min_calls: int = 3) -> list[Discovered]
                 round(float(weights.sum()), 2),
                 share < 0.5,
                 round(share, 3),
+                {v.call_id: v.speaker for v in members},
             )
         )
     return out
