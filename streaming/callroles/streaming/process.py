@@ -39,6 +39,7 @@ from . import metrics
 from .fetch import fetch
 from .ingest import error_event, parse_event
 from .ledger import Ledger
+from .privacy import for_result
 
 log = logging.getLogger(__name__)
 
@@ -273,7 +274,7 @@ class CallProcessor:
             run = functools.partial(
                 run_call,
                 recording,
-                event,
+                for_result(event, self.settings),  # no caller's number in what is published
                 models,
                 latencies=fetched,
                 voiceprints=self.voiceprints,

@@ -61,6 +61,13 @@ class StreamingSettings(Settings):
     broker_session_timeout_s: float = 45.0
     broker_heartbeat_interval_s: float = 3.0
 
+    # What a result copies from its call-finished event (privacy.py): the metadata keys let
+    # through (JSON list; none by default: Asterisk file names put the caller's number in
+    # metadata.caller), and the recording URI: "redacted" (digit runs of 6+ hashed), "full", or
+    # "none". What passes is scrubbed of digit runs of 6+ either way.
+    result_metadata: tuple[str, ...] = ()
+    result_recording_uri: Literal["redacted", "full", "none"] = "redacted"
+
     # HTTP ingest (callroles serve)
     http_host: str = "127.0.0.1"
     http_port: int = 8086
