@@ -85,8 +85,8 @@ def build_http_app(settings: StreamingSettings, token: str | None = None) -> web
 
     async def deliverer(_app: web.Application) -> AsyncIterator[None]:
         assert state.outbox is not None
-        where = urlsplit(str(settings.webhook_url))
-        log.info("webhook: delivering results to %s://%s", where.scheme, where.netloc)
+        where = urlsplit(str(settings.webhook_url))  # host only: a URL may carry a token
+        log.info("webhook: delivering results to %s://%s", where.scheme, where.hostname)
         task = asyncio.get_running_loop().create_task(Deliverer(settings, state.outbox).run())
         yield
         task.cancel()  # a try cut short here is due again after its claim horizon
