@@ -127,6 +127,8 @@ def test_get_follows_the_calls_latest_outcome(settings: StackSettings) -> None:
     cid = result["call_id"]
     error["call_id"] = cid
 
+    ttls: list[int] = []
+
     async def scenario() -> list[tuple[int, Any]]:
         ledger = _ledger(settings)
         answers = []
@@ -147,6 +149,8 @@ def test_get_follows_the_calls_latest_outcome(settings: StackSettings) -> None:
             await ask()  # the result
             await ledger.record_error(cid, error)
             await ask()  # a later error (another recording under this id) is the latest
+            keys = ledger.keys(cid)
+            ttls.extend([await ledger.redis.ttl(keys.error), await ledger.redis.ttl(keys.latest)])
             await ledger.replayed(cid, "v1")
             await ask()  # the result published again
             await ledger.mark_sent(cid, "v2", {**result, "worker": "w-v2"}, "sha")
@@ -157,6 +161,7 @@ def test_get_follows_the_calls_latest_outcome(settings: StackSettings) -> None:
         return answers
 
     answers = asyncio.run(scenario())
+    assert len(ttls) == 2 and all(500 < t <= 600 for t in ttls)  # the ledger's TTL, as results
     statuses = [s for s, _ in answers]
     assert statuses == [404, 202, 202, 202, 200, 200, 200, 200, 202]
     assert answers[0][1]["error"] == "not_found"

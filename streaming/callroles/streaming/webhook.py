@@ -122,7 +122,7 @@ class Deliverer:
                 try:
                     handled = await self.drain_once()
                 except Exception as exc:  # Redis lost: the deliveries wait in it
-                    log.warning("webhook: outbox unreachable (%s); retrying", type(exc).__name__)
+                    log.warning("webhook: outbox pass failed (%s: %s)", type(exc).__name__, exc)
                     handled = 0
                     await asyncio.sleep(max(1.0, self.settings.webhook_poll_s))
                 if not handled:
