@@ -23,8 +23,8 @@ from callroles.base.redis import redis_client
 from callroles.base.settings import PROJECT_ROOT, Settings
 from callroles.call.enrol import enrol
 from callroles.call.pipeline import Models, front_end, load_models, run_call
-from callroles.call.voices import call_voices, similarity
 from callroles.call.roles import decide_roles
+from callroles.call.voices import call_voices, similarity
 from callroles.frontend.decode import decode
 from callroles.frontend.turns import embed_turns, one_voice_split
 

@@ -29,6 +29,7 @@ from . import metrics
 from .clients import faust_credentials, key_prefix, worker_id
 from .fetch import warn_if_open
 from .ledger import Ledger
+from .outbox import Outbox
 from .process import CallProcessor
 from .redact import install as redact_logs
 from .topics import all_topics, create_topics
@@ -111,6 +112,7 @@ class Runtime:
                 ledger = Ledger(
                     redis, prefix=key_prefix(self.settings), ttl_s=self.settings.redis_ttl_s
                 )
+                outbox = Outbox(ledger) if self.settings.webhook_url else None
                 self._processor = CallProcessor(
                     self.settings,
                     voiceprints=open_store(self.settings),
@@ -119,6 +121,7 @@ class Runtime:
                     executor=self.executor,
                     sink=sink,
                     worker=self.worker,
+                    outbox=outbox,
                 )
         return self._processor
 

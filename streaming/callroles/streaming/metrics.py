@@ -66,6 +66,31 @@ CONSUMER_LAG = Gauge(
     registry=REGISTRY,
 )
 
+WEBHOOK_QUEUED = Counter(
+    "callroles_webhook_queued_total",
+    "Results a worker put in the webhook outbox (each delivered at least once, or dead-lettered)",
+    registry=REGISTRY,
+)
+WEBHOOK_DELIVERIES = Counter(
+    "callroles_webhook_deliveries_total",
+    "Webhook tries by outcome: delivered (2xx), retried (a failed try, another is scheduled), "
+    "dead_lettered (the last try failed; kept in Redis, listed by GET /webhook/dead-letters)",
+    ["outcome"],
+    registry=REGISTRY,
+)
+WEBHOOK_FAILURES = Counter(
+    "callroles_webhook_failures_total",
+    "Failed webhook tries by reason (timeout, connection, http_3xx, http_4xx, http_5xx)",
+    ["reason"],
+    registry=REGISTRY,
+)
+WEBHOOK_OUTBOX = Gauge(
+    "callroles_webhook_outbox",
+    "Webhook deliveries in Redis: queued (waiting or in flight) and dead (dead letters)",
+    ["state"],
+    registry=REGISTRY,
+)
+
 
 def exposition() -> bytes:
     """The text exposition format of every metric above."""
