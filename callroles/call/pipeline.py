@@ -34,6 +34,7 @@ from callroles.agents.store import VoiceprintStore
 from callroles.base.errors import CallrolesError, InputError
 from callroles.base.settings import Settings
 from callroles.call import voices
+from callroles.call.correction import corrected_roles, corrected_speaker, correction_of
 from callroles.call.result import build_result
 from callroles.call.roles import SpeakerRole, decide_roles, voiceprint_scale
 from callroles.call.scoring import SpeakerScore, score_speakers
@@ -214,7 +215,10 @@ def run_call(
     analyses a bare file, named after its stem. ``latencies`` measured before (a fetch) are
     merged into the result's ``latency_s``. With ``voiceprints``, a call whose ``agent_id`` is
     enrolled gets its roles from the agent's voice, and a certain call teaches the print unless
-    ``learn`` is False or ``settings.auto_enrol`` is off (callroles.agents.enrolment).
+    ``learn`` is False or ``settings.auto_enrol`` is off (callroles.agents.enrolment). A call
+    that carries a person's correction (callroles.call.correction) takes its roles from it and
+    teaches the print with it; an undone correction takes back what it taught, and the call is
+    decided as if nobody had said anything.
     """
     call = call or {}
     timings = dict(latencies or {})
@@ -248,11 +252,19 @@ def run_call(
         needs = vec is not None or learns_recurring(call, front, settings, store, vec)
         heard = call_voices(front, audio, models.encoder) if needs else {}
         roles = _decide(call, front, scores, models, heard, vec)
+        correction = correction_of(call)  # a person said who the agent is (or withdrew it)
+        corrected = None
+        if correction is not None:
+            corrected = (corrected_speaker(correction, front), bool(correction.get("undo")))
+            if not corrected[1]:
+                roles = corrected_roles(roles, corrected[0])
         learnt, learnt_print = voices.learn(
-            call, front, audio, roles, heard, vec, settings, store, models.encoder
+            call, front, audio, roles, heard, vec, settings, store, models.encoder, corrected
         )
         if learnt_print is not None:  # this call taught the print: it decides the call too
             roles = _decide(call, front, scores, models, heard, learnt_print)
+        elif corrected is not None and corrected[1]:  # as if nobody had said anything
+            roles = _decide(call, front, scores, models, heard, agent_print(call, voiceprints))
         timings["roles"] = time.perf_counter() - t0
         seen("roles", roles)
         timings["total"] = time.perf_counter() - started + sum((latencies or {}).values())

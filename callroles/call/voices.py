@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from callroles.agents.enrolment import Enrolment, auto_enrol, learn_recurring
+from callroles.agents.enrolment import Enrolment, auto_enrol, learn_recurring, unlearn
 from callroles.agents.store import VoiceprintStore
 from callroles.agents.voiceprints import span_embedding
 from callroles.base.settings import Settings
@@ -103,12 +103,20 @@ def learn(
     settings: Settings,
     store: VoiceprintStore | None,
     encoder: Any,
+    corrected: tuple[str, bool] | None = None,
 ) -> tuple[Enrolment | None, np.ndarray | None]:
     """What this call teaches its agent's print, and the print when the call made it. A store
-    that fails is logged and the call's result still goes out (its roles stand without it)."""
+    that fails is logged and the call's result still goes out (its roles stand without it).
+    ``corrected``: the speaker a person said is the agent, and whether that is withdrawn (then
+    its sample leaves the print); either way nothing else is learnt from the call."""
     if store is None or settings.auto_enrol == "off":
         return None, None
     try:
+        if corrected is not None:
+            speaker, undo = corrected
+            if undo:
+                return unlearn(store, dict(call), front, audio, speaker, encoder), None
+            return auto_enrol(store, dict(call), front, audio, speaker, encoder, "correction"), None
         if "stereo" in settings.auto_enrol and front.strategy == "stereo":
             taught = auto_enrol(store, dict(call), front, audio, channel_agent(roles), encoder)
             return taught, None

@@ -1,5 +1,6 @@
 """``callroles agents ...``: agents' voiceprints, enrolled from recordings, learnt from an
-archive (``learn`` with agent ids, ``discover`` without), listed, renamed and forgotten.
+archive (``learn`` with agent ids, ``discover`` without), listed, renamed and forgotten; and a
+person's correction of a published call's roles (``correct``, through the workers).
 
 Handlers import what they run inside themselves, so that ``callroles --help`` stays fast.
 """
@@ -46,6 +47,14 @@ def register(sub: Any) -> None:
     r.add_argument("new_id")
     r.add_argument("--tenant", default="")
     r.set_defaults(func=_rename)
+    c = asub.add_parser(
+        "correct", help="say which speaker of a published call is the agent (or --undo)"
+    )
+    c.add_argument("call_id")
+    c.add_argument("--agent-speaker", help="the speaker (S0, S1...) who is the agent")
+    c.add_argument("--undo", action="store_true", help="withdraw the call's correction")
+    c.add_argument("--by", default=None, help="who corrects (kept in the event)")
+    c.set_defaults(func=_correct)
     f = asub.add_parser("forget", help="remove an agent's voiceprint and its evidence")
     f.add_argument("agent_id")
     f.add_argument("--tenant", default="")
@@ -182,4 +191,34 @@ def _forget(args: argparse.Namespace) -> int:
             f"no voiceprint for agent {args.agent_id!r}", code="voiceprint_unknown_agent"
         )
     print(f"forgot agent {args.agent_id}: its voiceprint and evidence are removed from the store")
+    return 0
+
+
+def _correct(args: argparse.Namespace) -> int:
+    import asyncio  # noqa: PLC0415 (CLI handler: loaded on use)
+
+    from callroles.base.errors import CallrolesError  # noqa: PLC0415 (CLI handler: loaded on use)
+
+    try:  # the workers apply it: this needs the streaming distribution, not the runtime alone
+        from callroles.streaming.corrections import send_correction  # noqa: PLC0415 (optional)
+        from callroles.streaming.settings import streaming_settings  # noqa: PLC0415 (optional)
+    except ImportError:
+        print("callroles agents correct: install callroles-streaming (the workers apply "
+              "corrections)", file=sys.stderr)  # fmt: skip
+        return 2
+    if not args.undo and not args.agent_speaker:
+        print("callroles agents correct: --agent-speaker S or --undo", file=sys.stderr)
+        return 2
+    try:
+        event = asyncio.run(
+            send_correction(
+                streaming_settings(), args.call_id, args.agent_speaker, undo=args.undo, by=args.by
+            )  # fmt: skip
+        )
+    except CallrolesError as exc:
+        print(f"callroles agents correct: [{exc.code}] {exc}", file=sys.stderr)
+        return 1
+    what = "withdrawn" if args.undo else f"agent is {args.agent_speaker}"
+    print(f"call {event['call_id']}: correction sent ({what}); the corrected result follows "
+          "on the result topic with the next revision")  # fmt: skip
     return 0

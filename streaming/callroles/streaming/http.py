@@ -5,6 +5,8 @@ Routes (the handlers live one concern per module):
 - ``POST /calls``: submit a call-finished event (``http_ingest.py``);
 - ``GET /calls/{call_id}``: its result, its error, or that it is still pending, from the Redis
   ledger (``http_results.py``);
+- ``POST /calls/{call_id}/correction``: which speaker is the agent, or undo it
+  (``http_corrections.py``);
 - ``GET /webhook/dead-letters``, ``POST /webhook/dead-letters/{id}/requeue``: webhook
   deliveries that gave up (``http_results.py``);
 - ``GET /healthz``, ``GET /metrics`` (Prometheus), without a token.
@@ -33,6 +35,7 @@ from callroles.streaming.settings import StreamingSettings
 from . import metrics
 from .clients import key_prefix, producer_kwargs
 from .http_common import Handler, ServeState, problem
+from .http_corrections import correction_handler
 from .http_ingest import post_call_handler
 from .http_results import dead_letter_handlers, get_call_handler
 from .ledger import Ledger
@@ -103,6 +106,7 @@ def build_http_app(settings: StreamingSettings, token: str | None = None) -> web
     app = web.Application(client_max_size=settings.http_max_body_bytes, middlewares=[_auth(token)])
     app.cleanup_ctx.extend([kafka, ledger] + ([deliverer] if settings.webhook_url else []))
     app.router.add_post("/calls", post_call_handler(state))
+    app.router.add_post("/calls/{call_id}/correction", correction_handler(state))
     app.router.add_get("/calls/{call_id:.+}", get_call_handler(state))
     app.router.add_get("/webhook/dead-letters", listing)
     app.router.add_post("/webhook/dead-letters/{delivery_id}/requeue", requeue)

@@ -31,6 +31,12 @@ REVISIONS = Counter(
     ["what"],
     registry=REGISTRY,
 )
+CORRECTIONS = Counter(
+    "callroles_corrections_total",
+    "Corrections of a call's roles by a person: asked for, undone",
+    ["what"],
+    registry=REGISTRY,
+)
 STAGE_SECONDS = Histogram(
     "callroles_stage_seconds",
     "Processing time per stage",

@@ -42,6 +42,7 @@ from callroles.schemas import is_call_id, utc_now, validate
 from callroles.streaming.settings import StreamingSettings
 
 from . import metrics
+from .corrections import settled
 from .fetch import fetch
 from .ingest import error_event, parse_event
 from .ledger import Ledger
@@ -341,7 +342,8 @@ class CallProcessor:
             # queued before marked sent: a crash in between publishes (and queues) it again
             # on redelivery, never loses it (at least once)
             await self._queue_webhook(call_id, version, outcome)
-            await self.ledger.mark_sent(call_id, version, outcome, sha, source, event)
+            kept = settled(event)  # a withdrawn correction is not kept with the result
+            await self.ledger.mark_sent(call_id, version, outcome, sha, source, kept)
             await ask_revisions(outcome, self.ledger, self.sink, version)
         except Exception as exc:
             return CallFailure(exc, stage, attempt)
