@@ -23,6 +23,7 @@ import numpy as np
 
 from callroles.base.errors import ModelError
 from callroles.base.settings import Settings, get_settings
+from callroles.export.calibrate import binned_ece
 from callroles.models.embeddings import SAME_VOICE
 from callroles.models.shipped import SHIPPED_DIR
 from callroles.training.cli import add_build_arguments, build_options
@@ -81,11 +82,16 @@ def held_out_accuracy(model: Any, tree: Path) -> dict[str, Any]:
     y_true = np.array([it.label(n_classes) for it in items], dtype=np.int64)
     window = window_metrics(y_true, probs, n_classes)
     speaker = speaker_level(items, probs, n_classes)
+    per = speaker.get("per_speaker") or []
+    conf = np.array([max(s["probabilities"]) for s in per], dtype=np.float64)
+    right = np.array([s["correct"] for s in per], dtype=np.float64)
     return {
         "windows": len(items),
         "window_accuracy": round(float(window["accuracy"]), 4),
         "speakers": int(speaker["speakers"]),
         "speaker_accuracy": round(float(speaker["accuracy"]), 4),
+        # Eq. 4's top probability as the speaker's confidence, uncalibrated
+        "speaker_ece": round(binned_ece(conf, right), 4) if len(per) else None,
     }
 
 
