@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -58,7 +59,10 @@ async def _with_app(
         await ledger.redis.aclose()
 
 
-def test_bad_input_is_answered_and_escaped(stack: StackSettings, tmp_path: Path) -> None:
+def test_bad_input_is_answered_and_escaped(
+    stack: StackSettings, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="callroles.streaming.review")
     recording = tmp_path / "calls" / "here.wav"
     recording.parent.mkdir()
     header = (
@@ -153,3 +157,11 @@ def test_bad_input_is_answered_and_escaped(stack: StackSettings, tmp_path: Path)
     assert seen["fresh"][0] == 202
     assert seen["fresh"][1]["event"]["correction"]["agent_speaker"] == "S1"
     assert seen["unknown correction"] == 404
+    logged = caplog.text
+    for line in (
+        "review: GET /review/calls/rv-here -> 200",
+        "review: GET /review -> 303",
+        "review: POST /review/calls/rv-here/correction -> 409",
+        "login refused",
+    ):
+        assert line in logged  # every page action is logged
