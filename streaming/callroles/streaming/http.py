@@ -9,6 +9,7 @@ Routes (the handlers live one concern per module):
   (``http_corrections.py``);
 - ``GET /webhook/dead-letters``, ``POST /webhook/dead-letters/{id}/requeue``: webhook
   deliveries that gave up (``http_results.py``);
+- ``GET /review`` and below: the review page for QA people (``review/``);
 - ``GET /healthz``, ``GET /metrics`` (Prometheus), without a token.
 
 One bearer token (``CALLROLES_HTTP_TOKEN``), when set, guards every route but the last two. When
@@ -23,7 +24,7 @@ import hmac
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from aiohttp import web
 from aiokafka import AIOKafkaProducer
@@ -40,6 +41,8 @@ from .http_ingest import post_call_handler
 from .http_results import dead_letter_handlers, get_call_handler
 from .ledger import Ledger
 from .outbox import Outbox
+from .review import auth as review_auth
+from .review.routes import add_review_routes, logged
 from .webhook import Deliverer, check_settings
 
 log = logging.getLogger(__name__)
@@ -48,10 +51,18 @@ OPEN_PATHS = ("/healthz", "/metrics")
 
 
 def _auth(token: str | None) -> Any:
-    """The bearer-token check, as a middleware (compared in constant time; never logged)."""
+    """The bearer-token check, as a middleware (compared in constant time; never logged). The
+    review page also takes its login cookie (``review/auth.py``) and sends a browser without
+    one to its login form."""
 
     @web.middleware
     async def check(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if token is not None and request.path.startswith("/review"):
+            if request.path == "/review/login" or review_auth.authorised(request, token):
+                return await handler(request)
+            if request.method == "GET" and not request.path.endswith(("/audio", "/state")):
+                raise web.HTTPSeeOther(f"/review/login?{urlencode({'next': request.path_qs})}")
+            return problem(401, "unauthorized", "log in again (missing, wrong or expired token)")
         if token is not None and request.path not in OPEN_PATHS:
             given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
             if not hmac.compare_digest(given.encode(), token.encode()):
@@ -103,7 +114,9 @@ def build_http_app(settings: StreamingSettings, token: str | None = None) -> web
         return web.Response(body=metrics.exposition(), content_type="text/plain")
 
     listing, requeue = dead_letter_handlers(state)
-    app = web.Application(client_max_size=settings.http_max_body_bytes, middlewares=[_auth(token)])
+    app = web.Application(
+        client_max_size=settings.http_max_body_bytes, middlewares=[logged(), _auth(token)]
+    )
     app.cleanup_ctx.extend([kafka, ledger] + ([deliverer] if settings.webhook_url else []))
     app.router.add_post("/calls", post_call_handler(state))
     app.router.add_post("/calls/{call_id}/correction", correction_handler(state))
@@ -112,6 +125,7 @@ def build_http_app(settings: StreamingSettings, token: str | None = None) -> web
     app.router.add_post("/webhook/dead-letters/{delivery_id}/requeue", requeue)
     app.router.add_get("/healthz", health)
     app.router.add_get("/metrics", metrics_page)
+    add_review_routes(app, state, token)
     return app
 
 

@@ -29,9 +29,33 @@ STATUS = {"correction_unknown_call": 404, "correction_unknown_speaker": 422,
           "correction_none": 409}  # fmt: skip
 
 
+async def publish_correction(
+    state: ServeState, call_id: str, speaker: str | None, *, undo: bool, by: str | None
+) -> web.Response:
+    """Build the correction event from the ledger and publish it for the workers: 202 and the
+    event, or the problem (shared by this route and the review page)."""
+    topic = topic_name("call_finished", state.settings.topic_prefix)
+    assert state.ledger is not None, "serve opens the ledger at start"
+    try:
+        event = await correction_event(state.ledger, call_id, speaker, undo=undo, by=by)
+    except CallrolesError as exc:
+        return problem(STATUS.get(exc.code, 400), exc.code, str(exc))
+    except Exception as exc:
+        log.warning("correction of %s: Redis unavailable (%s)", call_id, type(exc).__name__)
+        return problem(503, "redis_unavailable", "the ledger does not answer; retry")
+    try:
+        await state.producer.send_and_wait(
+            topic, key=call_id.encode(), value=json.dumps(event).encode()
+        )
+    except Exception as exc:
+        log.warning("correction of %s not published: %s", call_id, exc)
+        return problem(503, "kafka_unavailable", "could not publish the correction; retry")
+    log.info("call %s: correction %s", call_id, "withdrawn" if undo else f"agent {speaker}")
+    return web.json_response({"call_id": call_id, "event": event}, status=202)
+
+
 def correction_handler(state: ServeState) -> Handler:
     """The handler of ``POST /calls/{call_id}/correction`` (see the module docstring)."""
-    topic = topic_name("call_finished", state.settings.topic_prefix)
 
     async def correct(request: web.Request) -> web.Response:
         call_id = request.match_info["call_id"]
@@ -46,22 +70,6 @@ def correction_handler(state: ServeState) -> Handler:
         by = body.get("by") if isinstance(body, dict) else None
         if (not undo and not isinstance(speaker, str)) or not isinstance(by, str | None):
             return problem(400, "invalid_input", USAGE)
-        assert state.ledger is not None, "serve opens the ledger at start"
-        try:
-            event = await correction_event(state.ledger, call_id, speaker, undo=undo, by=by)
-        except CallrolesError as exc:
-            return problem(STATUS.get(exc.code, 400), exc.code, str(exc))
-        except Exception as exc:
-            log.warning("correction of %s: Redis unavailable (%s)", call_id, type(exc).__name__)
-            return problem(503, "redis_unavailable", "the ledger does not answer; retry")
-        try:
-            await state.producer.send_and_wait(
-                topic, key=call_id.encode(), value=json.dumps(event).encode()
-            )
-        except Exception as exc:
-            log.warning("correction of %s not published: %s", call_id, exc)
-            return problem(503, "kafka_unavailable", "could not publish the correction; retry")
-        log.info("call %s: correction %s", call_id, "withdrawn" if undo else f"agent {speaker}")
-        return web.json_response({"call_id": call_id, "event": event}, status=202)
+        return await publish_correction(state, call_id, speaker, undo=undo, by=by)
 
     return correct

@@ -19,6 +19,8 @@ mark that ``serve`` accepted the call. Results to push to a webhook wait in an o
 (``outbox.py``) whose keys, named here, share the hash tag ``{webhook}``.
 
 Every key of a call shares one hash tag (``{call_id}``), so the ledger works on Redis Cluster.
+For the review page a sorted set indexes calls by their latest result's time (newest first
+without a scan), and each call keeps a short line per published revision.
 This module is the only place that knows the key layout.
 """
 
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from callroles.schemas import utc_now
@@ -53,6 +56,38 @@ _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 """
+
+
+#: the most revision lines kept per call
+MAX_REVISIONS = 20
+
+
+def produced_ms(result: dict[str, Any]) -> float:
+    """The result's ``produced_at`` in epoch ms (now when it has none)."""
+    at = result.get("produced_at")
+    try:
+        when = datetime.fromisoformat(str(at).replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        when = datetime.now(UTC)
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return round(when.timestamp() * 1000, 3)
+
+
+def revision_line(result: dict[str, Any]) -> dict[str, Any]:
+    """What the review page lists of one published result: its revision, when, who was the
+    agent, what decided it and what it taught."""
+    return {
+        "revision": result.get("revision", 0),
+        "produced_at": result.get("produced_at"),
+        "model": (result.get("model") or {}).get("version"),
+        "agent_speaker": result.get("agent_speaker"),
+        "role_source": sorted(
+            {str(s.get("role_source", "model")) for s in result.get("speakers") or []}
+        ),
+        "enrolment": result.get("enrolment"),
+        "replay": bool(result.get("replay")),
+    }
 
 
 @dataclass(frozen=True)
@@ -125,6 +160,11 @@ class Keys:
         return self._call("error")
 
     @property
+    def revisions(self) -> str:
+        """List: a line per result published for the call (newest first, at most 20)."""
+        return self._call("revisions")
+
+    @property
     def submitted(self) -> str:
         """When ``serve`` accepted the call (POST /calls), before any worker saw it."""
         return self._call("submitted")
@@ -177,6 +217,12 @@ class Ledger:
     @property
     def webhook_keys(self) -> WebhookKeys:
         return WebhookKeys(self.prefix)
+
+    @property
+    def recent_key(self) -> str:
+        """Sorted set: call id -> when its latest result was produced (epoch ms), for the
+        review page's newest-first list; entries older than the TTL are trimmed on write."""
+        return f"{self.prefix}review:recent"
 
     async def attempt(self, call_id: str) -> int:
         """Count one more try of the call; returns its number (1 for the first)."""
@@ -237,7 +283,52 @@ class Ledger:
         if event is not None:
             pipe.set(k.event, json.dumps(event), ex=self.ttl_s)
         pipe.set(k.latest, f"result:{model_version}", ex=self.ttl_s)
+        pipe.lpush(k.revisions, json.dumps(revision_line(result)))
+        pipe.ltrim(k.revisions, 0, MAX_REVISIONS - 1)
+        pipe.expire(k.revisions, self.ttl_s)
         await pipe.execute()
+        await self.index_recent(call_id, result)
+
+    async def index_recent(self, call_id: str, result: dict[str, Any]) -> None:
+        """Put the call at its result's time in the newest-first index (its own key, outside
+        the call's hash tag, so not in the call's transaction) and trim what outlived the TTL."""
+        now_ms = datetime.now(UTC).timestamp() * 1000
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.zadd(self.recent_key, {call_id: produced_ms(result)})
+        pipe.zremrangebyscore(self.recent_key, "-inf", f"({now_ms - self.ttl_s * 1000}")
+        pipe.expire(self.recent_key, self.ttl_s)
+        await pipe.execute()
+
+    async def recent(
+        self, newest_ms: float, oldest_ms: float, count: int
+    ) -> list[tuple[str, float]]:
+        """Up to ``count`` (call id, produced ms) of the index, newest first, with
+        ``oldest_ms <= ms < newest_ms``."""
+        got = await self.redis.zrevrangebyscore(
+            self.recent_key, f"({newest_ms}", oldest_ms, start=0, num=count, withscores=True
+        )
+        return [(str(c), float(ms)) for c, ms in got]
+
+    async def latest_results(self, call_ids: list[str]) -> list[dict[str, Any] | None]:
+        """The latest result of each call (None where its latest outcome is not a result),
+        in two round trips whatever the count."""
+        pipe = self.redis.pipeline(transaction=False)
+        for call_id in call_ids:
+            pipe.get(self.keys(call_id).latest)
+        pointers = await pipe.execute()
+        pipe = self.redis.pipeline(transaction=False)
+        for call_id, latest in zip(call_ids, pointers, strict=True):
+            version = latest.removeprefix("result:") if latest and latest != "error" else "-"
+            pipe.get(self.keys(call_id, version).result)
+        raws = await pipe.execute()
+        return [json.loads(raw) if raw else None for raw in raws]
+
+    async def revisions(self, call_id: str) -> list[dict[str, Any]]:
+        """The call's published results in short, newest first (:func:`revision_line`)."""
+        return [
+            json.loads(line)
+            for line in await self.redis.lrange(self.keys(call_id).revisions, 0, -1)
+        ]
 
     async def replayed(self, call_id: str, model_version: str) -> None:
         """A stored result was published again: it is the call's latest outcome again."""
