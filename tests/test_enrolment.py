@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from callroles import schemas
-from callroles.agents.voiceprints import FileStore
+from callroles.agents.store import FileStore
 from callroles.base.settings import Settings
 from callroles.call.pipeline import Models, load_models, run_call
 
@@ -68,14 +68,25 @@ def test_a_stereo_call_with_a_layout_enrols_its_agent_once(
     assert after.refused == 1 and "swapped-layout" in after.last_refusal
 
 
-def test_mono_calls_and_model_decisions_never_teach(
+def test_one_mono_call_leaves_evidence_and_teaches_no_print(
     models: Models, small_corpus: Path, tmp_path: Path
 ) -> None:
+    """A model decision never teaches a print; a mono call of an agent with none leaves its
+    voices as evidence, and one call cannot show which voice recurs."""
     store = FileStore(tmp_path / "voiceprints.json")
     mono = next(r for r in _calls(small_corpus).values() if r["channels"] == "1")
     event = _run(models, small_corpus, mono, store)
-    assert "enrolment" not in event and store.list() == []
+    assert event["enrolment"]["action"] == "skipped" and store.list() == []
+    assert event["enrolment"]["reason"].startswith("no voice recurs yet")
     assert {s["role_source"] for s in event["speakers"]} == {"model"}
+    evidence = store.evidence(mono["agent_id"])
+    assert [e["call_id"] for e in evidence] == [mono["call_id"]]
+    assert len(evidence[0]["voices"]) == len(event["speakers"])
+    assert "vector" not in str(event)  # no voice ever travels in a result
+    stereo_only = load_models(Settings(auto_enrol="stereo"))
+    other = FileStore(tmp_path / "stereo-only.json")
+    event = _run(stereo_only, small_corpus, mono, other)
+    assert "enrolment" not in event and other.evidence(mono["agent_id"]) == []
 
 
 def test_auto_enrolment_can_be_switched_off(small_corpus: Path, tmp_path: Path) -> None:

@@ -17,17 +17,14 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from callroles.agents.voiceprints import (
-    FileStore,
-    RedisStore,
-    Voiceprint,
-    VoiceprintError,
-)
+from callroles.agents.store import FileStore, RedisStore
+from callroles.agents.voiceprints import Voiceprint, VoiceprintError
 from callroles.base.redis import redis_client
 from callroles.base.settings import PROJECT_ROOT, Settings
 from callroles.call.enrol import enrol
-from callroles.call.pipeline import Models, _voiceprint_similarity, front_end, load_models, run_call
+from callroles.call.pipeline import Models, front_end, load_models, run_call
 from callroles.call.roles import decide_roles
+from callroles.call.voices import call_voices, similarity
 from callroles.frontend.decode import decode
 from callroles.frontend.turns import embed_turns, one_voice_split
 
@@ -96,7 +93,8 @@ def test_two_speakers_of_one_voice_leave_the_voiceprint_undecided(
     event = {"call_id": "Call01", "agent_id": "CSR01"}
     audio = decode(CALLYTICS / "Call01.wav", models.limits)
     front = front_end(audio, models=models)
-    sims, alike = _voiceprint_similarity(event, front, audio, models, vec)
+    heard = call_voices(front, audio, models.encoder)
+    sims, alike = similarity(event, heard, vec, len(front.speakers))
     assert sims is not None and len(sims) == 2 and not alike  # CSR01 and a male customer
     agent = max(sims, key=lambda k: sims[k])
     mine = next(s for s in front.speakers if s.speaker == agent)
@@ -104,7 +102,7 @@ def test_two_speakers_of_one_voice_leave_the_voiceprint_undecided(
         dataclasses.replace(s, segments=mine.segments[i::2]) for i, s in enumerate(front.speakers)
     ]
     split = dataclasses.replace(front, speakers=halves)
-    sims, alike = _voiceprint_similarity(event, split, audio, models, vec)
+    sims, alike = similarity(event, call_voices(split, audio, models.encoder), vec, 2)
     assert sims is not None and alike
     roles = decide_roles({}, models.role_model.classes, list(sims), sims, voices_alike=alike)
     assert {(r.source, r.confidence) for r in roles} == {("voiceprint", 0.5)}

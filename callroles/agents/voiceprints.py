@@ -6,27 +6,20 @@ of the agent's speech, L2-normalised, with what it was made from (seconds, parti
 never audio) and the embedding model's version. In a call, the speaker whose speech is closest to
 the enrolled agent's voiceprint is the agent (:func:`callroles.call.roles.decide_roles`).
 
-Voiceprints are biometric data. They are kept in one place, chosen by
-``CALLROLES_VOICEPRINT_STORE``: a ``redis://`` URL (workers, per tenant) or a JSON file (default
-``<home>/voiceprints.json``); ``forget`` removes every trace. Enrolment refuses a sample with too
-little speech or with two voices, so a voiceprint is never poisoned.
+Voiceprints are biometric data, kept in one place (:mod:`callroles.agents.store`). Enrolment
+refuses a sample with too little speech or with two voices, so a voiceprint is never poisoned.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
-import os
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
-from typing import Any, Protocol
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from callroles.base.errors import InputError
-from callroles.base.redis import redis_client
-from callroles.base.settings import Settings
 from callroles.frontend.decode import DecodedAudio
 from callroles.frontend.segmentation import FRAME_S
 from callroles.frontend.separate import MIN_TURN_S
@@ -73,6 +66,10 @@ class Voiceprint:
     refused: int = 0  # samples refused because they contradicted this print
     last_refusal: str = ""
     updated_at: str = ""
+    # how the print was made: "sample" (recordings of the agent alone), "stereo" (stereo calls
+    # with a layout), "recurring" (the voice that recurs across the agent's calls),
+    # "discovered" (a voice that recurs across an archive), "correction" (a QA person said so)
+    learnt_from: str = "sample"
 
     def usable(self) -> str | None:
         """None when this print can be matched, else why not."""
@@ -181,89 +178,3 @@ def _two_voices(emb: np.ndarray) -> str | None:
     if share >= TWO_VOICES_SHARE and alike < TWO_VOICES_SIMILARITY:
         return f"{share:.0%} of the speech in a second voice, similarity {alike:.2f}"
     return None
-
-
-class VoiceprintStore(Protocol):
-    """Where voiceprints are kept (per tenant and agent id)."""
-
-    def get(self, agent_id: str, tenant: str = "") -> Voiceprint | None: ...
-
-    def put(self, print_: Voiceprint) -> None: ...
-
-    def forget(self, agent_id: str, tenant: str = "") -> bool: ...
-
-    def list(self, tenant: str | None = None) -> list[Voiceprint]: ...
-
-
-def _key(agent_id: str, tenant: str) -> str:
-    return f"{tenant}/{agent_id}"
-
-
-class FileStore:
-    """Voiceprints in one JSON file (written atomically, readable by its owner only)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-
-    def _read(self) -> dict[str, dict[str, Any]]:
-        if not self.path.is_file():
-            return {}
-        data: dict[str, dict[str, Any]] = json.loads(self.path.read_text("utf-8"))
-        return data
-
-    def _write(self, data: dict[str, dict[str, Any]]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(data, indent=1), "utf-8")
-        os.chmod(tmp, 0o600)
-        tmp.replace(self.path)
-
-    def get(self, agent_id: str, tenant: str = "") -> Voiceprint | None:
-        found = self._read().get(_key(agent_id, tenant))
-        return Voiceprint(**found) if found else None
-
-    def put(self, print_: Voiceprint) -> None:
-        data = self._read()
-        data[_key(print_.agent_id, print_.tenant)] = asdict(print_)
-        self._write(data)
-
-    def forget(self, agent_id: str, tenant: str = "") -> bool:
-        data = self._read()
-        gone = data.pop(_key(agent_id, tenant), None) is not None
-        self._write(data)
-        return gone
-
-    def list(self, tenant: str | None = None) -> list[Voiceprint]:
-        prints = [Voiceprint(**v) for v in self._read().values()]
-        return [p for p in prints if tenant is None or p.tenant == tenant]
-
-
-class RedisStore:
-    """Voiceprints in a Redis hash (one field per tenant/agent), shared by every worker."""
-
-    def __init__(self, client: Any, key: str = "callroles:voiceprints") -> None:
-        self.redis = client  # a sync client: a store is used from the call's thread, off the loop
-        self.key = key
-
-    def get(self, agent_id: str, tenant: str = "") -> Voiceprint | None:
-        raw = self.redis.hget(self.key, _key(agent_id, tenant))
-        return Voiceprint(**json.loads(raw)) if raw else None
-
-    def put(self, print_: Voiceprint) -> None:
-        self.redis.hset(self.key, _key(print_.agent_id, print_.tenant), json.dumps(asdict(print_)))
-
-    def forget(self, agent_id: str, tenant: str = "") -> bool:
-        return bool(self.redis.hdel(self.key, _key(agent_id, tenant)))
-
-    def list(self, tenant: str | None = None) -> list[Voiceprint]:
-        prints = [Voiceprint(**json.loads(v)) for v in self.redis.hvals(self.key)]
-        return [p for p in prints if tenant is None or p.tenant == tenant]
-
-
-def open_store(settings: Settings) -> VoiceprintStore:
-    """The store ``settings.voiceprint_store`` names: a redis:// URL, or a file path."""
-    where = settings.voiceprint_store or str(settings.home / "voiceprints.json")
-    if where.startswith(("redis://", "rediss://")):  # beside the ledger, under its prefix
-        client = redis_client(settings, url=where)
-        return RedisStore(client, key=f"callroles:{settings.topic_prefix}voiceprints")
-    return FileStore(Path(where))

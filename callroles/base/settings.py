@@ -65,9 +65,13 @@ class Settings(BaseSettings):
     # agents' voiceprints (callroles.agents.voiceprints): a redis:// URL, or a JSON file; None:
     # <home>/voiceprints.json. Biometric data: `callroles agents forget ID` removes one.
     voiceprint_store: str | None = None
-    # learn agents' voices from calls whose roles are certain (callroles.agents.enrolment):
-    # "stereo", a stereo call whose layout names the agent's side; "off", only `agents enroll`
-    auto_enrol: Literal["off", "stereo"] = "stereo"
+    # learn agents' voices from calls (callroles.agents.enrolment): "stereo", a stereo call whose
+    # layout names the agent's side; "recurring", the one voice that recurs across a mono
+    # agent's calls; both by default (a mono call centre has no other way to right roles);
+    # "off", only `callroles agents enroll`
+    auto_enrol: Literal["off", "stereo", "recurring", "stereo,recurring"] = "stereo,recurring"
+    # how long the evidence of who recurs (customers' voices too) is kept at most
+    evidence_ttl_days: float = 30.0
 
     # What a single recording may cost
     max_bytes: int = 200_000_000

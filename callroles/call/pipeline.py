@@ -30,20 +30,22 @@ from typing import Any, Literal
 
 import numpy as np
 
-from callroles.agents.enrolment import auto_enrol
-from callroles.agents.voiceprints import VoiceprintStore, span_embedding
+from callroles.agents.store import VoiceprintStore
 from callroles.base.errors import CallrolesError, InputError
 from callroles.base.settings import Settings
+from callroles.call import voices
+from callroles.call.correction import corrected_roles, corrected_speaker, correction_of
 from callroles.call.result import build_result
-from callroles.call.roles import channel_agent, decide_roles, voiceprint_scale
-from callroles.call.scoring import score_speakers
+from callroles.call.roles import SpeakerRole, decide_roles, voiceprint_scale
+from callroles.call.scoring import SpeakerScore, score_speakers
+from callroles.call.voices import agent_print, call_voices, learns_recurring
 from callroles.frontend.decode import DecodedAudio, DecodeLimits, decode
 from callroles.frontend.known import LiveKnownSounds
 from callroles.frontend.speakers import SEPARATION_CHOICES, FrontEndResult, find_speakers
 from callroles.frontend.speech import find_speech
 from callroles.models.activity import ActivityModel
 from callroles.models.crnn import RoleModel
-from callroles.models.embeddings import SAME_VOICE, VoiceEncoder
+from callroles.models.embeddings import VoiceEncoder
 from callroles.models.features import stream_windows
 from callroles.models.ina import InaSegmenter
 from callroles.models.music import MusicModel
@@ -213,7 +215,10 @@ def run_call(
     analyses a bare file, named after its stem. ``latencies`` measured before (a fetch) are
     merged into the result's ``latency_s``. With ``voiceprints``, a call whose ``agent_id`` is
     enrolled gets its roles from the agent's voice, and a certain call teaches the print unless
-    ``learn`` is False or ``settings.auto_enrol`` is off (callroles.agents.enrolment).
+    ``learn`` is False or ``settings.auto_enrol`` is off (callroles.agents.enrolment). A call
+    that carries a person's correction (callroles.call.correction) takes its roles from it and
+    teaches the print with it; an undone correction takes back what it taught, and the call is
+    decided as if nobody had said anything.
     """
     call = call or {}
     timings = dict(latencies or {})
@@ -230,7 +235,7 @@ def run_call(
 
     try:
         call_id = str(call.get("call_id") or _name_of(recording))
-        vec = _agent_print(call, voiceprints)
+        vec = agent_print(call, voiceprints)
         front = front_end(
             recording, models, layout=str(call.get("layout") or "auto"), n_speakers=n_speakers,
             strategy=strategy, anchor=vec, hook=seen,
@@ -242,22 +247,24 @@ def run_call(
         timings["score"] = time.perf_counter() - t0
         seen("score", scores)
         t0 = time.perf_counter()
-        similarity, alike = _voiceprint_similarity(call, front, audio, models, vec)
-        channels = {s.speaker: s.role_hint for s in front.speakers if s.role_hint}
-        role_model = models.role_model
-        roles = decide_roles(
-            {spk: s.mean for spk, s in scores.items()},
-            role_model.classes,
-            [s.speaker for s in front.speakers],
-            similarity,
-            channels if front.strategy == "stereo" else None,
-            role_model.temperature,
-            role_model.confidence_ceiling,
-            voiceprint_scale(),
-            alike,
-        )
         store = voiceprints if learn else None
-        learnt = _learn(call, front, audio, channel_agent(roles), models, store)
+        settings = models.settings
+        needs = vec is not None or learns_recurring(call, front, settings, store, vec)
+        heard = call_voices(front, audio, models.encoder) if needs else {}
+        roles = _decide(call, front, scores, models, heard, vec)
+        correction = correction_of(call)  # a person said who the agent is (or withdrew it)
+        corrected = None
+        if correction is not None:
+            corrected = (corrected_speaker(correction, front), bool(correction.get("undo")))
+            if not corrected[1]:
+                roles = corrected_roles(roles, corrected[0])
+        learnt, learnt_print = voices.learn(
+            call, front, audio, roles, heard, vec, settings, store, models.encoder, corrected
+        )
+        if learnt_print is not None:  # this call taught the print: it decides the call too
+            roles = _decide(call, front, scores, models, heard, learnt_print)
+        elif corrected is not None and corrected[1]:  # as if nobody had said anything
+            roles = _decide(call, front, scores, models, heard, agent_print(call, voiceprints))
         timings["roles"] = time.perf_counter() - t0
         seen("roles", roles)
         timings["total"] = time.perf_counter() - started + sum((latencies or {}).values())
@@ -271,68 +278,30 @@ def run_call(
     return event
 
 
-def _agent_print(call: Mapping[str, Any], store: VoiceprintStore | None) -> np.ndarray | None:
-    """The call's enrolled agent's voiceprint, or None (no agent id, none enrolled, a print from
-    another embedding model: then the model decides, and a log says why for the last)."""
-    agent_id = call.get("agent_id")
-    if store is None or not agent_id:
-        return None
-    print_ = store.get(str(agent_id), str(call.get("tenant") or ""))
-    if print_ is None:
-        return None
-    why = print_.usable()
-    if why:
-        log.warning("voiceprint of agent %s not used: %s", agent_id, why)
-        return None
-    return np.asarray(print_.vector, np.float32)
-
-
-def _voiceprint_similarity(
+def _decide(
     call: Mapping[str, Any],
     front: FrontEndResult,
-    audio: DecodedAudio,
+    scores: Mapping[str, SpeakerScore],
     models: Models,
+    heard: voices.Voices,
     vec: np.ndarray | None,
-) -> tuple[dict[str, float] | None, bool]:
-    """Each speaker's similarity to the agent's voiceprint ``vec`` (None without one); and
-    whether the two speakers the print is to choose between (the two most like it) sound like
-    one person, their embeddings at least ``SAME_VOICE`` alike: then the margin between them
-    is noise (``roles.by_voiceprint``)."""
-    if vec is None or len(front.speakers) < 2:
-        return None, False
-    wide = audio.wide.mean(axis=0)
-    found = {}
-    for stream in front.speakers:
-        spans = [(g.start, g.end) for g in stream.segments]
-        emb = span_embedding(wide, spans, models.encoder)
-        if emb is not None:
-            found[stream.speaker] = emb
-    out = {spk: float(emb @ vec) for spk, emb in found.items()}
-    top = sorted(out, key=lambda spk: out[spk], reverse=True)[:2]
-    alike = len(top) == 2 and float(found[top[0]] @ found[top[1]]) >= SAME_VOICE
-    if alike:
-        log.info("call %s: two speakers sound alike; the voiceprint cannot tell them apart",
-                 call.get("call_id"))  # fmt: skip
-    return out, alike
-
-
-def _learn(
-    call: Mapping[str, Any],
-    front: FrontEndResult,
-    audio: DecodedAudio,
-    agent_speaker: str | None,
-    models: Models,
-    store: VoiceprintStore | None,
-) -> Any:
-    """Automatic enrolment from a certain call (callroles.agents.enrolment); a store that fails
-    is logged and the call's result still goes out (its roles do not depend on it)."""
-    if store is None or models.settings.auto_enrol == "off":
-        return None
-    try:
-        return auto_enrol(store, dict(call), front, audio, agent_speaker, models.encoder)
-    except Exception:
-        log.exception("automatic enrolment failed for call %s", call.get("call_id"))
-        return None
+) -> list[SpeakerRole]:
+    """Every speaker's role: the model (Eq. 5, the two-party rule), the agent's voiceprint
+    ``vec`` when there is one, the channel of a stereo call with a layout."""
+    similarity, alike = voices.similarity(call, heard, vec, len(front.speakers))
+    channels = {s.speaker: s.role_hint for s in front.speakers if s.role_hint}
+    role_model = models.role_model
+    return decide_roles(
+        {spk: s.mean for spk, s in scores.items()},
+        role_model.classes,
+        [s.speaker for s in front.speakers],
+        similarity,
+        channels if front.strategy == "stereo" else None,
+        role_model.temperature,
+        role_model.confidence_ceiling,
+        voiceprint_scale(),
+        alike,
+    )
 
 
 def _name_of(recording: Recording) -> str:

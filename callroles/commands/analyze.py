@@ -37,7 +37,7 @@ def register(sub: Any) -> None:
 
 def _analyze(args: argparse.Namespace) -> int:
     # the pipeline loads ONNX Runtime and librosa: imported here so `callroles --help` stays fast
-    from callroles.agents.voiceprints import open_store  # noqa: PLC0415 (CLI handler: loaded on use)
+    from callroles.agents.store import open_store  # noqa: PLC0415 (CLI handler: loaded on use)
     from callroles.base.settings import get_settings  # noqa: PLC0415 (CLI handler: loaded on use)
     from callroles.call.pipeline import Models, analyze_file  # noqa: PLC0415 (CLI handler: loaded on use)
 

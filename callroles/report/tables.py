@@ -40,7 +40,7 @@ class ReportInputError(InputError):
 
 def _check(payload: Any, where: str) -> dict[str, Any]:
     try:
-        return validate("call_result", payload)
+        return validate("call_result", payload, strict=False)  # a consumer: next year's v1 too
     except SchemaError as exc:
         raise ReportInputError(f"{where}: {exc}") from exc
 

@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from callroles.agents.voiceprints import FileStore, make_voiceprint, speech_partials
+from callroles.agents.store import FileStore
+from callroles.agents.voiceprints import make_voiceprint, speech_partials
 from callroles.base.errors import ModelError
 from callroles.base.settings import Settings
 from callroles.call.pipeline import Models

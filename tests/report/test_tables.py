@@ -16,6 +16,7 @@ from callroles.report.tables import (
     speaker_rows,
     truth_roles,
 )
+from callroles.schemas import example
 
 
 def test_json_lines_array_and_single_object(batch: tuple[list[dict], Path]) -> None:
@@ -58,3 +59,16 @@ def test_latest_result_per_call_wins(batch: tuple[list[dict], Path]) -> None:
     kept = latest_per_call([results[0], results[1], newer])
     assert [r["call_id"] for r in kept] == [results[0]["call_id"], results[1]["call_id"]]
     assert kept[0]["duration_s"] == 1.0
+
+
+def test_a_later_v1_result_is_read_a_broken_one_is_not() -> None:
+    """The report is a consumer: fields and open-list values a later v1 adds do not stop it."""
+    later = example("call_result", "full")
+    later["sentiment"] = {"agent": 0.1}
+    later["flags"].append("agent_on_mute")
+    later["separation_strategy"] = "beamforming"
+    (read,) = parse_results(json.dumps(later))
+    assert read["flags"][-1] == "agent_on_mute" and "beamforming" in call_table(read)
+    del later["speakers"]
+    with pytest.raises(ReportInputError):
+        parse_results(json.dumps(later))

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from callroles.agents.voiceprints import RedisStore
+from callroles.agents.store import RedisStore
 from callroles.base.redis import redis_client
 from callroles.lab.settings import StackSettings
 from callroles.streaming.topics import create_topics

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from callroles.agents.voiceprints import RedisStore
+from callroles.agents.store import RedisStore
 from callroles.base.redis import redis_client
 from callroles.call.pipeline import load_models
 from callroles.lab.settings import StackSettings

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from callroles.training.calltable import CallTableError, read_calls
+from callroles.agents.calltable import CallTableError, read_calls
 from callroles.training.data import scan_split
 from callroles.training.dataset import BuildOptions, DatasetError, build_dataset
 

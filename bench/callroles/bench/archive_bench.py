@@ -1,5 +1,10 @@
 """``callroles bench archive``: roles over an archive where agents recur, with automatic enrolment.
 
+With ``--stereo-fraction 0`` the archive is mono only, as most call centres' are: agents are
+then learnt from where their voice recurs (``auto_enrol`` ``recurring``); ``--repeat-customers``
+adds customers who call several agents; ``--discover`` also finds the agents with no ids
+(:func:`callroles.agents.recurrence.discover` on the calls' voices) and scores that.
+
 A generated archive (default 60 calls, seed 5150; SYNTHETIC: our TTS voices and channels; or, with
 ``--real-voices DIR``, real LibriSpeech readers in generated calls) with recurring agents, about a
 third same-gender and a share in stereo with the agent on the left, is processed in time order as a
@@ -25,10 +30,12 @@ from typing import Any
 
 import numpy as np
 
-from callroles.agents.voiceprints import FileStore
+from callroles.agents.recurrence import Voice, discover
+from callroles.agents.store import FileStore
 from callroles.base.settings import get_settings
 from callroles.bench.paths import RESULTS_DIR
 from callroles.call.pipeline import Artefacts, CallFailure, front_end, load_models, run_call
+from callroles.call.voices import call_voices
 from callroles.export.calibrate import true_agent
 from callroles.lab.simulate import generate_corpus, generator_fingerprint
 from callroles.lab.simulate.real_voices import generate_real_corpus
@@ -129,6 +136,12 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
         # the issue's reading: every mono call after its agent's first two calls in the archive,
         # whether or not those two were certain enough to teach the print
         "mono_after_agents_first_two_calls": block([r for r in mono if r["agent_call"] > 2]),
+        "mono_after_agents_first_three_calls": block([r for r in mono if r["agent_call"] > 3]),
+        "learnt_from_recurrence": {
+            r["agent_id"]: {"at_agent_call": r["agent_call"], "from_calls": r["taught_by"]}
+            for r in done
+            if r.get("taught_by")
+        },
         "split_around_voiceprint": {
             "calls": sum("talk_error_plain" in r for r in done),
             "right": sum(r["right"] for r in done if "talk_error_plain" in r),
@@ -142,6 +155,43 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "stereo_by_channel": _accuracy([r for r in done if r["stereo"]], "right"),
         "wrong_at_confidence_0_9_or_more": sum(
             not r["right"] and (r.get("confidence") or 0) >= 0.9 for r in done
+        ),
+    }
+
+
+def score_discovery(heard: dict[str, tuple[list[Voice], str | None, str]]) -> dict[str, Any]:
+    """Agents found with no ids, scored against the truth: per mono call, the voice closest to
+    a discovered agent is taken for the agent; customers who call again must not be agents."""
+    found = discover([v for voices, _, _ in heard.values() for v in voices])
+    agents = [f for f in found if f.agent]
+    repeat = {c for _, _, c in heard.values()}
+    repeat = {c for c in repeat if sum(cust == c for _, _, cust in heard.values()) > 1}
+    right = decided = 0
+    for voices, truth_agent, _ in heard.values():
+        if not agents or not voices:
+            continue
+        best = max(voices, key=lambda v: max(float(v.vector @ a.vector) for a in agents))
+        decided += 1
+        right += best.speaker == truth_agent
+    taken = 0  # discovered "agents" whose voice is mostly a customer's who called again
+    for f in agents:
+        customer_calls = [c for c, spk in f.speakers.items() if spk != heard[c][1]]
+        if len(customer_calls) > len(f.calls) / 2 and all(
+            heard[c][2] in repeat for c in customer_calls
+        ):
+            taken += 1
+    return {
+        "recurring_voices": len(found),
+        "agents": len(agents),
+        "not_agents": [len(f.calls) for f in found if not f.agent],
+        "calls": len(heard),
+        "right": right,
+        "accuracy": round(right / decided, 4) if decided else None,
+        "repeat_customers_taken_for_agents": taken,
+        "repeat_customers_found_and_left": sum(
+            all(heard[c][2] in repeat and spk != heard[c][1] for c, spk in f.speakers.items())
+            for f in found
+            if not f.agent
         ),
     }
 
@@ -162,6 +212,9 @@ def main(argv: list[str]) -> int:
         action="store_true",
         help="draw each party's acoustic path at random (simulate --random-paths)",
     )
+    p.add_argument("--auto-enrol", default="stereo,recurring", help="CALLROLES_AUTO_ENROL")
+    p.add_argument("--repeat-customers", type=int, default=0, help="readers who call 5 times")
+    p.add_argument("--discover", action="store_true", help="also find the agents with no ids")
     p.add_argument("--out", type=Path, default=None)
     p.add_argument(
         "--keep-prints",
@@ -170,8 +223,10 @@ def main(argv: list[str]) -> int:
         help="keep the run's voiceprint store in this file (default: a temporary one, deleted)",
     )
     args = p.parse_args(argv)
-    settings = get_settings().model_copy(update={"auto_enrol": "stereo"})
+    settings = get_settings().model_copy(update={"auto_enrol": args.auto_enrol})
     kind = ("real-voices" if args.real_voices else "tts") + ("-rp" if args.random_paths else "")
+    kind += "-mono" if args.stereo_fraction == 0 else ""
+    kind += f"-rc{args.repeat_customers}" if args.repeat_customers else ""
     name = f"archive-{kind}-{args.calls}-seed{args.seed}-st{args.stereo_fraction}-"
     corpus = settings.home / "bench-cache" / (name + generator_fingerprint())
     if not (corpus / "calls.csv").is_file():
@@ -179,18 +234,21 @@ def main(argv: list[str]) -> int:
             generate_real_corpus(
                 corpus, args.real_voices, calls=args.calls, seed=args.seed,
                 stereo_fraction=args.stereo_fraction, random_paths=args.random_paths,
+                repeat_customers=args.repeat_customers,
             )  # fmt: skip
         else:
             generate_corpus(
                 corpus, calls=args.calls, seed=args.seed, stereo_fraction=args.stereo_fraction,
                 random_paths=args.random_paths,
             )  # fmt: skip
-    results = RESULTS.with_name(f"archive-{kind}.json") if kind != "tts" else RESULTS
+    suffix = f"-seed{args.seed}" if args.seed != 5150 else ""
+    results = RESULTS.with_name(f"archive-{kind}{suffix}.json") if kind != "tts" else RESULTS
     dst = args.out or results
     with (corpus / "calls.csv").open(newline="") as fh:
         calls = sorted(csv.DictReader(fh), key=lambda r: r["started_at"])
     models = load_models(settings)
     rows = []
+    heard: dict[str, tuple[list[Voice], str | None, str]] = {}  # for --discover
     with tempfile.TemporaryDirectory() as tmp:
         store = FileStore(args.keep_prints or Path(tmp) / "voiceprints.json")
         seen: dict[str, int] = {}
@@ -223,10 +281,16 @@ def main(argv: list[str]) -> int:
                      if s["role"] in ("agent", "customer")), default=None,
                 ),
                 "enrolment": result.get("enrolment", {}).get("action"),
+                "taught_by": result.get("enrolment", {}).get("calls"),
+                "customer_id": row["customer_id"],
                 "strategy": result["separation_strategy"],
                 "talk_error": _talk_errors(result, truth, agent_id),
             })  # fmt: skip
             r = rows[-1]
+            if args.discover and not stereo:
+                found = call_voices(stages["separate"], stages["decode"], models.encoder)
+                voices = [Voice(row["call_id"], k, v, t) for k, (v, t) in found.items()]
+                heard[row["call_id"]] = (voices, agent, row["customer_id"])
             if result["separation_strategy"] == "voiceprint":  # A/B: the split without the print
                 plain = front_end(corpus / row["file"], models=models)
                 r["talk_error_plain"] = _split_errors(plain, truth, agent_id)
@@ -249,6 +313,7 @@ def main(argv: list[str]) -> int:
         + f": {args.calls} calls, seed {args.seed}, stereo share {args.stereo_fraction}"
         + (", random acoustic paths" if args.random_paths else ""),
         **summarise(rows),
+        **({"discovery": score_discovery(heard)} if args.discover else {}),
         "prints": prints,
         "calls": rows,
     }

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from callroles.agents.voiceprints import FileStore
+from callroles.agents.store import FileStore
 from callroles.base.settings import get_settings
 from callroles.bench.eval_bench import SHARED, real_voice_corpus
 from callroles.bench.evaluation import score_real

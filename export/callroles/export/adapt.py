@@ -97,9 +97,9 @@ def _voiceprint_pass(
     opts: AdaptOptions,
     settings: Settings,
 ) -> dict[str, Any]:
-    from callroles.agents.voiceprints import open_store  # noqa: PLC0415 (CLI handler: loaded on use)
+    from callroles.agents.calltable import read_calls  # noqa: PLC0415 (CLI handler: loaded on use)
+    from callroles.agents.store import open_store  # noqa: PLC0415 (CLI handler: loaded on use)
     from callroles.call.pipeline import load_models  # noqa: PLC0415 (CLI handler: loaded on use)
-    from callroles.training.calltable import read_calls  # noqa: PLC0415 (CLI handler: loaded on use)
     from callroles.training.voiceprint_labels import LabelRules, add_voiceprint_calls  # noqa: PLC0415 (CLI handler: loaded on use)
 
     rules = LabelRules(

@@ -197,7 +197,8 @@ def _describe(corpus: Path) -> dict[str, Any]:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from callroles.agents.voiceprints import EMBEDDING_MODEL, open_store  # noqa: PLC0415 (CLI handler: loaded on use)
+    from callroles.agents.store import open_store  # noqa: PLC0415 (CLI handler: loaded on use)
+    from callroles.agents.voiceprints import EMBEDDING_MODEL  # noqa: PLC0415 (CLI handler: loaded on use)
     from callroles.base.settings import get_settings  # noqa: PLC0415 (CLI handler: loaded on use)
     from callroles.call.pipeline import load_models  # noqa: PLC0415 (CLI handler: loaded on use)
     from callroles.call.roles import VOICEPRINT_CALIBRATION  # noqa: PLC0415 (CLI handler: loaded on use)

@@ -24,7 +24,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from callroles.agents.voiceprints import FileStore
+from callroles.agents.store import FileStore
 from callroles.base.errors import CallrolesError
 from callroles.call.enrol import enrol
 from callroles.call.pipeline import Models
@@ -215,6 +215,8 @@ class Demo:
             env["CALLROLES_ALLOWED_ROOTS"] = json.dumps(sorted({str(r) for r in roots}))
         env.setdefault("CALLROLES_WORKER_WEB_PORT", str(free_port()))
         env["CALLROLES_VOICEPRINT_STORE"] = str(self.voiceprints)
+        # results copy no metadata by default (privacy); the report finds its truth through these
+        env.setdefault("CALLROLES_RESULT_METADATA", json.dumps(["source", "generated", "truth_id"]))
         self._worker = subprocess.Popen(
             worker_command(), stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
         )

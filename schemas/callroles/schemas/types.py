@@ -32,7 +32,7 @@ class SpeakerResult(TypedDict):
     gender: Gender
     probabilities: dict[str, float]
     confidence: float
-    role_source: NotRequired[Literal["model", "voiceprint"]]
+    role_source: NotRequired[Literal["model", "voiceprint", "channel"]]
     voiceprint_similarity: NotRequired[float | None]
     talk_time_s: float
     turns: int

@@ -19,7 +19,7 @@ from typing import Any
 
 import faust
 
-from callroles.agents.voiceprints import open_store
+from callroles.agents.store import open_store
 from callroles.base.errors import CallrolesError, StackError
 from callroles.base.redis import redis_client, redis_where
 from callroles.call.pipeline import Models, load_models
@@ -29,6 +29,7 @@ from . import metrics, probes
 from .clients import faust_credentials, key_prefix, worker_id
 from .fetch import warn_if_open
 from .ledger import Ledger
+from .outbox import Outbox
 from .process import CallProcessor
 from .redact import install as redact_logs
 from .topics import all_topics, create_topics
@@ -38,11 +39,13 @@ log = logging.getLogger(__name__)
 
 class TopicSink:
     """Publishes to the result and error topics and waits for Kafka's acknowledgement, so a
-    call is marked sent only once its result is on the broker."""
+    call is marked sent only once its result is on the broker; puts a call to revise back on
+    the call-finished topic."""
 
-    def __init__(self, results: Any, errors: Any) -> None:
+    def __init__(self, results: Any, errors: Any, finished: Any) -> None:
         self.results = results
         self.errors = errors
+        self.finished = finished
 
     @staticmethod
     async def _send(topic: Any, key: str | None, value: dict[str, Any]) -> None:
@@ -56,6 +59,9 @@ class TopicSink:
 
     async def error(self, key: str | None, event: dict[str, Any]) -> None:
         await self._send(self.errors, key, event)
+
+    async def resubmit(self, key: str, event: dict[str, Any]) -> None:
+        await self._send(self.finished, key, event)
 
 
 class Runtime:
@@ -106,6 +112,7 @@ class Runtime:
                 ledger = Ledger(
                     redis, prefix=key_prefix(self.settings), ttl_s=self.settings.redis_ttl_s
                 )
+                outbox = Outbox(ledger) if self.settings.webhook_url else None
                 self._processor = CallProcessor(
                     self.settings,
                     voiceprints=open_store(self.settings),
@@ -114,6 +121,7 @@ class Runtime:
                     executor=self.executor,
                     sink=sink,
                     worker=self.worker,
+                    outbox=outbox,
                 )
         return self._processor
 
@@ -166,7 +174,7 @@ def build_app(settings: StreamingSettings, runtime: Runtime) -> Any:
     finished = app.topic(names["call_finished"], **raw)
     results = app.topic(names["call_result"], **raw)
     errors = app.topic(names["call_error"], **raw)
-    sink = TopicSink(results, errors)
+    sink = TopicSink(results, errors, finished)
 
     @app.agent(finished, concurrency=max(1, settings.worker_concurrency))
     async def calls(stream: Any) -> None:

@@ -164,7 +164,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--partitions", "-p", type=int, help="partitions per topic (default 4)")
     p.set_defaults(func=_topics)
 
-    p = sub.add_parser("serve", help="HTTP ingest: POST /calls with a call-finished event")
+    p = sub.add_parser(
+        "serve", help="HTTP: POST /calls, GET /calls/{id} (results), webhook delivery"
+    )
     p.add_argument("--host")
     p.add_argument("--port", type=int)
     p.set_defaults(func=_serve)

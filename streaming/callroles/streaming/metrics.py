@@ -25,6 +25,18 @@ DUPLICATES = Counter(
     ["why"],
     registry=REGISTRY,
 )
+REVISIONS = Counter(
+    "callroles_revisions_total",
+    "Earlier calls decided again once their agent's print was learnt: asked for, published",
+    ["what"],
+    registry=REGISTRY,
+)
+CORRECTIONS = Counter(
+    "callroles_corrections_total",
+    "Corrections of a call's roles by a person: asked for, undone",
+    ["what"],
+    registry=REGISTRY,
+)
 STAGE_SECONDS = Histogram(
     "callroles_stage_seconds",
     "Processing time per stage",
@@ -57,6 +69,31 @@ CONSUMER_LAG = Gauge(
     "callroles_consumer_lag",
     "Events not yet committed, per assigned partition",
     ["topic", "partition"],
+    registry=REGISTRY,
+)
+
+WEBHOOK_QUEUED = Counter(
+    "callroles_webhook_queued_total",
+    "Results a worker put in the webhook outbox (each delivered at least once, or dead-lettered)",
+    registry=REGISTRY,
+)
+WEBHOOK_DELIVERIES = Counter(
+    "callroles_webhook_deliveries_total",
+    "Webhook tries by outcome: delivered (2xx), retried (a failed try, another is scheduled), "
+    "dead_lettered (the last try failed; kept in Redis, listed by GET /webhook/dead-letters)",
+    ["outcome"],
+    registry=REGISTRY,
+)
+WEBHOOK_FAILURES = Counter(
+    "callroles_webhook_failures_total",
+    "Failed webhook tries by reason (timeout, connection, http_3xx, http_4xx, http_5xx)",
+    ["reason"],
+    registry=REGISTRY,
+)
+WEBHOOK_OUTBOX = Gauge(
+    "callroles_webhook_outbox",
+    "Webhook deliveries in Redis: queued (waiting or in flight) and dead (dead letters)",
+    ["state"],
     registry=REGISTRY,
 )
 

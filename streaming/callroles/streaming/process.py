@@ -10,6 +10,11 @@ in-process with backoff, and only the last try's failure becomes an error event.
 event cannot be published, :meth:`CallProcessor.handle` raises, so the offset is not committed and
 Kafka redelivers.
 
+What a result copies from its event passes ``privacy.py`` first (no phone numbers). A published
+result also goes to the webhook outbox when one is set (``outbox.py``: one Redis write, before
+the result is marked sent, so a crash in between queues it again rather than never), and a
+published error event is kept in the ledger as the call's latest outcome (``GET /calls/{id}``).
+
 A call id submitted again after its result was published (a client that missed the answer, a
 demo run twice) gets the stored result published again, marked ``replay``, when the recording
 is the same (SHA-256); a different recording under the same id is refused as
@@ -22,6 +27,7 @@ import asyncio
 import contextlib
 import functools
 import hashlib
+import json
 import logging
 import time
 from concurrent.futures import Executor
@@ -29,16 +35,20 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from callroles.agents.voiceprints import VoiceprintStore
+from callroles.agents.store import VoiceprintStore
 from callroles.base.errors import CallrolesError, InputError
 from callroles.call.pipeline import CallFailure, Models, run_call
-from callroles.schemas import utc_now
+from callroles.schemas import is_call_id, utc_now, validate
 from callroles.streaming.settings import StreamingSettings
 
 from . import metrics
+from .corrections import settled
 from .fetch import fetch
 from .ingest import error_event, parse_event
 from .ledger import Ledger
+from .outbox import Outbox
+from .privacy import for_error, for_result
+from .revise import ask_revisions, next_revision
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +79,8 @@ class Sink(Protocol):
 
     async def error(self, key: str | None, event: dict[str, Any]) -> None: ...
 
+    async def resubmit(self, key: str, event: dict[str, Any]) -> None: ...
+
 
 class CallProcessor:
     """Turns raw call-finished messages into result or error events (see module docstring)."""
@@ -83,6 +95,7 @@ class CallProcessor:
         sink: Sink,
         worker: str,
         voiceprints: VoiceprintStore | None = None,
+        outbox: Outbox | None = None,
     ) -> None:
         self.settings = settings
         self.models = models
@@ -91,6 +104,7 @@ class CallProcessor:
         self.sink = sink
         self.worker = worker
         self.voiceprints = voiceprints  # agents' voices (the call event names its agent_id)
+        self.outbox = outbox  # results to push to a webhook (serve delivers them), when set
         self._in_flight: set[str] = set()  # calls this process works on now
 
     @property
@@ -131,7 +145,26 @@ class CallProcessor:
         except Exception:  # the broker is gone: the worker stops committing, Kafka replays
             log.exception("could not send the error event of %s", event["call_id"])
             raise
+        await self._keep_error(event)
         return "error"
+
+    async def _keep_error(self, event: dict[str, Any]) -> None:
+        """The published error event is the call's latest outcome (GET /calls/{id}), kept
+        without the caller's number; losing that copy is not worth a second error event, so a
+        Redis failure here is only logged."""
+        call_id = event.get("call_id")
+        if not isinstance(call_id, str) or not is_call_id(call_id):
+            return  # no id a client could ask about
+        try:
+            await self.ledger.record_error(call_id, for_error(event, self.settings))
+        except Exception as exc:
+            log.warning("call %s: error event not kept in the ledger (%s)", call_id, exc)
+
+    async def _queue_webhook(self, call_id: str, version: str, result: dict[str, Any]) -> None:
+        """Put a published result in the webhook outbox (one Redis write; serve delivers it)."""
+        if self.outbox is not None:
+            await self.outbox.enqueue(call_id, version, json.dumps(result))
+            metrics.WEBHOOK_QUEUED.inc()
 
     async def _handle(self, raw: bytes | str | dict[str, Any], source: str | None) -> str:
         try:
@@ -174,14 +207,17 @@ class CallProcessor:
             reprocess = bool(event.get("reprocess"))
             if not await self._take(call_id, version, reprocess):
                 return await self._resubmitted(event, attempt, source, version)
+            revision = None
             if reprocess:  # leased: the old result goes, the new one is claimed as usual
+                before = await self.ledger.stored(call_id, version)
+                revision = next_revision(before.result if before else None)
                 await self.ledger.forget(call_id, version)
         except Exception as exc:
             return CallFailure(exc, "aggregate", attempt)
         self._in_flight.add(call_id)
         renewer = asyncio.get_running_loop().create_task(self._renew(call_id))
         try:
-            return await self._process(event, attempt, source, models)
+            return await self._process(event, attempt, source, models, revision)
         finally:
             self._in_flight.discard(call_id)
             renewer.cancel()
@@ -243,6 +279,8 @@ class CallProcessor:
             stage = "result"
             replay = {**result, "replay": True, "replayed_at": utc_now(), "worker": self.worker}
             await self.sink.result(call_id, replay)
+            await self._queue_webhook(call_id, version, replay)
+            await self.ledger.replayed(call_id, version)
         except CallIdConflictError as exc:
             return CallFailure(exc, "ingest", attempt)
         except Exception as exc:
@@ -259,7 +297,12 @@ class CallProcessor:
                 await self.ledger.renew_lease(call_id, self.worker, ttl)
 
     async def _process(
-        self, event: dict[str, Any], attempt: int, source: str | None, models: Models
+        self,
+        event: dict[str, Any],
+        attempt: int,
+        source: str | None,
+        models: Models,
+        revision: int | None = None,
     ) -> str | CallFailure:
         call_id = event["call_id"]
         log.info("call %s started (attempt %d): %s", call_id, attempt, event["recording_uri"])
@@ -273,7 +316,7 @@ class CallProcessor:
             run = functools.partial(
                 run_call,
                 recording,
-                event,
+                for_result(event, self.settings),  # no caller's number in what is published
                 models,
                 latencies=fetched,
                 voiceprints=self.voiceprints,
@@ -282,6 +325,9 @@ class CallProcessor:
             outcome = await loop.run_in_executor(self.executor, run)
             if isinstance(outcome, CallFailure):
                 return replace(outcome, attempt=attempt)
+            if revision is not None:  # the call computed again: a new revision of its result
+                outcome = validate("call_result", {**outcome, "revision": revision})
+                metrics.REVISIONS.labels("published").inc()
             stage = "aggregate"
             version = models.model_version
             if not await self.ledger.claim(call_id, version, self.worker, CLAIM_TTL_S):
@@ -293,7 +339,12 @@ class CallProcessor:
             except BaseException:
                 await self.ledger.unclaim(call_id, version)
                 raise
-            await self.ledger.mark_sent(call_id, version, outcome, sha, source)
+            # queued before marked sent: a crash in between publishes (and queues) it again
+            # on redelivery, never loses it (at least once)
+            await self._queue_webhook(call_id, version, outcome)
+            kept = settled(event)  # a withdrawn correction is not kept with the result
+            await self.ledger.mark_sent(call_id, version, outcome, sha, source, kept)
+            await ask_revisions(outcome, self.ledger, self.sink, version)
         except Exception as exc:
             return CallFailure(exc, stage, attempt)
         _observe(outcome)

@@ -61,11 +61,31 @@ class StreamingSettings(Settings):
     broker_session_timeout_s: float = 45.0
     broker_heartbeat_interval_s: float = 3.0
 
+    # What a result copies from its call-finished event (privacy.py): the metadata keys let
+    # through (JSON list; none by default: Asterisk file names put the caller's number in
+    # metadata.caller), and the recording URI: "redacted" (digit runs of 6+ hashed), "full", or
+    # "none". What passes is scrubbed of digit runs of 6+ either way.
+    result_metadata: tuple[str, ...] = ()
+    result_recording_uri: Literal["redacted", "full", "none"] = "redacted"
+
     # HTTP ingest (callroles serve)
     http_host: str = "127.0.0.1"
     http_port: int = 8086
     http_max_body_bytes: int = 64_000
-    http_token: SecretStr | None = None  # bearer token required by POST /calls when set
+    http_token: SecretStr | None = None  # bearer token required by /calls and /webhook when set
+
+    # Results pushed to a webhook (webhook.py): a worker queues each result in Redis when
+    # webhook_url is set, and `callroles serve` delivers the queue, signed with webhook_secret
+    # (required with a URL), retried with exponential backoff; after webhook_tries failed tries
+    # a delivery becomes a dead letter (kept in Redis, listed by GET /webhook/dead-letters).
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
+    webhook_tries: int = 12
+    webhook_backoff_s: float = 2.0  # after the first failed try; doubled per try, capped below
+    webhook_backoff_cap_s: float = 600.0
+    webhook_timeout_s: float = 10.0  # one try: connect, send and the answer's status
+    webhook_concurrency: int = 4  # tries in flight per serve process
+    webhook_poll_s: float = 0.5  # how often an idle deliverer looks for due deliveries
 
     @property
     def bootstrap_servers(self) -> str:

@@ -23,13 +23,13 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from callroles.agents.calltable import CallRow, read_calls
 from callroles.base.errors import InputError
 from callroles.base.names import safe_name
 from callroles.base.settings import get_settings
 from callroles.call.pipeline import Models, front_end
 from callroles.frontend.separate import GENDER_MIN_S, GENDER_MIN_SHARE
 from callroles.models.features import stream_windows
-from callroles.training.calltable import CallRow, read_calls
 from callroles.training.dbas_stats import (
     SpeakerInfo,
     format_summary,

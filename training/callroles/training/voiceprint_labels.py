@@ -24,12 +24,12 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from callroles.agents.calltable import CallRow
 from callroles.agents.enrolment import SAME_VOICE
-from callroles.agents.voiceprints import VoiceprintStore
+from callroles.agents.store import VoiceprintStore
 from callroles.base.names import safe_name
 from callroles.call.pipeline import Artefacts, CallFailure, Models, run_call
 from callroles.models.features import stream_windows
-from callroles.training.calltable import CallRow
 
 log = logging.getLogger(__name__)
 

@@ -89,6 +89,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="with --sounds debian|training: one call centre (ID) that plays the same greeting, "
         "hold prompt and music-on-hold track in every call, as a telephone system does",
     )
+    p.add_argument(
+        "--repeat-customers",
+        type=int,
+        default=0,
+        metavar="K",
+        help="with --real-voices: K readers call 5 times each, each time another agent",
+    )
     p.add_argument("--workers", type=int, default=None, help="processes (default 2)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=_run)
@@ -108,7 +115,6 @@ def _house(args: argparse.Namespace) -> int | None:
 
 # Handlers import inside themselves so `callroles --help` stays fast (callroles/cli.py).
 def _run(args: argparse.Namespace) -> int:
-
     from callroles.lab.simulate import generate_corpus  # noqa: PLC0415 (CLI handler: loaded on use)
 
     preset = "small" if args.small else (args.preset or "default")
@@ -120,7 +126,7 @@ def _run(args: argparse.Namespace) -> int:
             args.out, args.real_voices, calls=calls, seed=args.seed,
             stereo_fraction=args.stereo_fraction, random_paths=args.random_paths,
             varied_lines=args.lines == "varied",
-            house_sounds=_house(args),
+            house_sounds=_house(args), repeat_customers=args.repeat_customers,
         )  # fmt: skip
         print(json.dumps(meta, indent=1))
         return 0

@@ -5,7 +5,7 @@ AMR-like low-bit-rate mobile legs, ADPCM DECT handsets, Opus and Speex VoIP. Eac
 real encoder and decoder (ffmpeg's libopus, libspeex, G.723.1, G.726; sox's GSM 6.10) run once
 per party and call, so the artefacts are the codec's own, not an imitation. Decoders that delay
 the signal are shifted back by their measured delay, so ground truth stays sample-exact
-(checked in tests/simulate/test_simulate_codecs.py).
+(checked in tests/lab/test_simulate_codecs.py).
 """
 
 from __future__ import annotations

@@ -196,6 +196,26 @@ def _house(
     return stems, spans, sorted(events, key=lambda e: e["start"])
 
 
+#: calls each customer who calls again makes (``repeat_customers``)
+REPEAT_CALLS = 5
+
+
+def _repeat_plan(agents: list[Reader], calls: int, k: int, seed: int) -> dict[int, Reader]:
+    """Call index -> the agent-pool reader who is its customer, ``REPEAT_CALLS`` calls each
+    (drawn apart from the corpus' own draws, so corpora without them stay the same)."""
+    if k <= 0:
+        return {}
+    if k > len(agents) - 2 or calls < k * REPEAT_CALLS:
+        raise SimulateInputError(
+            f"{k} customers who call {REPEAT_CALLS} times need {k * REPEAT_CALLS} calls and "
+            f"{k + 2} readers of the agent pool", code="bad_call_count",
+        )  # fmt: skip
+    rng = np.random.default_rng([seed, 31])
+    who = [agents[int(j)] for j in rng.choice(len(agents), size=k, replace=False)]
+    slots = rng.choice(calls, size=k * REPEAT_CALLS, replace=False)
+    return {int(i): who[n // REPEAT_CALLS] for n, i in enumerate(slots)}
+
+
 def generate_real_corpus(
     out: Path,
     root: Path,
@@ -206,11 +226,16 @@ def generate_real_corpus(
     random_paths: bool = False,
     varied_lines: bool = False,
     house_sounds: int | None = None,
+    repeat_customers: int = 0,
 ) -> dict[str, Any]:
     """Write ``calls`` real-voice calls in the simulator's layout (audio/, truth/, calls.csv);
     ``varied_lines`` draws each phone line's codec and faults (``channel.draw_line``);
-    ``house_sounds`` plays one call centre's recordings (``_house``) on the customer's line."""
+    ``house_sounds`` plays one call centre's recordings (``_house``) on the customer's line;
+    ``repeat_customers`` readers of the agent pool call ``REPEAT_CALLS`` times each instead,
+    each time a different agent (customers who call again)."""
     agents, customers = read_speakers(root)
+    repeats = _repeat_plan(agents, calls, repeat_customers, seed)
+    agents = [a for a in agents if a not in repeats.values()]
     if out.exists() and any(out.iterdir()):
         raise SimulateInputError(f"{out} is not empty", code="output_not_empty")
     rng = np.random.default_rng([seed, 2024])
@@ -219,6 +244,7 @@ def generate_real_corpus(
     clock = datetime(2024, 5, 6, 9, 0)
     unused = list(rng.permutation(len(customers)))
     rows: list[dict[str, Any]] = []
+    met: dict[str, set[str]] = {}  # repeat customer -> the agents they talked with
     same_gender = 0
     for i in range(calls):
         agent = agents[int(rng.integers(len(agents)))]
@@ -228,12 +254,21 @@ def generate_real_corpus(
         unused.remove(pick)
         if not unused:
             unused = list(rng.permutation(len(customers)))
-        customer = customers[pick]
+        customer = repeats.get(i, customers[pick])
+        if i in repeats:  # a customer who calls again talks with another agent each time
+            seen = met.setdefault(customer.speaker, set())
+            if agent.speaker in seen:
+                agent = next(a for a in agents if a.speaker not in seen)
+            seen.add(agent.speaker)
         stereo = rng.random() < stereo_fraction
         pool = agent.files[:ENROL_UTTERANCES] if stereo else agent.files[ENROL_UTTERANCES:]
         chosen = rng.choice(len(pool), size=min(AGENT_UTTERANCES, len(pool)), replace=False)
         agent_turns = [t for k in chosen for t in _turns(_load(pool[int(k)]), rng)]
-        cust_turns = [t for f in customer.files for t in _turns(_load(f), rng)]
+        files = customer.files
+        if i in repeats:  # two of the reader's utterances a call, as long as a customer's
+            pair = np.random.default_rng([seed, 37, i]).choice(len(files), 2, replace=False)
+            files = tuple(files[int(k)] for k in pair)
+        cust_turns = [t for f in files for t in _turns(_load(f), rng)]
         events: list[dict[str, Any]] = []
         if house_sounds is None:
             stems, spans = _render(agent_turns, cust_turns, rng)
@@ -317,6 +352,7 @@ def generate_real_corpus(
         "stereo_fraction": stereo_fraction, "random_paths": random_paths,
         "varied_lines": varied_lines,
         **({"house_sounds": house_sounds} if house_sounds is not None else {}),
+        **({"repeat_customers": repeat_customers} if repeat_customers else {}),
         "agents": len({r["agent_id"] for r in rows}),
         "same_gender_calls": same_gender,
         "stereo_calls": sum(r["channels"] == 2 for r in rows),

@@ -14,7 +14,7 @@ from callroles.lab.simulate import voices
 from callroles.lab.simulate.dialogue import RenderedCall, render, utterance_regions
 from callroles.lab.simulate.plan import draw_plan
 from callroles.lab.simulate.tts import synthesize
-from tests.simulate.simvad import energy_vad_seconds
+from tests.lab.simvad import energy_vad_seconds
 
 ESPEAK_CALLS = (0, 1, 3, 4)  # espeak-ng only (index 2 has a Festival customer: slower)
 

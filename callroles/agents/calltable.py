@@ -1,7 +1,8 @@
-"""Read the call table DBAS needs, from a CSV file or a database table (sqlite URL or file).
+"""Read an archive's call table, from a CSV file or a database table (sqlite URL or file).
 
-Columns: call_id, file, agent_id, agent_gender, customer_id (required); duration_s, language
-(optional). A user's own archive works the same way as a generated one.
+Columns: call_id, file, agent_id (always), agent_gender, customer_id (the paper's DBAS needs
+them: ``DBAS_COLUMNS``); duration_s, language (optional). A user's own archive works the same
+way as a generated one (``callroles simulate`` writes calls.csv in this shape).
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from urllib.parse import unquote
 
 from callroles.base.errors import InputError
 
-REQUIRED = ("call_id", "file", "agent_id", "agent_gender", "customer_id")
+REQUIRED = ("call_id", "file", "agent_id")
+DBAS_COLUMNS = (*REQUIRED, "agent_gender", "customer_id")
 OPTIONAL = ("duration_s", "language")
 
 
@@ -38,12 +40,12 @@ class CallRow:
     language: str = ""
 
 
-def _check_columns(columns: list[str], source: str) -> None:
-    missing = [c for c in REQUIRED if c not in columns]
+def _check_columns(columns: list[str], source: str, required: tuple[str, ...]) -> None:
+    missing = [c for c in required if c not in columns]
     if missing:
         raise CallTableError(
             f"call table {source} lacks column(s) {', '.join(missing)}; it has "
-            f"{', '.join(columns) or 'no columns'} (required: {', '.join(REQUIRED)})",
+            f"{', '.join(columns) or 'no columns'} (required: {', '.join(required)})",
             code="call_table_columns",
         )
 
@@ -69,11 +71,11 @@ def _to_row(rec: dict[str, object]) -> CallRow:
     )
 
 
-def _read_csv(path: Path) -> list[CallRow]:
+def _read_csv(path: Path, required: tuple[str, ...]) -> list[CallRow]:
     try:
         with path.open(newline="", encoding="utf-8") as fh:
             reader = csv.DictReader(fh)
-            _check_columns(list(reader.fieldnames or []), str(path))
+            _check_columns(list(reader.fieldnames or []), str(path), required)
             return [_to_row(dict(r)) for r in reader]
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise CallTableError(f"cannot read call table {path}: {exc}") from exc
@@ -91,7 +93,7 @@ def _sqlite_path(source: str) -> Path | None:
     return None
 
 
-def _read_sqlite(path: Path, table: str) -> list[CallRow]:
+def _read_sqlite(path: Path, table: str, required: tuple[str, ...]) -> list[CallRow]:
     if not path.is_file():
         raise CallTableError(f"database file {path} does not exist")
     if not table.replace("_", "").isalnum():
@@ -100,18 +102,21 @@ def _read_sqlite(path: Path, table: str) -> list[CallRow]:
         with sqlite3.connect(f"file:{path.resolve()}?mode=ro", uri=True) as conn:
             cur = conn.execute(f'SELECT * FROM "{table}"')  # noqa: S608 (name checked above)
             columns = [d[0] for d in cur.description]
-            _check_columns(columns, f"{path}:{table}")
+            _check_columns(columns, f"{path}:{table}", required)
             return [_to_row(dict(zip(columns, r, strict=True))) for r in cur.fetchall()]
     except sqlite3.Error as exc:
         raise CallTableError(f"cannot read table {table!r} from {path}: {exc}") from exc
 
 
-def read_calls(source: str | Path, table: str = "calls") -> list[CallRow]:
-    """The call table from a CSV path, a sqlite file, or a ``sqlite:///path`` URL."""
+def read_calls(
+    source: str | Path, table: str = "calls", required: tuple[str, ...] = DBAS_COLUMNS
+) -> list[CallRow]:
+    """The call table from a CSV path, a sqlite file, or a ``sqlite:///path`` URL, with the
+    ``required`` columns."""
     text = str(source)
     db = _sqlite_path(text)
     if db is not None:
-        return _read_sqlite(db, table)
+        return _read_sqlite(db, table, required)
     if "://" in text:
         raise CallTableError(
             f"unsupported database URL {text!r}: use sqlite:///path.db, or export the table to CSV"
@@ -119,4 +124,4 @@ def read_calls(source: str | Path, table: str = "calls") -> list[CallRow]:
     path = Path(text)
     if not path.is_file():
         raise CallTableError(f"call table {path} does not exist")
-    return _read_csv(path)
+    return _read_csv(path, required)
