@@ -5,6 +5,7 @@ against the image and the code it runs (ports, user, folders, probes, topic, con
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -245,7 +246,15 @@ def test_deployments_match_the_image_and_the_code() -> None:
     mounts = {m["mountPath"] for m in box["volumeMounts"]}
     home = env["CALLROLES_HOME"]
     assert {f"{home}/faust", f"{home}/cache", "/tmp"} <= mounts
-    assert env["NUMBA_CACHE_DIR"].startswith(f"{home}/cache/")
+    # numba's cache, compiled in the image, is copied into a writable volume before the worker
+    # starts (numba uses no cache folder it cannot write)
+    numba = env["NUMBA_CACHE_DIR"]
+    assert numba in mounts and env["NUMBA_CPU_NAME"] == "generic"
+    (init,) = worker["initContainers"]
+    (into,) = init["volumeMounts"]
+    assert init["image"] == box["image"]
+    assert init["command"] == ["cp", "-a", f"{numba}/.", f"{into['mountPath']}/"]
+    assert {m["name"] for m in box["volumeMounts"] if m["mountPath"] == numba} == {into["name"]}
     (http,) = serve["containers"]
     assert http["args"] == ["serve"]
     assert http["ports"] == [{"name": "http", "containerPort": defaults.http_port}]
@@ -255,3 +264,31 @@ def test_deployments_match_the_image_and_the_code() -> None:
         == _one("Deployment", "callroles-serve")["spec"]["selector"]["matchLabels"]
     )
     assert service["ports"][0]["targetPort"] == "http"
+
+
+def _mib(quantity: str) -> float:
+    units = {"Ki": 1 / 1024, "Mi": 1.0, "Gi": 1024.0}
+    number, unit = re.fullmatch(r"(\d+(?:\.\d+)?)([KMG]i)", quantity).groups()  # type: ignore[union-attr]
+    return float(number) * units[unit]
+
+
+def test_memory_requests_and_limits_cover_the_measured_rss() -> None:
+    """bench/results/image.json: the peak RSS of a worker container after a call, and of
+    ``callroles serve``, measured by tests/deploy/test_image.py. A request below it would let a
+    node overcommit; a limit within twice of it would kill a worker on a longer call."""
+    measured = json.loads((DEPLOY.parent / "bench" / "results" / "image.json").read_text())
+    others = measured.get("peak_rss_mib_other_runs", {})
+    worker_peak = max(
+        measured["peak_rss_mib_short_call"],
+        measured["peak_rss_mib_long_call"],
+        *(rss for runs in others.values() for rss in runs),
+    )
+    for name, peak in (
+        ("callroles-worker", worker_peak),
+        ("callroles-serve", measured["serve_rss_mib"]),
+    ):
+        (box,) = _one("Deployment", name)["spec"]["template"]["spec"]["containers"]
+        request = _mib(box["resources"]["requests"]["memory"])
+        limit = _mib(box["resources"]["limits"]["memory"])
+        assert 1.25 * peak <= request <= limit, (name, peak, request)
+        assert limit >= 2 * peak, (name, peak, limit)

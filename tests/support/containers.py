@@ -166,10 +166,11 @@ class WorkerContainer:
         except urllib.error.HTTPError as exc:
             return exc.code, json.loads(exc.read())
 
-    def peak_rss_mb(self) -> float:
-        """The worker process's peak resident memory (VmHWM of PID 1), in MiB."""
+    def rss_mb(self, field: str = "VmHWM") -> float:
+        """PID 1's resident memory in MiB: its peak (VmHWM) by default, or now (VmRSS). What a
+        pod's memory request and limit are set from (deploy/README.md)."""
         status = docker("exec", self.name, "cat", "/proc/1/status").stdout
-        line = next(x for x in status.splitlines() if x.startswith("VmHWM:"))
+        line = next(x for x in status.splitlines() if x.startswith(f"{field}:"))
         return int(line.split()[1]) / 1024
 
     def terminate(self, timeout: float = 120) -> tuple[int, float]:
