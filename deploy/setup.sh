@@ -90,4 +90,8 @@ TF_CPP_MIN_LOG_LEVEL=3 .venv/bin/python -m callroles.export.ina_onnx
 # 4. The Kafka broker's jars from Maven Central.
 .venv/bin/callroles stack install
 
+# 5. Docker (Debian's engine where none is installed) and debootstrap, for the worker image and
+#    its tests (tests/deploy/test_image.py starts the engine: deploy/image.sh engine).
+deploy/image.sh install
+
 say "ready in $(( $(date +%s) - t0 )) s; environment: $(du -sh .venv | cut -f1) in .venv, $(du -sh "$CALLROLES_HOME" | cut -f1) in .callroles"

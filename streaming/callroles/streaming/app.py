@@ -25,7 +25,7 @@ from callroles.base.redis import redis_client, redis_where
 from callroles.call.pipeline import Models, load_models
 from callroles.streaming.settings import StreamingSettings
 
-from . import metrics
+from . import metrics, probes
 from .clients import faust_credentials, key_prefix, worker_id
 from .fetch import warn_if_open
 from .ledger import Ledger
@@ -202,6 +202,8 @@ def build_app(settings: StreamingSettings, runtime: Runtime) -> Any:
     @app.page("/metrics")
     async def metrics_page(web: Any, request: Any) -> Any:
         return web.bytes(metrics.exposition(), content_type="text/plain")
+
+    probes.install(app, names["call_finished"])  # /live and /ready for an orchestrator
 
     @app.timer(interval=5.0)
     async def consumer_lag() -> None:
