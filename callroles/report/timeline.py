@@ -17,6 +17,7 @@ from typing import Any
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
+from pyannote.core import Segment, Timeline
 
 from callroles.base.names import safe_name
 
@@ -58,27 +59,11 @@ def load_truth(truth_dir: Path | None, call_id: str) -> dict[str, Any] | None:
     return doc
 
 
-def _merge(spans: Sequence[Span]) -> list[Span]:
-    out: list[Span] = []
-    for start, end in sorted(spans):
-        if out and start <= out[-1][1]:
-            out[-1] = (out[-1][0], max(out[-1][1], end))
-        else:
-            out.append((start, end))
-    return out
-
-
 def gaps(spans: Sequence[Span], duration: float, min_gap: float = 0.3) -> list[Span]:
     """Stretches of the call where no speaker's segment is active."""
-    out: list[Span] = []
-    cursor = 0.0
-    for start, end in _merge(spans):
-        if start - cursor >= min_gap:
-            out.append((cursor, start))
-        cursor = max(cursor, end)
-    if duration - cursor >= min_gap:
-        out.append((cursor, duration))
-    return out
+    speech = Timeline([Segment(float(a), float(b)) for a, b in spans if b > a]).support()
+    found = speech.gaps(support=Segment(0.0, max(float(duration), 0.0)))
+    return [(g.start, g.end) for g in found if g.duration >= min_gap]
 
 
 def _bars(spans: Sequence[Sequence[float]]) -> list[tuple[float, float]]:

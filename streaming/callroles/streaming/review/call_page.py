@@ -9,21 +9,13 @@ from itertools import combinations
 from typing import Any
 from urllib.parse import quote
 
+from pyannote.core import Segment, Timeline
+
 from callroles.streaming.settings import StreamingSettings
 
 from .pages import explain_flag, layout, shown
 
 Span = tuple[float, float]
-
-
-def _merge(spans: list[Span]) -> list[Span]:
-    out: list[Span] = []
-    for start, end in sorted(spans):
-        if out and start <= out[-1][1]:
-            out[-1] = (out[-1][0], max(out[-1][1], end))
-        else:
-            out.append((start, end))
-    return out
 
 
 def overlaps(speakers: list[dict[str, Any]]) -> list[Span]:
@@ -34,19 +26,22 @@ def overlaps(speakers: list[dict[str, Any]]) -> list[Span]:
             for s2, e2 in b.get("segments") or []:
                 if min(e1, e2) > max(s1, s2):
                     found.append((max(s1, s2), min(e1, e2)))
-    return _merge(found)
+    return _support(found)
 
 
 def quiet(speakers: list[dict[str, Any]], duration: float, min_gap: float = 0.3) -> list[Span]:
     """Where nobody speaks: silence, music or announcements (the result gives their totals)."""
-    out, cursor = [], 0.0
-    for start, end in _merge([(float(s), float(e)) for p in speakers for s, e in p["segments"]]):
-        if start - cursor >= min_gap:
-            out.append((cursor, start))
-        cursor = max(cursor, end)
-    if duration - cursor >= min_gap:
-        out.append((cursor, duration))
-    return out
+    speech = Timeline(
+        [Segment(float(s), float(e)) for p in speakers for s, e in p["segments"] if e > s]
+    )
+    gaps = speech.support().gaps(support=Segment(0.0, max(duration, 0.0)))
+    return [(g.start, g.end) for g in gaps if g.duration >= min_gap]
+
+
+def _support(spans: list[Span]) -> list[Span]:
+    return [
+        (g.start, g.end) for g in Timeline([Segment(a, b) for a, b in spans if b > a]).support()
+    ]
 
 
 def _lane(name: str, kind: str, spans: list[Span], duration: float, attrs: str = "") -> str:
