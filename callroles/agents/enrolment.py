@@ -245,18 +245,10 @@ def learn_recurring(
         log.info("agent %s after call %s: %s", agent_id, call_id, found.reason)
         return Enrolment(agent_id, action, found.reason, None, len(evidence)), None
     assert found.vector is not None
-    learnt = Voiceprint(
-        agent_id=agent_id,
-        vector=[round(float(x), 6) for x in found.vector],
-        tenant=tenant,
-        speech_s=found.speech_s,
-        self_similarity=found.cohesion or 0.0,
-        sources=found.calls[-MAX_SOURCES:],
-        enrolled_at=now,
-        auto_samples=len(found.calls),
-        updated_at=now,
-        learnt_from="recurring",
-    )
+    learnt = Voiceprint.learnt(
+        agent_id, tenant, found.vector, found.speech_s, found.calls[-MAX_SOURCES:], "recurring",
+        found.cohesion or 0.0,
+    )  # fmt: skip
     store.put(learnt)
     store.drop_evidence(agent_id, tenant)
     log.info("agent %s enrolled from the voice recurring in calls %s", agent_id, found.calls)

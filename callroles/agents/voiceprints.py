@@ -71,6 +71,26 @@ class Voiceprint:
     # "discovered" (a voice that recurs across an archive), "correction" (a QA person said so)
     learnt_from: str = "sample"
 
+    @classmethod
+    def learnt(
+        cls,
+        agent_id: str,
+        tenant: str,
+        vector: np.ndarray,
+        speech_s: float,
+        sources: list[str],
+        learnt_from: str,
+        cohesion: float = 0.0,
+    ) -> Voiceprint:
+        """A print learnt from a voice that recurs across calls (no partials: its weight in a
+        later merge is its seconds of speech); one sample per call it was heard in."""
+        now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        return cls(
+            agent_id=agent_id, vector=[round(float(x), 6) for x in vector], tenant=tenant,
+            speech_s=speech_s, self_similarity=cohesion, sources=sources, enrolled_at=now,
+            updated_at=now, auto_samples=len(sources), learnt_from=learnt_from,
+        )  # fmt: skip
+
     def usable(self) -> str | None:
         """None when this print can be matched, else why not."""
         if self.model != EMBEDDING_MODEL:

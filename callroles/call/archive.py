@@ -11,7 +11,6 @@ only the prints they learn.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import re
 from collections.abc import Callable, Sequence
@@ -119,19 +118,15 @@ def _keep(
             agent_id, n_calls, False, f"{why} (similarity {similarity:.2f}); kept as it was",
             found.calls, unreadable,
         )  # fmt: skip
-    now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     store.put(
-        Voiceprint(
-            agent_id=agent_id,
-            vector=[round(float(x), 6) for x in found.vector],
-            tenant=tenant,
-            speech_s=found.speech_s,
-            self_similarity=found.cohesion or 0.0,
-            sources=found.calls,
-            enrolled_at=now,
-            updated_at=now,
-            auto_samples=len(found.calls),
-            learnt_from="recurring",
+        Voiceprint.learnt(
+            agent_id,
+            tenant,
+            found.vector,
+            found.speech_s,
+            found.calls,
+            "recurring",
+            found.cohesion or 0.0,
         )  # fmt: skip
     )
     return AgentOutcome(agent_id, n_calls, True, found.reason, found.calls, unreadable)
@@ -177,7 +172,6 @@ def discover_agents(
     taken = [int(m.group(1)) for p in store.list(tenant) if (m := DISCOVERED.match(p.agent_id))]
     next_id = max(taken, default=0) + 1
     out = []
-    now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     for found in discover(voices, min_calls=min_calls):
         if not found.agent:
             out.append(DiscoveredVoice(None, found.calls, False, found.partners_recurring, False))
@@ -186,18 +180,9 @@ def discover_agents(
         same = match is not None and float(np.asarray(match.vector) @ found.vector) >= SAME_VOICE
         agent_id = match.agent_id if same and match else f"voice-{next_id:04d}"
         next_id += 0 if same else 1
+        sources = [Path(c).name for c in found.calls]
         store.put(
-            Voiceprint(
-                agent_id=agent_id,
-                vector=[round(float(x), 6) for x in found.vector],
-                tenant=tenant,
-                speech_s=found.speech_s,
-                sources=[Path(c).name for c in found.calls],
-                enrolled_at=now,
-                updated_at=now,
-                auto_samples=len(found.calls),
-                learnt_from="discovered",
-            )  # fmt: skip
+            Voiceprint.learnt(agent_id, tenant, found.vector, found.speech_s, sources, "discovered")
         )
         out.append(DiscoveredVoice(agent_id, found.calls, True, found.partners_recurring, not same))
     return out

@@ -31,23 +31,12 @@ from callroles.streaming.privacy import for_error
 from callroles.streaming.process import CallProcessor
 from tests.support.calls import make_calls
 from tests.support.ports import free_port
+from tests.support.sink import Sink
 
 pytestmark = pytest.mark.services
 
 TOKEN = "s3cret-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-
-
-class Sink:
-    def __init__(self) -> None:
-        self.results: list[dict[str, Any]] = []
-        self.errors: list[dict[str, Any]] = []
-
-    async def result(self, key: str, event: dict[str, Any]) -> None:
-        self.results.append(event)
-
-    async def error(self, key: str | None, event: dict[str, Any]) -> None:
-        self.errors.append(event)
 
 
 @pytest.fixture(scope="module")

@@ -28,6 +28,7 @@ from callroles.streaming.process import CallProcessor
 from callroles.streaming.settings import StreamingSettings
 from callroles.streaming.watch import ASTERISK_PATTERN, FolderWatcher
 from tests.support.calls import make_calls
+from tests.support.sink import Sink
 
 NUMBER = "905321234567"
 STEM = f"in-A017-+{NUMBER}-20261123-091402-1700000042.7"
@@ -59,18 +60,6 @@ def test_only_allowed_metadata_passes_and_digit_runs_are_hashed(
     full = for_result(event, StreamingSettings(result_recording_uri="full"))
     assert full["recording_uri"] == event["recording_uri"]
     assert scrub({"a": [f"tel {NUMBER}", 123456.5]}) != {"a": [f"tel {NUMBER}", 123456.5]}
-
-
-class Sink:
-    def __init__(self) -> None:
-        self.results: list[dict[str, Any]] = []
-        self.errors: list[dict[str, Any]] = []
-
-    async def result(self, key: str, event: dict[str, Any]) -> None:
-        self.results.append(event)
-
-    async def error(self, key: str | None, event: dict[str, Any]) -> None:
-        self.errors.append(event)
 
 
 @pytest.fixture(scope="module")
