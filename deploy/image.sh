@@ -4,14 +4,19 @@
 #   deploy/image.sh install             install docker.io and debootstrap if missing (deploy/setup.sh)
 #   deploy/image.sh engine              the same, and start dockerd if no engine answers
 #   deploy/image.sh base                the base image callroles-base:bookworm (debootstrap), once
-#   deploy/image.sh build [TAG] [--gpu] the worker image on that base (default TAG callroles:dev);
-#                                       --gpu adds onnxruntime-gpu's CUDA wheels (EXTRAS=gpu)
+#   deploy/image.sh models              callroles-models:<digest>: the models the install step
+#                                       (deploy/setup.sh) made in $CALLROLES_HOME, as an image
+#   deploy/image.sh build [TAG] [--gpu] the worker image on that base with those models (default
+#                                       TAG callroles:dev); --gpu adds onnxruntime-gpu's CUDA
+#                                       wheels (EXTRAS=gpu)
 # Where python:3.11-slim-bookworm can be pulled, plain `docker build -f deploy/Dockerfile .` does
 # the same on the official base (deploy/README.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BASE_IMAGE=${CALLROLES_BASE_IMAGE:-callroles-base:bookworm}
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+HOME_DIR=${CALLROLES_HOME:-$(pwd)/.callroles}
+MODEL_DIRS="keras onnx silero resemblyzer"  # what deploy/Dockerfile copies from /opt/models
 DOCKERD_LOG=${DOCKERD_LOG:-/var/log/callroles-dockerd.log}
 SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
 say() { printf '\033[1m[image]\033[0m %s\n' "$*" >&2; }
@@ -54,6 +59,26 @@ base() {
   $SUDO rm -rf "$root" "$root.log"
 }
 
+# The install step's models as an image, so that the build needs no TensorFlow (the Dockerfile's
+# own `install` stage would install it again: about 5 GB of disk and 10 minutes). Named by the
+# files' digest: the same models give the same image, made once.
+models() {
+  engine
+  local d
+  for d in $MODEL_DIRS; do
+    [ -d "$HOME_DIR/$d" ] || { say "no $HOME_DIR/$d: run deploy/setup.sh (the install step) first"; exit 1; }
+  done
+  local digest
+  digest=$(cd "$HOME_DIR" && find $MODEL_DIRS -type f -print0 | sort -z | xargs -0 sha256sum \
+    | sha256sum | cut -c1-12)
+  MODELS_IMAGE="callroles-models:$digest"
+  docker image inspect "$MODELS_IMAGE" >/dev/null 2>&1 && return
+  say "making $MODELS_IMAGE from $HOME_DIR ($MODEL_DIRS)"
+  # those folders alone, at /opt/models (the rest of CALLROLES_HOME is local state)
+  (cd "$HOME_DIR" && tar -c --owner=0 --group=0 --transform 's,^,opt/models/,' $MODEL_DIRS) \
+    | docker import - "$MODELS_IMAGE" >/dev/null
+}
+
 # A client that builds with BuildKit (RUN --mount): one with the buildx plugin, or Debian's
 # docker.io client (20.10), whose BuildKit is built in.
 buildkit_client() {
@@ -69,12 +94,13 @@ build() {
     case "$arg" in --gpu) extras="gpu" ;; *) tag="$arg" ;; esac
   done
   base
+  models
   # pip behind this machine's TLS inspection: its CA bundle as a build secret, never a layer
   local secret=()
   [ -n "${PIP_CERT:-}" ] && [ -f "$PIP_CERT" ] && secret=(--secret "id=pip_cert,src=$PIP_CERT")
   say "building $tag on $BASE_IMAGE${extras:+ with EXTRAS=$extras}"
   DOCKER_BUILDKIT=1 "$(buildkit_client)" build --network host --progress plain \
-    --build-arg "BASE=$BASE_IMAGE" --build-arg "EXTRAS=$extras" "${secret[@]}" \
+    --build-arg "BASE=$BASE_IMAGE" --build-arg "MODELS=$MODELS_IMAGE" --build-arg "EXTRAS=$extras" "${secret[@]}" \
     -f deploy/Dockerfile -t "$tag" .
 }
 
@@ -82,6 +108,7 @@ case "${1:-}" in
   install) install ;;
   engine) engine ;;
   base) base ;;
+  models) models; echo "$MODELS_IMAGE" ;;
   build) shift; build "$@" ;;
-  *) sed -n '2,10p' "$0" >&2; exit 2 ;;
+  *) sed -n '2,13p' "$0" >&2; exit 2 ;;
 esac

@@ -55,6 +55,13 @@ def build_image(tag: str, *options: str, timeout: float = 2400) -> float:
     return time.monotonic() - t0
 
 
+def release_image(tag: str) -> None:
+    """Remove ``tag`` and BuildKit's cache (pip's wheels, the stages' layers): a build leaves
+    several GB that the rest of a run, on a disk that may be shared, needs more."""
+    docker("rmi", "-f", tag, check=False, timeout=300)
+    docker("builder", "prune", "-af", check=False, timeout=600)
+
+
 def http_get(url: str, timeout: float = 3.0) -> tuple[int | None, str]:
     """(status, body) of GET ``url``; (None, reason) when nothing answers."""
     try:
