@@ -78,7 +78,7 @@ def make_calls(out: Path) -> dict[str, Path | None]:
         one = str(out / "one_second.gsm")
         _sox(str(first[0]), "-r", "8000", "-c", "1", one, "trim", "0.3", "1")
         calls["one_second"] = out / "one_second.gsm"
-        parts = []
+        parts: list[str] = []
         for k in range(3):  # three readers, 4 s each, in turn, three rounds
             for who in readers[:3]:
                 part = out / f"part{len(parts)}.wav"
