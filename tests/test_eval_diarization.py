@@ -77,3 +77,20 @@ def test_references_are_read_from_rttm_or_ina_csv(reference_dir: Path, tmp_path:
     )
     ref = read_reference(tmp_path / "x.wav")
     assert ref is not None and ref.background == [(4.0, 6.0, "announcement")]
+
+
+def test_backchannels_and_talk_beyond_the_reference_are_counted(tmp_path: Path) -> None:
+    """A backchannel is right when the speaker mapped to its own is heard for half of it; talk
+    beyond the reference's is summed talk over the reference's summed talk (overlap included)."""
+    turns = [(0.0, 6.0, "agent_A"), (2.0, 2.5, "customer_C"), (6.2, 10.0, "customer_C"),
+             (7.0, 7.6, "agent_A")]  # fmt: skip
+    ref = Reference(_speech(turns), [], "rttm", [(2.0, 2.5, "customer_C"), (7.0, 7.6, "agent_A")])
+    # S2's backchannel inside S1's turn is heard; S1's inside S2's is not (S2 owns it)
+    hyp = [(0, 6, "S1"), (2.0, 2.5, "S2"), (6.2, 10, "S2")]
+    got = score_file(tmp_path / "c.wav", ref, _front(hyp, {"S1": 6.0, "S2": 4.3}))
+    assert (got.backchannels, got.backchannels_right) == (2, 1)
+    assert got.talk_beyond_reference_s == pytest.approx(10.3 - 10.9, abs=0.02)
+    assert got.der_collar_0_25 is not None and got.der_collar_0_25 <= got.der
+    # talk counted twice where nobody overlaps: beyond the reference's
+    over = score_file(tmp_path / "c.wav", ref, _front(hyp, {"S1": 9.0, "S2": 4.3}))
+    assert over.talk_beyond_reference_s == pytest.approx(13.3 - 10.9, abs=0.02)

@@ -168,6 +168,7 @@ def build_result(
             "noise_s": _seconds(budget.get("noise_s")),
             "announcement_s": _seconds(budget.get("announcement_s")),
             "overlap_s": _seconds(budget.get("overlap_s")),
+            "overlap_method": str(budget.get("overlap_method", "none")),
             "interruptions": interruptions,
             "turn_count": turn_count,
         },

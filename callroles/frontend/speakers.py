@@ -27,8 +27,14 @@ from callroles.frontend.count import SpeakerCount, count_speakers, voice_samples
 from callroles.frontend.decode import AudioFacts, DecodedAudio
 from callroles.frontend.segmentation import FRAME_S, Segment, Segmentation, SpeakerTrack, build
 from callroles.frontend.speech import SAMPLES_PER_FRAME, Speech
-from callroles.frontend.talk import DEFAULT_TALK, overlap_share, talk_tracks
-from callroles.frontend.turns import align, by_turns, embed_turns, one_voice_split, turn_owners
+from callroles.frontend.talk import DEFAULT_TALK, heard_overlap_s, overlap_share, talk_tracks
+from callroles.frontend.turns import (
+    align,
+    by_turns,
+    embed_turns,
+    one_voice_split,
+    turn_owners,
+)
 from callroles.frontend.voicing import trim_tracks
 from callroles.models.activity import Activity
 
@@ -109,6 +115,9 @@ def find_speakers(
         talk = trim_tracks(tracks, speech.signals, speech.grids, SAMPLES_PER_FRAME)
     segmentation, budget = build(talk, _background(speech.grids))
     budget["talk_time_method"] = _method(act)
+    budget["overlap_method"] = _overlap_method(act, strategy)
+    if act is not None:  # what the model heard, kept or not
+        budget["overlap_heard_s"] = round(heard_overlap_s(act), 3)
     budget["speaker_count"] = count.to_dict()
     if speech.music_check_s is not None:  # seconds ina and a frame model took for a voice
         budget["music_check_s"] = speech.music_check_s
@@ -195,6 +204,17 @@ def _method(act: Activity | None) -> str:
     if share > DEFAULT_TALK.max_overlap_share:
         return f"activity; overlap ignored (heard in {share:.0%} of speech, implausible)"
     return "activity"
+
+
+def _overlap_method(act: Activity | None, strategy: str) -> str:
+    """How overlap was decided (``call.overlap_method`` of the result)."""
+    if strategy == "stereo":
+        return "channels"  # each party on a channel of its own: both channels speaking
+    if act is None:
+        return "none"  # no frame model: one voice at a time
+    if overlap_share(act) > DEFAULT_TALK.max_overlap_share:
+        return "ignored"
+    return "model"  # where the frame model hears two voices (P(two) > 0.5, runs of 0.2 s)
 
 
 def _without_background(

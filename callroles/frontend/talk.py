@@ -54,6 +54,11 @@ def overlap_share(act: Activity, spec: TalkSpec = DEFAULT_TALK) -> float:
     return float(overlap.sum() / max(1, speech.sum()))
 
 
+def heard_overlap_s(act: Activity, spec: TalkSpec = DEFAULT_TALK) -> float:
+    """Seconds in which the model hears two voices, before the guard and the shortest run."""
+    return float(_thresholded(act, spec)[1].sum()) * FRAME_S
+
+
 def speech_and_overlap(act: Activity, spec: TalkSpec = DEFAULT_TALK) -> tuple[np.ndarray, ...]:
     """(speech, overlap) frame masks; overlap implies speech, and is empty when implausible."""
     speech, overlap = _thresholded(act, spec)

@@ -20,6 +20,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from callroles.base.settings import Settings
 from callroles.models.errors import SegmenterError
+from callroles.models.features import power_frames
 
 RATE = 16000
 PARTIAL_FRAMES = 160  # 1.6 s at 10 ms hop
@@ -139,8 +140,9 @@ def partial_mels(wide: np.ndarray, starts_s: np.ndarray) -> np.ndarray:
     if rms > 0:  # Resemblyzer normalises to -30 dBFS, increase only
         gain = 10 ** ((-30 - 20 * np.log10(rms)) / 20)
         y = y * gain if gain > 1 else y
-    spec = np.abs(librosa.stft(y, n_fft=400, hop_length=160, center=True)) ** 2
-    mel = (_mel_basis() @ spec).T.astype(np.float32)  # (frames, 40)
-    mel = np.concatenate([mel, np.zeros((PARTIAL_FRAMES, 40), np.float32)])
+    n = 1 + len(y) // 160
+    mel = np.zeros((n + PARTIAL_FRAMES, 40), np.float32)  # (frames, 40), zeros past the end
+    for a, power in power_frames(y, n_fft=400, hop_length=160):  # a chunk at a time
+        mel[a : a + power.shape[1]] = (_mel_basis() @ power).T
     first = np.round(np.asarray(starts_s) * 100).astype(int)
     return mel[first[:, None] + np.arange(PARTIAL_FRAMES)[None, :]]

@@ -8,7 +8,16 @@ import librosa
 import numpy as np
 import pytest
 
-from callroles.models.features import DEFAULT_SPEC, FeatureSpec, log_mel, stream_windows
+from callroles.models import embeddings
+from callroles.models.embeddings import partial_mels
+from callroles.models.features import (
+    CHUNK_FRAMES,
+    DEFAULT_SPEC,
+    FeatureSpec,
+    _mel_basis,
+    log_mel,
+    stream_windows,
+)
 
 RATE = 8000
 
@@ -56,6 +65,31 @@ def test_log_mel_matches_librosa_reference() -> None:
     assert ours.shape == (96, 1 + len(y) // 80) and ours.dtype == np.float32
     np.testing.assert_allclose(ours, ref, atol=1e-3)
     assert log_mel(np.zeros(8000, np.float32)).min() == pytest.approx(-100.0)
+
+
+def test_log_mel_a_chunk_at_a_time_is_the_whole_calls_and_partial_mels_too() -> None:
+    """Frames computed ``CHUNK_FRAMES`` at a time (memory bounded on a 60-minute call) are the
+    frames of one STFT over the whole signal, at the chunks' seams too."""
+    y = _noise(2 * CHUNK_FRAMES * 80 / 8000 + 0.37)
+    whole = librosa.stft(y, n_fft=512, hop_length=80, win_length=200, center=True,
+                         pad_mode="constant")  # fmt: skip
+    ref = 10 * np.log10(np.maximum(_mel_basis(DEFAULT_SPEC) @ np.abs(whole) ** 2, 1e-10))
+    ours = log_mel(y)
+    assert ours.shape == ref.shape == (96, 1 + len(y) // 80)
+    np.testing.assert_allclose(ours, ref, atol=1e-4)
+    wide = librosa.resample(y, orig_sr=8000, target_sr=16000)
+    starts = np.array([0.0, CHUNK_FRAMES * 0.01 - 0.8, len(wide) / 16000 - 1.0])
+    spec = np.abs(librosa.stft(wide * _gain(wide), n_fft=400, hop_length=160, center=True)) ** 2
+    mel = np.concatenate([(embeddings._mel_basis() @ spec).T, np.zeros((160, 40))])
+    first = np.round(starts * 100).astype(int)
+    np.testing.assert_allclose(
+        partial_mels(wide, starts), mel[first[:, None] + np.arange(160)], rtol=1e-4, atol=1e-9
+    )
+
+
+def _gain(y: np.ndarray) -> float:
+    """Resemblyzer's -30 dBFS normalisation, increase only (as ``partial_mels`` applies it)."""
+    return max(1.0, 10 ** ((-30 - 20 * np.log10(np.sqrt(np.mean(y**2)))) / 20))
 
 
 @pytest.mark.parametrize(

@@ -31,6 +31,7 @@ def test_stereo_call_one_speaker_per_channel(small_corpus: Path, frontend) -> No
     path, truth, ref = _corpus_call(small_corpus, channels=2, same_gender=False)
     result = front_end(path, layout="stereo-agent-left", models=frontend)
     assert result.strategy == "stereo"
+    assert result.budget["overlap_method"] == "channels"
     assert [s.channel for s in result.speakers] == [0, 1]
     assert {s.role_hint for s in result.speakers} == {"agent", "customer"}
     want = {v["gender"] for v in truth["speakers"].values()}

@@ -140,6 +140,10 @@ def test_real_read_speech_gets_no_implausible_overlap(reference_dir: Path, front
     assert budget["overlap_s"] <= DEFAULT_TALK.max_overlap_share * budget["speech_s"], budget
     if "ignored" in budget["talk_time_method"]:
         assert budget["overlap_s"] == 0.0
+    # the result says how its overlap was decided, and what the model heard either way
+    ignored = "ignored" in budget["talk_time_method"]
+    assert budget["overlap_method"] == ("ignored" if ignored else "model")
+    assert budget["overlap_s"] <= budget["overlap_heard_s"] + 0.01
 
 
 def test_short_pauses_of_one_speaker_count_as_talk_but_not_gaps_between_speakers() -> None:

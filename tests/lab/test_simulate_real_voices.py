@@ -6,11 +6,13 @@ import csv
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import soundfile as sf
 
 from callroles.base.settings import PROJECT_ROOT
 from callroles.lab.simulate.errors import SimulateInputError
+from callroles.lab.simulate.quickturns import cut_turns
 from callroles.lab.simulate.real_voices import generate_real_corpus, read_speakers
 
 LIBRI = PROJECT_ROOT.parent / "shared" / "data" / "speakers" / "librispeech"
@@ -51,3 +53,39 @@ def test_a_missing_folder_says_where_the_voices_should_be(tmp_path: Path) -> Non
     with pytest.raises(SimulateInputError, match="LibriSpeech-style") as err:
         read_speakers(tmp_path / "nowhere")
     assert err.value.code == "real_voices_missing"
+
+
+@needs_libri
+def test_quick_turn_calls_have_short_turns_interruptions_and_backchannels(tmp_path: Path) -> None:
+    """``quick_turns``: turns of 0.3-8 s, some changes of speaker overlapping, and backchannels
+    of 0.2-0.8 s inside the other's turn, listed in the truth and marked as overlap there."""
+    meta = generate_real_corpus(tmp_path / "q", LIBRI, calls=3, seed=3601, quick_turns=True)
+    assert meta["quick_turns"] is True
+    lengths, overlaps, backchannels, under = [], 0, 0, 0
+    for k in range(1, 4):
+        truth = json.loads((tmp_path / "q" / "truth" / f"real{k:05d}.json").read_text())
+        segs = sorted(truth["segments"], key=lambda s: s["start"])
+        lengths += [s["end"] - s["start"] for s in segs]
+        overlaps += sum(
+            a["speaker"] != b["speaker"] and b["start"] < a["end"]
+            for a, b in zip(segs, segs[1:], strict=False)
+        )
+        for bc in truth["backchannels"]:
+            backchannels += 1
+            assert 0.15 <= bc["end"] - bc["start"] <= 0.85, bc
+            others = [s for s in segs if s["speaker"] != bc["speaker"]]
+            # under the other's speech, or in a pause of their turn
+            under += any(s["start"] < bc["end"] and bc["start"] < s["end"] for s in others)
+            own = [s for s in segs if s["speaker"] == bc["speaker"]]
+            assert any(s["start"] < bc["end"] and bc["start"] < s["end"] for s in own), bc
+    assert backchannels >= 3 and under >= backchannels / 2 and overlaps >= under
+    lengths.sort()
+    assert 0.4 <= lengths[len(lengths) // 2] <= 3.0, lengths  # quick turns, not 2-6 s ones
+    y = np.random.default_rng(1).normal(0, 0.05, 8000 * 40).astype(np.float32)
+    turns = [len(t) / 8000 for t in cut_turns(y, np.random.default_rng(2))]
+    assert min(turns) >= 0.3 and max(turns) <= 8.0 and sum(turns) == pytest.approx(40.0)
+    again = generate_real_corpus(tmp_path / "r", LIBRI, calls=3, seed=3601, quick_turns=True)
+    assert again == meta
+    assert (tmp_path / "q" / "audio" / "real00002.gsm").read_bytes() == (
+        tmp_path / "r" / "audio" / "real00002.gsm"
+    ).read_bytes()

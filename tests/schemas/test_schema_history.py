@@ -1,14 +1,14 @@
 """Every published version of each v1 schema, read from git, checked as a schema registry would
 (full transitive compatibility, docs/events.md).
 
-- Forward: today's example events validate against every version from the first open one
-  (top level not ``additionalProperties: false``) onward, so a consumer holding any of them reads
-  today's events.
+- Forward: today's example events validate against every open version (top level not
+  ``additionalProperties: false``) from the first one onward, so a consumer holding any of them
+  reads today's events.
 - Backward: every example event ever published (the examples folder at each commit) validates
   against today's schema.
-- The closed versions before the open policy that today's events break are named in
-  :data:`CLOSED_BREAKS`, with why; the test fails when another version breaks, and when a listed
-  one stops breaking (the list says exactly what is true).
+- The closed versions (before the open policy, and one closed again after it) that today's
+  events break are named in :data:`CLOSED_BREAKS`, with why; the test fails when another version
+  breaks, and when a listed one stops breaking (the list says exactly what is true).
 
 The files lived at ``schemas/*.json`` and moved to ``schemas/callroles/schemas/*.json``: commits
 touching either path count, and a version is one content (blob), named by the first commit that
@@ -49,6 +49,9 @@ CLOSED_BREAKS: dict[tuple[str, str], str] = {
     ("call_result", "2ed4d31"): "closed; no announcement_s; no voiceprint separation",
     ("call_result", "80985cf"): "closed; separation_strategy without voiceprint",
     ("call_result", "3348693"): "closed; no revision, enrolment.calls",
+    # a branch begun before the open policy merged its closed file after it; 2ecda8f opened it
+    # again the same morning, and no CI run landed in between
+    ("call_result", "bdb37b2"): "closed again; no overlap_method",
     ("call_error", "21a6405"): "closed stage list without segment",
 }
 
@@ -162,7 +165,7 @@ def test_todays_events_validate_against_every_open_version(kind: str) -> None:
     chain = versions(kind)
     first_open = next(i for i, v in enumerate(chain) if v.open)
     assert chain[-1].open, "today's published schema must stay open (docs/events.md)"
-    broken = {v.commit: _problems(v.doc, events) for v in chain[first_open:]}
+    broken = {v.commit: _problems(v.doc, events) for v in chain[first_open:] if v.open}
     assert {c: p for c, p in broken.items() if p} == {}
 
 
@@ -171,7 +174,8 @@ def test_closed_versions_that_break_todays_events_are_exactly_the_listed_ones(ki
     events = todays_examples(kind)
     chain = versions(kind)
     first_open = next(i for i, v in enumerate(chain) if v.open)
-    broken = {v.commit: _problems(v.doc, events) for v in chain[:first_open]}
+    closed = [*chain[:first_open], *(v for v in chain[first_open:] if not v.open)]
+    broken = {v.commit: _problems(v.doc, events) for v in closed}
     listed = {commit for k, commit in CLOSED_BREAKS if k == kind}
     failing = {c for c, p in broken.items() if p}
     details = "\n".join(f"{c}: {p[:6]}" for c, p in broken.items() if c in failing - listed)

@@ -5,7 +5,9 @@ Runs ``callroles eval diarization``'s measurement on: the real calls with manual
 (``../shared/data/diarization/pyaudioanalysis``), inaSpeechSegmenter's own reference files
 (``tests/data/reference``: music, noise, speech), the synthetic test corpus (seed 1234,
 small preset), held-out MBROLA calls with Debian's hold music and prompts, and generated calls
-of real LibriSpeech voices (alone, and on hold with Debian's five music-on-hold tracks). Writes
+of real LibriSpeech voices (alone, on hold with Debian's five music-on-hold tracks, and in
+quick-turn conversations with interruptions and backchannels, a development and a held-out
+seed). Writes
 ``bench/results/eval-diarization.json``. The real data lives in the project's shared folder,
 not in a user's clone: a set that is absent is reported as absent.
 """
@@ -100,6 +102,25 @@ def held_out_sources_corpus(settings: Settings, calls: int = 20, seed: int = 434
     return corpus
 
 
+#: quick-turn conversations of real readers: decisions look at the development seed only; the
+#: held-out seed is reported beside it and never tuned on
+QUICK_SEEDS = {"development": 3601, "held-out": 3602}
+
+
+def quick_turn_corpus(settings: Settings, seed: int, calls: int = 16) -> Path | None:
+    """Real LibriSpeech readers in quick-turn conversations (``simulate --real-voices
+    --quick-turns``), generated once and cached; None when the voices are absent."""
+    voices = SHARED / "speakers" / "librispeech"
+    if not voices.is_dir():
+        return None
+    name = f"quick-turns-{calls}-seed{seed}-{generator_fingerprint()}"
+    out = settings.home / "bench-cache" / name
+    if not (out / "calls.csv").is_file():
+        shutil.rmtree(out, ignore_errors=True)
+        generate_real_corpus(out, voices, calls=calls, seed=seed, quick_turns=True)
+    return out
+
+
 def eval_sets(settings: Settings) -> list[tuple[str, Path, Path | None, str]]:
     """(name, audio folder, reference folder or None, what kind of data) for every set."""
     corpus = settings.home / "bench-cache" / f"eval-small-seed1234-{generator_fingerprint()}"
@@ -125,6 +146,13 @@ def eval_sets(settings: Settings) -> list[tuple[str, Path, Path | None, str]]:
     if hold is not None:
         sets.append((REAL_VOICES_HOLD, hold / "audio", hold / "truth",
                      "real voices and real hold music; the calls are generated"))  # fmt: skip
+    for part, seed in QUICK_SEEDS.items():
+        quick = quick_turn_corpus(settings, seed)
+        if quick is not None:
+            sets.append(
+                (f"quick turns of real readers ({part}, seed {seed})", quick / "audio",
+                 quick / "truth", "real voices (LibriSpeech readers); the calls are generated"),
+            )  # fmt: skip
     return sets
 
 

@@ -3,10 +3,12 @@
 For every recording in DIR with a reference beside it, either ``<stem>.rttm`` (speaker turns;
 ids may start with ``agent_`` / ``customer_``) or inaSpeechSegmenter's own
 ``<stem>-smn-gender.csv`` (speech by gender, music, noise, silence), it runs the front end and
-prints, per file and in total: DER and JER (pyannote.metrics, no collar, and DER with a 0.5 s
-collar), the number of speakers found against the reference's, each reference speaker's talk
-time error (through DER's optimal speaker mapping), seconds of reference non-speech (music and
-noise where the reference names them) counted as talk, and speech/non-speech frame agreement.
+prints, per file and in total: DER and JER (pyannote.metrics, no collar, and DER with 0.25 s
+and 0.5 s collars), the number of speakers found against the reference's, each reference
+speaker's talk time error (through DER's optimal speaker mapping), seconds of reference
+non-speech (music and noise where the reference names them) counted as talk, speech/non-speech
+frame agreement, the talk found beyond the reference's (its speech plus the overlap it marks)
+and, where a generated call lists its backchannels, how many went to the right speaker.
 With ``--out`` it writes the figures as JSON. Nothing is tuned here: it only measures.
 """
 
@@ -42,6 +44,7 @@ class Reference:
     speech: Annotation
     background: list[tuple[float, float, str]] = field(default_factory=list)
     kind: str = "rttm"
+    backchannels: list[tuple[float, float, str]] = field(default_factory=list)
 
 
 def read_rttm(path: Path) -> Annotation:
@@ -68,6 +71,7 @@ class FileFigures:
     duration_s: float
     der: float | None  # None: the reference has no speech (DER is undefined)
     der_collar_0_5: float | None
+    der_collar_0_25: float | None
     jer: float | None
     speakers_reference: int
     speakers_found: int
@@ -78,13 +82,18 @@ class FileFigures:
     background_s: dict[str, float]  # seconds of each background kind in the reference
     speech_agreement: float
     der_parts_s: dict[str, float]
+    # summed talk found minus the reference's summed talk (its speech plus the overlap it marks)
+    talk_beyond_reference_s: float = 0.0
+    backchannels: int = 0  # listed in the truth file (generated quick-turn calls)
+    backchannels_right: int = 0  # at least half of it the right speaker's talk
 
 
 def read_reference(audio: Path, references: Path | None = None) -> Reference | None:
     """The reference annotation of ``audio`` (beside it, or in ``references``), or None."""
     rttm = (references or audio.parent) / f"{audio.stem}.rttm"
     if rttm.is_file():
-        return Reference(read_rttm(rttm), _truth_background(rttm.with_suffix(".json")))
+        truth = rttm.with_suffix(".json")
+        return Reference(read_rttm(rttm), _truth_background(truth), "rttm", _backchannels(truth))
     ina = audio.with_name(f"{audio.stem}-smn-gender.csv")
     if ina.is_file():
         with ina.open(newline="") as fh:
@@ -104,6 +113,31 @@ def _truth_background(truth: Path) -> list[tuple[float, float, str]]:
         return []
     events = json.loads(truth.read_text()).get("events", [])
     return [(e["start"], e["end"], e["kind"]) for e in events if e["kind"] in SIM_BACKGROUND]
+
+
+def _backchannels(truth: Path) -> list[tuple[float, float, str]]:
+    """(start, end, speaker) of the backchannels a generated call lists (none if absent)."""
+    if not truth.is_file():
+        return []
+    listed = json.loads(truth.read_text()).get("backchannels", [])
+    return [(b["start"], b["end"], b["speaker"]) for b in listed]
+
+
+def _backchannels_right(ref: Reference, hypothesis: Annotation, mapping: dict[Any, Any]) -> int:
+    """How many backchannels are, for at least half their length, talk of the hypothesis
+    speaker that DER's optimal mapping makes their speaker."""
+    right = 0
+    for a, b, who in ref.backchannels:
+        span = Segment(a, b)
+        mine = [h for h, w in mapping.items() if w == who]
+        heard = sum(
+            (seg & span).duration
+            for h in mine
+            for seg in hypothesis.label_timeline(h).support()
+            if seg.intersects(span)
+        )
+        right += heard >= 0.5 * span.duration
+    return right
 
 
 def _kind_masks(background: list[tuple[float, float, str]], n: int) -> dict[str, np.ndarray]:
@@ -137,6 +171,9 @@ def score_file(audio: Path, ref: Reference, front: Any) -> FileFigures:
     parts = der_metric(reference, hypothesis, detailed=True, uem=uem)
     wide = DiarizationErrorRate(collar=0.5, skip_overlap=False)
     der_wide = wide(reference, hypothesis, uem=uem)
+    der_quarter = DiarizationErrorRate(collar=0.25, skip_overlap=False)(
+        reference, hypothesis, uem=uem
+    )
     jer_metric = JaccardErrorRate(collar=0.0, skip_overlap=False)
     jer = jer_metric(reference, hypothesis, uem=uem) if has_speech else None
     mapping = der_metric.optimal_mapping(reference, hypothesis)  # hypothesis -> reference
@@ -161,6 +198,7 @@ def score_file(audio: Path, ref: Reference, front: Any) -> FileFigures:
         duration_s=round(duration, 2),
         der=round(float(parts["diarization error rate"]), 4) if has_speech else None,
         der_collar_0_5=round(float(der_wide), 4) if has_speech else None,
+        der_collar_0_25=round(float(der_quarter), 4) if has_speech else None,
         jer=round(float(jer), 4) if jer is not None else None,
         speakers_reference=len(reference.labels()),
         speakers_found=len({s.speaker for s in front.speakers if s.talk_time_s > 0}),
@@ -176,6 +214,9 @@ def score_file(audio: Path, ref: Reference, front: Any) -> FileFigures:
             k: round(float(parts[k]), 2)
             for k in ("total", "missed detection", "false alarm", "confusion")
         },
+        talk_beyond_reference_s=round(sum(hyp_talk.values()) - sum(ref_talk.values()), 2),
+        backchannels=len(ref.backchannels),
+        backchannels_right=_backchannels_right(ref, hypothesis, mapping),
     )
 
 
@@ -241,8 +282,25 @@ def evaluate_dir(
             "nonspeech_as_talk_s": round(sum(r.nonspeech_as_talk_s for r in rows), 2),
             "background_as_talk_s": round(sum(r.background_as_talk_s for r in rows), 2),
             "background_by_kind": by_kind,
+            "der_collar_0_25": _pooled(rows, "der_collar_0_25"),
+            "calls_talk_beyond_reference": sum(r.talk_beyond_reference_s > 0.5 for r in rows),
+            "talk_beyond_reference_max_s": max(
+                (r.talk_beyond_reference_s for r in rows), default=0.0
+            ),
+            **(
+                {"backchannels_right": f"{sum(r.backchannels_right for r in rows)}/{bc}"}
+                if (bc := sum(r.backchannels for r in rows))
+                else {}
+            ),
         },
     }
+
+
+def _pooled(rows: list[FileFigures], key: str) -> float | None:
+    """A per-file rate pooled by each file's reference speech (as DER's total is)."""
+    pairs = [(getattr(r, key), r.der_parts_s["total"]) for r in rows if getattr(r, key) is not None]
+    speech = sum(w for _, w in pairs)
+    return round(sum(v * w for v, w in pairs) / speech, 4) if speech else None
 
 
 def _f(x: float | None) -> str:
@@ -254,7 +312,8 @@ def format_report(report: dict[str, Any]) -> str:
     for r in report["files"]:
         talk = ", ".join(f"{k} {v:+.1%}" for k, v in r["talk_time_error"].items())
         lines.append(
-            f"  {r['file']:<28} DER {_f(r['der'])} (collar 0.5 s: {_f(r['der_collar_0_5'])}) "
+            f"  {r['file']:<28} DER {_f(r['der'])} (collars 0.25 / 0.5 s: "
+            f"{_f(r['der_collar_0_25'])} / {_f(r['der_collar_0_5'])}) "
             f"JER {_f(r['jer'])}  speakers {r['speakers_found']}/{r['speakers_reference']}  "
             f"non-speech as talk {r['nonspeech_as_talk_s']:.1f} s (music/noise/announcements "
             f"{r['background_as_talk_s']:.1f} s)  speech agreement {r['speech_agreement']:.3f}"
@@ -266,7 +325,10 @@ def format_report(report: dict[str, Any]) -> str:
         f"{t['speaker_count_right']}/{t['files']}, talk time within 5% {t['talk_time_within_5pct']}"
         f" (median error {t['talk_time_error_median']}), non-speech as talk "
         f"{t['nonspeech_as_talk_s']} s, of it music/noise/announcements "
-        f"{t['background_as_talk_s']} s"
+        f"{t['background_as_talk_s']} s; DER with a 0.25 s collar {t['der_collar_0_25']}; "
+        f"talk beyond the reference's (over 0.5 s) in {t['calls_talk_beyond_reference']} calls, "
+        f"at most {t['talk_beyond_reference_max_s']} s"
+        + (f"; backchannels right {t['backchannels_right']}" if "backchannels_right" in t else "")
     )
     for kind, v in t.get("background_by_kind", {}).items():
         lines.append(f"    {kind}: {v['as_talk_s']} of {v['reference_s']} s counted as talk")

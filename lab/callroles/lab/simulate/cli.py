@@ -96,6 +96,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="K",
         help="with --real-voices: K readers call 5 times each, each time another agent",
     )
+    p.add_argument(
+        "--quick-turns",
+        action="store_true",
+        help="with --real-voices: telephone turn-taking (0.3-8 s turns, interruptions, "
+        "backchannels; lab/callroles/lab/simulate/quickturns.py says where the figures come from)",
+    )
     p.add_argument("--workers", type=int, default=None, help="processes (default 2)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=_run)
@@ -127,6 +133,7 @@ def _run(args: argparse.Namespace) -> int:
             stereo_fraction=args.stereo_fraction, random_paths=args.random_paths,
             varied_lines=args.lines == "varied",
             house_sounds=_house(args), repeat_customers=args.repeat_customers,
+            quick_turns=args.quick_turns,
         )  # fmt: skip
         print(json.dumps(meta, indent=1))
         return 0

@@ -34,7 +34,7 @@ from typing import Any
 import librosa
 import numpy as np
 
-from callroles.lab.simulate import channel, sounds
+from callroles.lab.simulate import channel, quickturns, sounds
 from callroles.lab.simulate.corpus import line_of, rttm_of
 from callroles.lab.simulate.dialogue import merge_regions, utterance_regions
 from callroles.lab.simulate.errors import SimulateInputError
@@ -227,12 +227,15 @@ def generate_real_corpus(
     varied_lines: bool = False,
     house_sounds: int | None = None,
     repeat_customers: int = 0,
+    quick_turns: bool = False,
 ) -> dict[str, Any]:
     """Write ``calls`` real-voice calls in the simulator's layout (audio/, truth/, calls.csv);
     ``varied_lines`` draws each phone line's codec and faults (``channel.draw_line``);
     ``house_sounds`` plays one call centre's recordings (``_house``) on the customer's line;
     ``repeat_customers`` readers of the agent pool call ``REPEAT_CALLS`` times each instead,
-    each time a different agent (customers who call again)."""
+    each time a different agent (customers who call again); ``quick_turns`` cuts and places the
+    turns as telephone conversation does (``quickturns``: 0.3-8 s turns, interruptions,
+    backchannels), listed in each truth file's ``backchannels``."""
     agents, customers = read_speakers(root)
     repeats = _repeat_plan(agents, calls, repeat_customers, seed)
     agents = [a for a in agents if a not in repeats.values()]
@@ -263,14 +266,18 @@ def generate_real_corpus(
         stereo = rng.random() < stereo_fraction
         pool = agent.files[:ENROL_UTTERANCES] if stereo else agent.files[ENROL_UTTERANCES:]
         chosen = rng.choice(len(pool), size=min(AGENT_UTTERANCES, len(pool)), replace=False)
-        agent_turns = [t for k in chosen for t in _turns(_load(pool[int(k)]), rng)]
+        cut = quickturns.cut_turns if quick_turns else _turns
+        agent_turns = [t for k in chosen for t in cut(_load(pool[int(k)]), rng)]
         files = customer.files
         if i in repeats:  # two of the reader's utterances a call, as long as a customer's
             pair = np.random.default_rng([seed, 37, i]).choice(len(files), 2, replace=False)
             files = tuple(files[int(k)] for k in pair)
-        cust_turns = [t for f in files for t in _turns(_load(f), rng)]
+        cust_turns = [t for f in files for t in cut(_load(f), rng)]
         events: list[dict[str, Any]] = []
-        if house_sounds is None:
+        placed: list[dict[str, Any]] = []
+        if quick_turns:
+            stems, spans, placed = quickturns.render(agent_turns, cust_turns, rng)
+        elif house_sounds is None:
             stems, spans = _render(agent_turns, cust_turns, rng)
         else:
             stems, spans, events = _house(agent_turns, cust_turns, rng, house_sounds, [seed, 17, i])
@@ -334,7 +341,12 @@ def generate_real_corpus(
             },
             "segments": segments,
             "events": events,
-        }
+            **({"backchannels": [
+                {"speaker": agent_id if b["role"] == "agent" else customer_id,
+                 "start": round(b["start"], 3), "end": round(b["end"], 3)}
+                for b in placed
+            ]} if quick_turns else {}),
+        }  # fmt: skip
         (out / "truth" / f"{call_id}.json").write_text(json.dumps(truth, indent=1))
         (out / "truth" / f"{call_id}.rttm").write_text(rttm_of(call_id, segments))
         clock += timedelta(minutes=int(rng.integers(5, 90)))
@@ -353,6 +365,7 @@ def generate_real_corpus(
         "varied_lines": varied_lines,
         **({"house_sounds": house_sounds} if house_sounds is not None else {}),
         **({"repeat_customers": repeat_customers} if repeat_customers else {}),
+        **({"quick_turns": True} if quick_turns else {}),
         "agents": len({r["agent_id"] for r in rows}),
         "same_gender_calls": same_gender,
         "stereo_calls": sum(r["channels"] == 2 for r in rows),
