@@ -95,6 +95,35 @@ def backchannel_of(
     return turn[start:end]
 
 
+def alternate(
+    agent_turns: list[np.ndarray], cust_turns: list[np.ndarray]
+) -> list[tuple[str, np.ndarray]]:
+    """The turns in speaking order: agent, customer, agent, ... while either has turns left."""
+    order: list[tuple[str, np.ndarray]] = []
+    a, c = list(agent_turns), list(cust_turns)
+    while a or c:
+        if a:
+            order.append(("agent", a.pop(0)))
+        if c:
+            order.append(("customer", c.pop(0)))
+    return order
+
+
+def mix(
+    pieces: list[tuple[str, int, np.ndarray]],
+) -> tuple[dict[str, np.ndarray], dict[str, list[tuple[float, float]]]]:
+    """Placed pieces (role, first sample, audio) as stems per role, with half a second after
+    the last, and each role's talk spans (s): every piece's speech, pauses under 0.3 s bridged."""
+    n = max(s + len(x) for _, s, x in pieces) + int(0.5 * SR)
+    stems = {"agent": np.zeros(n, np.float32), "customer": np.zeros(n, np.float32)}
+    regions: dict[str, list[tuple[int, int]]] = {"agent": [], "customer": []}
+    for role, s, x in pieces:
+        stems[role][s : s + len(x)] += x
+        regions[role].extend((s + p, s + q) for p, q in utterance_regions(x))
+    spans = {r: [(p / SR, q / SR) for p, q in merge_regions(v)] for r, v in regions.items()}
+    return stems, spans
+
+
 def render(
     agent_turns: list[np.ndarray],
     cust_turns: list[np.ndarray],
@@ -103,13 +132,7 @@ def render(
 ) -> tuple[dict[str, np.ndarray], dict[str, list[tuple[float, float]]], list[dict[str, object]]]:
     """Alternate the turns with drawn gaps, interruptions and backchannels: stems per role, each
     role's talk spans (s) and the backchannels placed (``{"role", "start", "end"}``)."""
-    order: list[tuple[str, np.ndarray]] = []
-    a, c = list(agent_turns), list(cust_turns)
-    while a or c:
-        if a:
-            order.append(("agent", a.pop(0)))
-        if c:
-            order.append(("customer", c.pop(0)))
+    order = alternate(agent_turns, cust_turns)
     pieces: list[tuple[str, int, np.ndarray]] = []
     backchannels: list[dict[str, object]] = []
     t = int(rng.uniform(0.3, 1.0) * SR)
@@ -128,11 +151,5 @@ def render(
             t = end - int(early * SR)
         else:
             t = end + int(max(0.05, rng.normal(timing.gap_mode_s, timing.gap_sd_s)) * SR)
-    n = max(s + len(x) for _, s, x in pieces) + int(0.5 * SR)
-    stems = {"agent": np.zeros(n, np.float32), "customer": np.zeros(n, np.float32)}
-    regions: dict[str, list[tuple[int, int]]] = {"agent": [], "customer": []}
-    for role, s, x in pieces:
-        stems[role][s : s + len(x)] += x
-        regions[role].extend((s + p, s + q) for p, q in utterance_regions(x))
-    spans = {r: [(p / SR, q / SR) for p, q in merge_regions(v)] for r, v in regions.items()}
+    stems, spans = mix(pieces)
     return stems, spans, backchannels

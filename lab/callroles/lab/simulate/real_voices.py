@@ -110,27 +110,13 @@ def _render(
     agent_turns: list[np.ndarray], cust_turns: list[np.ndarray], rng: np.random.Generator
 ) -> tuple[dict[str, np.ndarray], dict[str, list[tuple[float, float]]]]:
     """Alternate the turns on one timeline: stems per role and each role's turn spans (s)."""
-    order: list[tuple[str, np.ndarray]] = []
-    a, c = list(agent_turns), list(cust_turns)
-    while a or c:
-        if a:
-            order.append(("agent", a.pop(0)))
-        if c:
-            order.append(("customer", c.pop(0)))
     t = int(rng.uniform(0.3, 1.0) * SR)
     placed = []
-    for role, audio in order:
+    for role, audio in quickturns.alternate(agent_turns, cust_turns):
         placed.append((role, t, audio))
         gap = rng.uniform(-0.4, 0.0) if rng.random() < 0.12 else rng.uniform(0.2, 0.9)
         t = max(t + len(audio) + int(gap * SR), t + int(0.5 * SR))
-    n = max(s + len(x) for _, s, x in placed) + int(0.5 * SR)
-    stems = {"agent": np.zeros(n, np.float32), "customer": np.zeros(n, np.float32)}
-    regions: dict[str, list[tuple[int, int]]] = {"agent": [], "customer": []}
-    for role, s, x in placed:
-        stems[role][s : s + len(x)] += x
-        regions[role].extend((s + a, s + b) for a, b in utterance_regions(x))
-    spans = {r: [(a / SR, b / SR) for a, b in merge_regions(v)] for r, v in regions.items()}
-    return stems, spans
+    return quickturns.mix(placed)
 
 
 def _house(
