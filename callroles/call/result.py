@@ -68,7 +68,7 @@ def doubts(
         flags.append("no_speech")
     elif sum(t > 0 for t in talk) == 1:
         flags.append("one_voice")
-    if "overlap ignored" in str(front.budget.get("talk_time_method", "")):
+    if front.budget.get("overlap_method") == "ignored":
         flags.append("overlap_ignored")
     if sum(talk) > float(result["duration_s"]) + 0.5:
         flags.append("talk_exceeds_duration")

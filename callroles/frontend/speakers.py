@@ -27,7 +27,7 @@ from callroles.frontend.count import SpeakerCount, count_speakers, voice_samples
 from callroles.frontend.decode import AudioFacts, DecodedAudio
 from callroles.frontend.segmentation import FRAME_S, Segment, Segmentation, SpeakerTrack, build
 from callroles.frontend.speech import SAMPLES_PER_FRAME, Speech
-from callroles.frontend.talk import DEFAULT_TALK, heard_overlap_s, overlap_share, talk_tracks
+from callroles.frontend.talk import heard_overlap_s, overlap_ignored, overlap_share, talk_tracks
 from callroles.frontend.turns import (
     align,
     by_turns,
@@ -114,8 +114,7 @@ def find_speakers(
     else:  # stereo, or no frame models: voiced frames of ina's speech
         talk = trim_tracks(tracks, speech.signals, speech.grids, SAMPLES_PER_FRAME)
     segmentation, budget = build(talk, _background(speech.grids))
-    budget["talk_time_method"] = _method(act)
-    budget["overlap_method"] = _overlap_method(act, strategy)
+    budget["talk_time_method"], budget["overlap_method"] = _methods(act, strategy)
     if act is not None:  # what the model heard, kept or not
         budget["overlap_heard_s"] = round(heard_overlap_s(act), 3)
     budget["speaker_count"] = count.to_dict()
@@ -196,25 +195,15 @@ def _stream(
     )
 
 
-def _method(act: Activity | None) -> str:
-    """How talk time was measured, for the budget (and whoever audits a result)."""
-    if act is None:
-        return "energy"
-    share = overlap_share(act)
-    if share > DEFAULT_TALK.max_overlap_share:
-        return f"activity; overlap ignored (heard in {share:.0%} of speech, implausible)"
-    return "activity"
-
-
-def _overlap_method(act: Activity | None, strategy: str) -> str:
-    """How overlap was decided (``call.overlap_method`` of the result)."""
-    if strategy == "stereo":
-        return "channels"  # each party on a channel of its own: both channels speaking
-    if act is None:
-        return "none"  # no frame model: one voice at a time
-    if overlap_share(act) > DEFAULT_TALK.max_overlap_share:
-        return "ignored"
-    return "model"  # where the frame model hears two voices (P(two) > 0.5, runs of 0.2 s)
+def _methods(act: Activity | None, strategy: str) -> tuple[str, str]:
+    """How talk time was measured (the budget's ``talk_time_method``, for whoever audits a
+    result) and how overlap was decided (the result's ``call.overlap_method``)."""
+    if act is None:  # stereo: where both channels speak; else no frame model, one voice at a time
+        return "energy", "channels" if strategy == "stereo" else "none"
+    if overlap_ignored(act):
+        share = overlap_share(act)
+        return f"activity; overlap ignored (heard in {share:.0%} of speech, implausible)", "ignored"
+    return "activity", "model"  # where the model hears two voices (P(two) > 0.5, runs of 0.2 s)
 
 
 def _without_background(

@@ -54,6 +54,11 @@ def overlap_share(act: Activity, spec: TalkSpec = DEFAULT_TALK) -> float:
     return float(overlap.sum() / max(1, speech.sum()))
 
 
+def overlap_ignored(act: Activity, spec: TalkSpec = DEFAULT_TALK) -> bool:
+    """The guard: the model hears two voices in more of the speech than conversation holds."""
+    return overlap_share(act, spec) > spec.max_overlap_share
+
+
 def heard_overlap_s(act: Activity, spec: TalkSpec = DEFAULT_TALK) -> float:
     """Seconds in which the model hears two voices, before the guard and the shortest run."""
     return float(_thresholded(act, spec)[1].sum()) * FRAME_S
@@ -62,7 +67,7 @@ def heard_overlap_s(act: Activity, spec: TalkSpec = DEFAULT_TALK) -> float:
 def speech_and_overlap(act: Activity, spec: TalkSpec = DEFAULT_TALK) -> tuple[np.ndarray, ...]:
     """(speech, overlap) frame masks; overlap implies speech, and is empty when implausible."""
     speech, overlap = _thresholded(act, spec)
-    if overlap.sum() > spec.max_overlap_share * max(1, speech.sum()):
+    if overlap_ignored(act, spec):
         overlap = np.zeros_like(overlap)
     return speech, drop_short_runs(overlap, int(round(spec.min_overlap_s / FRAME_S)))
 

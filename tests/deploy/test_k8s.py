@@ -86,102 +86,105 @@ _KAFKA_METADATA = {
     },
 }  # fmt: skip
 _META = {"type": "object", "required": ["name"]}
+
+
+def _keda(spec: dict[str, Any]) -> dict[str, Any]:
+    """A keda.sh/v1alpha1 object whose spec has the given shape."""
+    return {
+        "type": "object",
+        "required": ["apiVersion", "kind", "metadata", "spec"],
+        "properties": {
+            "apiVersion": {"const": "keda.sh/v1alpha1"},
+            "metadata": _META,
+            "spec": spec,
+        },
+    }
+
+
 KEDA_SCHEMAS: dict[str, dict[str, Any]] = {
-    "ScaledObject": {
-        "type": "object",
-        "required": ["apiVersion", "kind", "metadata", "spec"],
-        "properties": {
-            "apiVersion": {"const": "keda.sh/v1alpha1"},
-            "metadata": _META,
-            "spec": {
-                "type": "object",
-                "required": ["scaleTargetRef", "triggers"],
-                "additionalProperties": False,
-                "properties": {
-                    "scaleTargetRef": {
-                        **_NAME_REF,
+    "ScaledObject": _keda(
+        {
+            "type": "object",
+            "required": ["scaleTargetRef", "triggers"],
+            "additionalProperties": False,
+            "properties": {
+                "scaleTargetRef": {
+                    **_NAME_REF,
+                    "properties": {
+                        "name": {"type": "string"},
+                        "kind": {"type": "string"},
+                        "apiVersion": {"type": "string"},
+                        "envSourceContainerName": {"type": "string"},
+                    },
+                },
+                **{
+                    k: {"type": "integer", "minimum": 0}
+                    for k in (
+                        "pollingInterval",
+                        "cooldownPeriod",
+                        "initialCooldownPeriod",
+                        "idleReplicaCount",
+                        "minReplicaCount",
+                        "maxReplicaCount",
+                    )
+                },  # fmt: skip
+                "fallback": {"type": "object"},
+                "advanced": {"type": "object"},
+                "triggers": {
+                    "type": "array",
+                    "minItems": 1,
+                    "items": {
+                        "type": "object",
+                        "required": ["type", "metadata"],
+                        "additionalProperties": False,
                         "properties": {
+                            "type": {"const": "kafka"},
                             "name": {"type": "string"},
-                            "kind": {"type": "string"},
-                            "apiVersion": {"type": "string"},
-                            "envSourceContainerName": {"type": "string"},
-                        },
-                    },
-                    **{
-                        k: {"type": "integer", "minimum": 0}
-                        for k in (
-                            "pollingInterval",
-                            "cooldownPeriod",
-                            "initialCooldownPeriod",
-                            "idleReplicaCount",
-                            "minReplicaCount",
-                            "maxReplicaCount",
-                        )
-                    },  # fmt: skip
-                    "fallback": {"type": "object"},
-                    "advanced": {"type": "object"},
-                    "triggers": {
-                        "type": "array",
-                        "minItems": 1,
-                        "items": {
-                            "type": "object",
-                            "required": ["type", "metadata"],
-                            "additionalProperties": False,
-                            "properties": {
-                                "type": {"const": "kafka"},
-                                "name": {"type": "string"},
-                                "metadata": _KAFKA_METADATA,
-                                "authenticationRef": _NAME_REF,
-                                "metricType": {"enum": ["AverageValue", "Value", "Utilization"]},
-                                "useCachedMetrics": {"type": "boolean"},
-                            },
+                            "metadata": _KAFKA_METADATA,
+                            "authenticationRef": _NAME_REF,
+                            "metricType": {"enum": ["AverageValue", "Value", "Utilization"]},
+                            "useCachedMetrics": {"type": "boolean"},
                         },
                     },
                 },
             },
-        },
-    },
-    "TriggerAuthentication": {
-        "type": "object",
-        "required": ["apiVersion", "kind", "metadata", "spec"],
-        "properties": {
-            "apiVersion": {"const": "keda.sh/v1alpha1"},
-            "metadata": _META,
-            "spec": {
-                "type": "object",
-                "additionalProperties": False,
-                "properties": {
-                    "secretTargetRef": {
-                        "type": "array",
-                        "items": {
-                            "type": "object",
-                            "required": ["parameter", "name", "key"],
-                            "additionalProperties": False,
-                            "properties": {
-                                # the kafka scaler's authentication parameters
-                                "parameter": {
-                                    "enum": [
-                                        "sasl",
-                                        "username",
-                                        "password",
-                                        "tls",
-                                        "ca",
-                                        "cert",
-                                        "key",
-                                        "keyPassword",
-                                    ]  # fmt: skip
-                                },
-                                "name": {"type": "string"},
-                                "key": {"type": "string"},
+        }
+    ),
+    "TriggerAuthentication": _keda(
+        {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "secretTargetRef": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["parameter", "name", "key"],
+                        "additionalProperties": False,
+                        "properties": {
+                            # the kafka scaler's authentication parameters
+                            "parameter": {
+                                "enum": [
+                                    "sasl",
+                                    "username",
+                                    "password",
+                                    "tls",
+                                    "ca",
+                                    "cert",
+                                    "key",
+                                    "keyPassword",
+                                ]  # fmt: skip
                             },
+                            "name": {"type": "string"},
+                            "key": {"type": "string"},
                         },
                     },
-                    "env": {"type": "array"},
-                    "podIdentity": {"type": "object"},
                 },
+                "env": {"type": "array"},
+                "podIdentity": {"type": "object"},
             },
-        },
-    },
+        }
+    ),
 }
 
 

@@ -84,6 +84,10 @@ def test_quick_turn_calls_have_short_turns_interruptions_and_backchannels(tmp_pa
     y = np.random.default_rng(1).normal(0, 0.05, 8000 * 40).astype(np.float32)
     turns = [len(t) / 8000 for t in cut_turns(y, np.random.default_rng(2))]
     assert min(turns) >= 0.3 and max(turns) <= 8.0 and sum(turns) == pytest.approx(40.0)
+    with pytest.raises(SimulateInputError) as err:  # one call centre's sounds are not mixed in
+        generate_real_corpus(tmp_path / "h", LIBRI, calls=1, seed=1, quick_turns=True,
+                             house_sounds=1)  # fmt: skip
+    assert err.value.code == "options_conflict"
     again = generate_real_corpus(tmp_path / "r", LIBRI, calls=3, seed=3601, quick_turns=True)
     assert again == meta
     assert (tmp_path / "q" / "audio" / "real00002.gsm").read_bytes() == (

@@ -82,6 +82,8 @@ class FileFigures:
     background_s: dict[str, float]  # seconds of each background kind in the reference
     speech_agreement: float
     der_parts_s: dict[str, float]
+    # the 0.25 s collar's scored speech and errors, so that sets pool as pyannote pools them
+    collar_0_25_s: dict[str, float] = field(default_factory=dict)
     # summed talk found minus the reference's summed talk (its speech plus the overlap it marks)
     talk_beyond_reference_s: float = 0.0
     backchannels: int = 0  # listed in the truth file (generated quick-turn calls)
@@ -171,8 +173,8 @@ def score_file(audio: Path, ref: Reference, front: Any) -> FileFigures:
     parts = der_metric(reference, hypothesis, detailed=True, uem=uem)
     wide = DiarizationErrorRate(collar=0.5, skip_overlap=False)
     der_wide = wide(reference, hypothesis, uem=uem)
-    der_quarter = DiarizationErrorRate(collar=0.25, skip_overlap=False)(
-        reference, hypothesis, uem=uem
+    quarter = DiarizationErrorRate(collar=0.25, skip_overlap=False)(
+        reference, hypothesis, uem=uem, detailed=True
     )
     jer_metric = JaccardErrorRate(collar=0.0, skip_overlap=False)
     jer = jer_metric(reference, hypothesis, uem=uem) if has_speech else None
@@ -198,7 +200,9 @@ def score_file(audio: Path, ref: Reference, front: Any) -> FileFigures:
         duration_s=round(duration, 2),
         der=round(float(parts["diarization error rate"]), 4) if has_speech else None,
         der_collar_0_5=round(float(der_wide), 4) if has_speech else None,
-        der_collar_0_25=round(float(der_quarter), 4) if has_speech else None,
+        der_collar_0_25=(
+            round(float(quarter["diarization error rate"]), 4) if has_speech else None
+        ),
         jer=round(float(jer), 4) if jer is not None else None,
         speakers_reference=len(reference.labels()),
         speakers_found=len({s.speaker for s in front.speakers if s.talk_time_s > 0}),
@@ -213,6 +217,13 @@ def score_file(audio: Path, ref: Reference, front: Any) -> FileFigures:
         der_parts_s={
             k: round(float(parts[k]), 2)
             for k in ("total", "missed detection", "false alarm", "confusion")
+        },
+        collar_0_25_s={
+            "total": round(float(quarter["total"]), 3),
+            "errors": round(
+                float(quarter["missed detection"] + quarter["false alarm"] + quarter["confusion"]),
+                3,
+            ),
         },
         talk_beyond_reference_s=round(sum(hyp_talk.values()) - sum(ref_talk.values()), 2),
         backchannels=len(ref.backchannels),
@@ -282,7 +293,7 @@ def evaluate_dir(
             "nonspeech_as_talk_s": round(sum(r.nonspeech_as_talk_s for r in rows), 2),
             "background_as_talk_s": round(sum(r.background_as_talk_s for r in rows), 2),
             "background_by_kind": by_kind,
-            "der_collar_0_25": _pooled(rows, "der_collar_0_25"),
+            "der_collar_0_25": _pooled(rows),
             "calls_talk_beyond_reference": sum(r.talk_beyond_reference_s > 0.5 for r in rows),
             "talk_beyond_reference_max_s": max(
                 (r.talk_beyond_reference_s for r in rows), default=0.0
@@ -296,11 +307,11 @@ def evaluate_dir(
     }
 
 
-def _pooled(rows: list[FileFigures], key: str) -> float | None:
-    """A per-file rate pooled by each file's reference speech (as DER's total is)."""
-    pairs = [(getattr(r, key), r.der_parts_s["total"]) for r in rows if getattr(r, key) is not None]
-    speech = sum(w for _, w in pairs)
-    return round(sum(v * w for v, w in pairs) / speech, 4) if speech else None
+def _pooled(rows: list[FileFigures]) -> float | None:
+    """DER with a 0.25 s collar over a set: its errors over its scored speech, every file's."""
+    speech = sum(r.collar_0_25_s.get("total", 0.0) for r in rows)
+    errors = sum(r.collar_0_25_s.get("errors", 0.0) for r in rows)
+    return round(errors / speech, 4) if speech else None
 
 
 def _f(x: float | None) -> str:

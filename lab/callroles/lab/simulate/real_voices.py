@@ -222,6 +222,11 @@ def generate_real_corpus(
     each time a different agent (customers who call again); ``quick_turns`` cuts and places the
     turns as telephone conversation does (``quickturns``: 0.3-8 s turns, interruptions,
     backchannels), listed in each truth file's ``backchannels``."""
+    if quick_turns and house_sounds is not None:
+        raise SimulateInputError(
+            "quick turns and a call centre's sounds are not made together: give one",
+            code="options_conflict",
+        )
     agents, customers = read_speakers(root)
     repeats = _repeat_plan(agents, calls, repeat_customers, seed)
     agents = [a for a in agents if a not in repeats.values()]
