@@ -4,7 +4,9 @@ A stereo call is one voice per channel. A mono call of two opposite genders is s
 inaSpeechSegmenter's gender labels, as the paper does; otherwise by voice: the activity model
 cuts the call into turns, each turn is embedded (GE2E) and the turns are clustered
 (:mod:`callroles.frontend.turns`). With the agent's voiceprint, a call whose clustering would
-split one voice in two is dealt around the print instead (strategy ``voiceprint``).
+split one voice in two is dealt around the print instead (strategy ``voiceprint``). Two voices
+split by turns are then resegmented frame by frame (:mod:`callroles.frontend.resegment`), so a
+quick answer can belong to the other speaker.
 
 Two things come out per speaker, and they differ on purpose. The stream the role model scores
 is the speaker's ina speech, bundled (what the CRNN was trained on); their talk time is where
@@ -25,9 +27,16 @@ import numpy as np
 from callroles.frontend import separate
 from callroles.frontend.count import SpeakerCount, count_speakers, voice_samples
 from callroles.frontend.decode import AudioFacts, DecodedAudio
+from callroles.frontend.resegment import frame_evidence
 from callroles.frontend.segmentation import FRAME_S, Segment, Segmentation, SpeakerTrack, build
 from callroles.frontend.speech import SAMPLES_PER_FRAME, Speech
-from callroles.frontend.talk import heard_overlap_s, overlap_ignored, overlap_share, talk_tracks
+from callroles.frontend.talk import (
+    heard_overlap_s,
+    overlap_ignored,
+    overlap_share,
+    speech_and_overlap,
+    talk_tracks,
+)
 from callroles.frontend.turns import (
     align,
     by_turns,
@@ -153,23 +162,27 @@ def _separate(
         count = count_speakers(*voice_samples(voiced, wide, encoder))
     n = count.n
     # the turns' voices, embedded once for both the split and the gender path's talk time
-    found = None
+    found = evidence = None
     if act is not None and (n > 1 or n_speakers is None):
         found = embed_turns(len(grid), wide, encoder, act)
+        if found is not None and speech.frames is not None:  # every frame may move afterwards
+            heard = np.asarray(speech.frames[: len(grid)], dtype=bool)
+            overlap = speech_and_overlap(act.cut(len(grid)))[1]
+            evidence = frame_evidence(speech.signals[0], heard, overlap)
     if (
         anchor is not None and found is not None and n == 2 and strategy == "auto"
         and one_voice_split(found)
     ):  # fmt: skip
-        split = by_turns(grid, found, n, anchor)
+        split = by_turns(grid, found, n, anchor, evidence)
         if split is not None and len(split[0]) == 2:  # else every turn is the print's
             return split[0], "voiceprint", split[1], count
     if strategy == "gender" or (strategy == "auto" and n == 2 and separate.opposite_genders(grid)):
         tracks = separate.by_gender(grid)  # the role model's streams, as in training
         # talk: clustered turns beat ina's frame genders (docs/decisions.md)
-        owners = None if found is None else turn_owners(len(grid), found)
+        owners = None if found is None else turn_owners(len(grid), found, evidence=evidence)
         return tracks, "gender", None if owners is None else align(owners, tracks), count
     if found is not None:
-        split = by_turns(grid, found, n)
+        split = by_turns(grid, found, n, evidence=evidence)
         if split is not None:
             return split[0], "embedding", split[1], count
     return separate.by_embedding(grid, wide, encoder, n), "embedding", None, count

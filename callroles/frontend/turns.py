@@ -8,7 +8,8 @@ gets one embedding: the mean of its partials, or, for a turn shorter than a part
 of its own audio repeated (a partial centred on a short turn hears mostly the neighbours).
 Turns of at least a second are clustered spectrally; duration-weighted centroids then label
 every turn, and a turn whose partials move from one centroid to the other is split where they
-do (a two-state Viterbi with a switch penalty), for changes the activity model missed.
+do (a two-state Viterbi with a switch penalty), for changes the activity model missed. With
+frame evidence, two speakers' frames are then resegmented (:mod:`callroles.frontend.resegment`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from itertools import permutations
 
 import numpy as np
 
+from callroles.frontend.resegment import FrameEvidence, resegment, viterbi
 from callroles.frontend.segmentation import FRAME_S, SpeakerTrack, runs
 from callroles.frontend.separate import SPEECH, gender_of, name_tracks
 from callroles.frontend.talk import DEFAULT_TALK, TalkSpec, nearest_owner, speech_and_overlap
@@ -137,22 +139,6 @@ def one_voice_split(found: TurnEmbeddings, spec: TurnSpec = DEFAULT_TURNS) -> bo
     return float(centres[0] @ centres[1]) >= SAME_VOICE
 
 
-def _viterbi(scores: np.ndarray, penalty: float) -> np.ndarray:
-    """Best state path through (T, K) scores, ``penalty`` per change of state."""
-    t_len, k = scores.shape
-    total = scores[0].copy()
-    back = np.zeros((t_len, k), int)
-    for t in range(1, t_len):
-        moves = total[:, None] - penalty * (1 - np.eye(k))  # from i (rows) to j (cols)
-        back[t] = moves.argmax(0)
-        total = moves.max(0) + scores[t]
-    path = np.zeros(t_len, int)
-    path[-1] = int(total.argmax())
-    for t in range(t_len - 1, 0, -1):
-        path[t - 1] = back[t, path[t]]
-    return path
-
-
 def frame_labels(
     n: int,
     turns: list[tuple[int, int]],
@@ -171,7 +157,7 @@ def frame_labels(
         if len(idx) < 4:
             out[a:b] = labels[k]
             continue
-        path = _viterbi(scores[idx], spec.switch_penalty)
+        path = viterbi(scores[idx], spec.switch_penalty)
         mid = partial_first[idx] + PARTIAL // 2
         frames = np.arange(a, b)
         out[a:b] = path[np.abs(frames[:, None] - mid[None, :]).argmin(1)]
@@ -211,10 +197,12 @@ def turn_owners(
     n_speakers: int = 2,
     spec: TurnSpec = DEFAULT_TURNS,
     anchor: np.ndarray | None = None,
+    evidence: FrameEvidence | None = None,
 ) -> np.ndarray | None:
     """(2, n) frame owners (speaker index, and who joins an overlap) from clustered turns;
     with ``anchor`` (a voice the call holds, two speakers) the turns are dealt around it
-    (:func:`anchored_turns`). None when the call has too few turns to cluster.
+    (:func:`anchored_turns`); with ``evidence`` two speakers' frames are then resegmented
+    (:mod:`callroles.frontend.resegment`). None when the call has too few turns to cluster.
     """
     if len(found.turns) <= n_speakers and n_speakers > 1:
         return None
@@ -231,7 +219,8 @@ def turn_owners(
         centres, spec,
     )  # fmt: skip
     marks = [SpeakerTrack("", None, 0, per_frame == k, "") for k in range(n_speakers)]
-    return nearest_owner(marks, n)
+    owners = nearest_owner(marks, n)
+    return owners if evidence is None or n_speakers != 2 else resegment(owners, evidence)
 
 
 def align(owners: np.ndarray, tracks: list[SpeakerTrack]) -> np.ndarray:
@@ -247,12 +236,13 @@ def by_turns(
     found: TurnEmbeddings,
     n_speakers: int = 2,
     anchor: np.ndarray | None = None,
+    evidence: FrameEvidence | None = None,
 ) -> tuple[list[SpeakerTrack], np.ndarray] | None:
     """ina-speech tracks per speaker (for the role model) and the frame owners (for talk time).
 
     None when the call has too few turns to cluster (the caller falls back to partials).
     """
-    owners = turn_owners(len(grid), found, n_speakers, anchor=anchor)
+    owners = turn_owners(len(grid), found, n_speakers, anchor=anchor, evidence=evidence)
     if owners is None:
         return None
     speech = np.isin(grid, SPEECH)

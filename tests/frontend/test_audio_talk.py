@@ -10,7 +10,7 @@ from callroles.base.settings import get_settings
 from callroles.call.pipeline import Models, front_end
 from callroles.frontend.segmentation import SpeakerTrack
 from callroles.frontend.talk import DEFAULT_TALK, nearest_owner, talk_tracks
-from callroles.frontend.turns import _viterbi, align, cluster_turns, cut_turns
+from callroles.frontend.turns import align, cluster_turns, cut_turns, viterbi
 from callroles.models.activity import Activity
 
 
@@ -66,10 +66,10 @@ def test_turns_cut_at_silence_overlap_and_change() -> None:
     assert cut_turns(act) == [(0, 200), (210, 400), (450, 600), (650, 1000)]
 
 
-def test_viterbi_changes_state_once_when_the_scores_do() -> None:
+def testviterbi_changes_state_once_when_the_scores_do() -> None:
     scores = np.r_[np.tile([0.8, 0.6], (10, 1)), np.tile([0.6, 0.8], (10, 1))]
-    assert _viterbi(scores, 0.05).tolist() == [0] * 10 + [1] * 10
-    assert len(set(_viterbi(scores, 5.0).tolist())) == 1  # a huge penalty: no change pays
+    assert viterbi(scores, 0.05).tolist() == [0] * 10 + [1] * 10
+    assert len(set(viterbi(scores, 5.0).tolist())) == 1  # a huge penalty: no change pays
 
 
 def test_cluster_turns_separates_two_voices() -> None:
