@@ -41,6 +41,7 @@ from callroles.frontend.talk import (
 from callroles.frontend.turns import (
     align,
     by_turns,
+    cut_turns,
     embed_turns,
     one_voice_split,
     tracks_of,
@@ -196,9 +197,11 @@ def _resegment(
     count: SpeakerCount,
 ) -> tuple[list[SpeakerTrack], np.ndarray, SpeakerCount]:
     """The ``resegment`` step (:mod:`callroles.frontend.resegment`): every speech frame of two
-    voices may move to the other speaker. The role model's streams follow the frames, except the
-    gender path's (ina's genders, as in training). Two voices that explain the speech no better
-    than one make a given count of two uncertain (the flag ``speaker_count_uncertain``)."""
+    voices may move to the other speaker, in a call of quick turns (their median under one 1.6 s
+    partial, where a turn's embedding is weakest). The role model's streams follow the frames,
+    except the gender path's (ina's genders, as in training). In every call, two voices that
+    explain the speech no better than one make a given count of two uncertain (the flag
+    ``speaker_count_uncertain``)."""
     grid, act = speech.grids[0], speech.activity
     if act is None or speech.frames is None:
         return tracks, owners, count
@@ -209,6 +212,9 @@ def _resegment(
     count = replace(count, split_gain=done.gain)
     if done.one_voice and count.method == "given":
         count = replace(count, uncertain=True)
+    turns = [b - a for a, b in cut_turns(act.cut(n))]
+    if not turns or np.median(turns) * FRAME_S >= separate.PARTIAL_S:  # long turns: embeddings
+        return tracks, owners, count  # hold; the mixtures moved 4-5% of talk (docs/decisions.md)
     if strategy == "gender":
         return tracks, align(done.owners, tracks), count
     moved = tracks_of(grid, done.owners, 2)
