@@ -54,6 +54,8 @@ class SpeakerCount:
     uncertain: bool
     closest_merge: float | None  # similarity of the most alike voices left apart (None: 1 voice)
     method: str = "counted"
+    #: two voices' gain over one in the resegmentation (nats per frame; None: not resegmented)
+    split_gain: float | None = None
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -61,6 +63,7 @@ class SpeakerCount:
             "method": self.method,
             "uncertain": self.uncertain,
             "closest_merge": None if self.closest_merge is None else round(self.closest_merge, 4),
+            "split_gain": self.split_gain,
         }
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import warnings
 from dataclasses import dataclass
+from typing import Any
 
 import librosa
 import numpy as np
@@ -37,6 +38,10 @@ class ResegmentSpec:
 
 
 DEFAULT_RESEGMENT = ResegmentSpec()
+#: below this gain (nats per frame) two voices explain a call no better than one: the midpoint
+#: between the highest of one reader's calls (-0.41) and the next-lowest of two-party calls
+#: (-0.15, its lowest -0.46 a failed split) on the quick-turn development seed (real voices)
+ONE_VOICE_GAIN = -0.3
 
 
 @dataclass(frozen=True)
@@ -94,33 +99,69 @@ def viterbi(scores: np.ndarray, penalty: float) -> np.ndarray:
     return path
 
 
-def resegment(
-    owners: np.ndarray, evidence: FrameEvidence, spec: ResegmentSpec = DEFAULT_RESEGMENT
-) -> np.ndarray:
-    """(2, n) frame owners of a two-speaker call, every speech frame relabelled by the Viterbi
-    path through the speakers' mixtures; ``owners`` unchanged when a speaker has too little
-    single-voice speech to model."""
+@dataclass(frozen=True)
+class Resegmented:
+    """The relabelled owners, and how much better two voices explain the call than one."""
+
+    owners: np.ndarray  # (2, n) as :func:`callroles.frontend.talk.nearest_owner` gives them
+    #: mean log-likelihood per single-voice frame under its speaker's mixture (on the Viterbi
+    #: path) minus under one mixture of as many Gaussians as both; None: not resegmented
+    gain: float | None = None
+
+    @property
+    def one_voice(self) -> bool:
+        """Two speakers' mixtures explain the speech no better than one: one voice split in two
+        (or a split gone wrong)."""
+        return self.gain is not None and self.gain < ONE_VOICE_GAIN
+
+
+def _fit(features: np.ndarray, mask: np.ndarray, components: int, spec: ResegmentSpec) -> Any:
+    """A diagonal mixture learnt from at most ``spec.most_frames`` evenly spread masked frames."""
     from sklearn.exceptions import ConvergenceWarning  # noqa: PLC0415 (scikit-learn, about 1 s: only calls separated by voice need it)
     from sklearn.mixture import GaussianMixture  # noqa: PLC0415 (as above)
 
+    frames = np.flatnonzero(mask)
+    step = int(np.ceil(len(frames) / spec.most_frames))  # an hour's call stays quick
+    gmm = GaussianMixture(
+        components, covariance_type="diag", max_iter=spec.iterations, random_state=0
+    )
+    with warnings.catch_warnings():  # a fixed budget of EM steps: unconverged is still a model
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return gmm.fit(features[frames[::step]])
+
+
+def resegment(
+    owners: np.ndarray, evidence: FrameEvidence, spec: ResegmentSpec = DEFAULT_RESEGMENT
+) -> Resegmented:
+    """Frame owners of a two-speaker call, every speech frame relabelled by the Viterbi path
+    through the speakers' mixtures, and the gain of two voices over one; ``owners`` unchanged
+    (gain None) when a speaker has too little single-voice speech to model."""
     n = len(evidence.speech)
     labels = owners[0][:n]
     loglik = np.zeros((n, 2))
     for k in range(2):
         mine = evidence.single & (labels == k)
         if mine.sum() < spec.least_frames:
-            return owners
-        gmm = GaussianMixture(
-            spec.components, covariance_type="diag", max_iter=spec.iterations, random_state=0
+            return Resegmented(owners)
+        loglik[:, k] = _fit(evidence.features, mine, spec.components, spec).score_samples(
+            evidence.features
         )
-        with warnings.catch_warnings():  # a fixed budget of EM steps: unconverged is still a model
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            frames = np.flatnonzero(mine)
-            step = int(np.ceil(len(frames) / spec.most_frames))  # an hour's call stays quick
-            gmm.fit(evidence.features[frames[::step]])
-        loglik[:, k] = gmm.score_samples(evidence.features)
     idx = np.flatnonzero(evidence.speech)
     relabelled = labels.copy()
     relabelled[idx] = viterbi(loglik[idx], spec.switch_penalty)
     marks = [SpeakerTrack("", None, 0, evidence.speech & (relabelled == k), "") for k in range(2)]
-    return nearest_owner(marks, n)
+    return Resegmented(nearest_owner(marks, n), _gain(evidence, relabelled, spec))
+
+
+def _gain(evidence: FrameEvidence, labels: np.ndarray, spec: ResegmentSpec) -> float | None:
+    """Mean log-likelihood per single-voice frame under its speaker's mixture, learnt again from
+    the resegmented frames, minus under one mixture of both speakers' Gaussians together."""
+    feats, single = evidence.features, evidence.single
+    own = np.zeros(len(labels))
+    for k in range(2):
+        mine = single & (labels == k)
+        if mine.sum() < spec.least_frames:
+            return None
+        own[mine] = _fit(feats, mine, spec.components, spec).score_samples(feats[mine])
+    one = _fit(feats, single, 2 * spec.components, spec).score_samples(feats[single])
+    return round(float(own[single].mean() - one.mean()), 4)

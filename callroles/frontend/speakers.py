@@ -6,7 +6,8 @@ cuts the call into turns, each turn is embedded (GE2E) and the turns are cluster
 (:mod:`callroles.frontend.turns`). With the agent's voiceprint, a call whose clustering would
 split one voice in two is dealt around the print instead (strategy ``voiceprint``). Two voices
 split by turns are then resegmented frame by frame (:mod:`callroles.frontend.resegment`), so a
-quick answer can belong to the other speaker.
+quick answer can belong to the other speaker, and a split whose two voices sound like one makes
+the count uncertain.
 
 Two things come out per speaker, and they differ on purpose. The stream the role model scores
 is the speaker's ina speech, bundled (what the CRNN was trained on); their talk time is where
@@ -27,7 +28,7 @@ import numpy as np
 from callroles.frontend import separate
 from callroles.frontend.count import SpeakerCount, count_speakers, voice_samples
 from callroles.frontend.decode import AudioFacts, DecodedAudio
-from callroles.frontend.resegment import frame_evidence
+from callroles.frontend.resegment import frame_evidence, resegment
 from callroles.frontend.segmentation import FRAME_S, Segment, Segmentation, SpeakerTrack, build
 from callroles.frontend.speech import SAMPLES_PER_FRAME, Speech
 from callroles.frontend.talk import (
@@ -40,8 +41,10 @@ from callroles.frontend.talk import (
 from callroles.frontend.turns import (
     align,
     by_turns,
+    cut_turns,
     embed_turns,
     one_voice_split,
+    tracks_of,
     turn_owners,
 )
 from callroles.frontend.voicing import trim_tracks
@@ -115,6 +118,8 @@ def find_speakers(
     call; ``anchor`` is a voice the call is known to hold (the enrolled agent's print)."""
     t0 = time.perf_counter()
     tracks, strategy, owner, count = _separate(speech, audio, encoder, n_speakers, strategy, anchor)
+    if owner is not None and len(tracks) == 2 and count.n == 2 and speech.frames is not None:
+        tracks, owner, count = _resegment(speech, tracks, owner, strategy, count)
     act = speech.activity
     if act is not None:
         talk = _without_background(
@@ -162,30 +167,60 @@ def _separate(
         count = count_speakers(*voice_samples(voiced, wide, encoder))
     n = count.n
     # the turns' voices, embedded once for both the split and the gender path's talk time
-    found = evidence = None
+    found = None
     if act is not None and (n > 1 or n_speakers is None):
         found = embed_turns(len(grid), wide, encoder, act)
-        if found is not None and speech.frames is not None:  # every frame may move afterwards
-            heard = np.asarray(speech.frames[: len(grid)], dtype=bool)
-            overlap = speech_and_overlap(act.cut(len(grid)))[1]
-            evidence = frame_evidence(speech.signals[0], heard, overlap)
     if (
         anchor is not None and found is not None and n == 2 and strategy == "auto"
         and one_voice_split(found)
     ):  # fmt: skip
-        split = by_turns(grid, found, n, anchor, evidence)
+        split = by_turns(grid, found, n, anchor)
         if split is not None and len(split[0]) == 2:  # else every turn is the print's
             return split[0], "voiceprint", split[1], count
     if strategy == "gender" or (strategy == "auto" and n == 2 and separate.opposite_genders(grid)):
         tracks = separate.by_gender(grid)  # the role model's streams, as in training
         # talk: clustered turns beat ina's frame genders (docs/decisions.md)
-        owners = None if found is None else turn_owners(len(grid), found, evidence=evidence)
+        owners = None if found is None else turn_owners(len(grid), found)
         return tracks, "gender", None if owners is None else align(owners, tracks), count
     if found is not None:
-        split = by_turns(grid, found, n, evidence=evidence)
+        split = by_turns(grid, found, n)
         if split is not None:
             return split[0], "embedding", split[1], count
     return separate.by_embedding(grid, wide, encoder, n), "embedding", None, count
+
+
+def _resegment(
+    speech: Speech,
+    tracks: list[SpeakerTrack],
+    owners: np.ndarray,
+    strategy: str,
+    count: SpeakerCount,
+) -> tuple[list[SpeakerTrack], np.ndarray, SpeakerCount]:
+    """The ``resegment`` step (:mod:`callroles.frontend.resegment`): every speech frame of two
+    voices may move to the other speaker, in a call of quick turns (their median under one 1.6 s
+    partial, where a turn's embedding is weakest). The role model's streams follow the frames,
+    except the gender path's (ina's genders, as in training). In every call, two voices that
+    explain the speech no better than one make a given count of two uncertain (the flag
+    ``speaker_count_uncertain``)."""
+    grid, act = speech.grids[0], speech.activity
+    if act is None or speech.frames is None:
+        return tracks, owners, count
+    n = len(grid)
+    heard = np.asarray(speech.frames[:n], dtype=bool)
+    evidence = frame_evidence(speech.signals[0], heard, speech_and_overlap(act.cut(n))[1])
+    done = resegment(owners, evidence)
+    count = replace(count, split_gain=done.gain)
+    if done.one_voice and count.method == "given":
+        count = replace(count, uncertain=True)
+    turns = [b - a for a, b in cut_turns(act.cut(n))]
+    if not turns or np.median(turns) * FRAME_S >= separate.PARTIAL_S:  # long turns: embeddings
+        return tracks, owners, count  # hold; the mixtures moved 4-5% of talk (docs/decisions.md)
+    if strategy == "gender":
+        return tracks, align(done.owners, tracks), count
+    moved = tracks_of(grid, done.owners, 2)
+    if len(moved) < 2:  # one mixture took every frame: keep the clustering's split
+        return tracks, owners, count
+    return moved, align(done.owners, moved), count
 
 
 def _stream(

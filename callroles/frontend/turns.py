@@ -8,8 +8,7 @@ gets one embedding: the mean of its partials, or, for a turn shorter than a part
 of its own audio repeated (a partial centred on a short turn hears mostly the neighbours).
 Turns of at least a second are clustered spectrally; duration-weighted centroids then label
 every turn, and a turn whose partials move from one centroid to the other is split where they
-do (a two-state Viterbi with a switch penalty), for changes the activity model missed. With
-frame evidence, two speakers' frames are then resegmented (:mod:`callroles.frontend.resegment`).
+do (a two-state Viterbi with a switch penalty), for changes the activity model missed.
 """
 
 from __future__ import annotations
@@ -19,7 +18,7 @@ from itertools import permutations
 
 import numpy as np
 
-from callroles.frontend.resegment import FrameEvidence, resegment, viterbi
+from callroles.frontend.resegment import viterbi
 from callroles.frontend.segmentation import FRAME_S, SpeakerTrack, runs
 from callroles.frontend.separate import SPEECH, gender_of, name_tracks
 from callroles.frontend.talk import DEFAULT_TALK, TalkSpec, nearest_owner, speech_and_overlap
@@ -197,12 +196,10 @@ def turn_owners(
     n_speakers: int = 2,
     spec: TurnSpec = DEFAULT_TURNS,
     anchor: np.ndarray | None = None,
-    evidence: FrameEvidence | None = None,
 ) -> np.ndarray | None:
     """(2, n) frame owners (speaker index, and who joins an overlap) from clustered turns;
     with ``anchor`` (a voice the call holds, two speakers) the turns are dealt around it
-    (:func:`anchored_turns`); with ``evidence`` two speakers' frames are then resegmented
-    (:mod:`callroles.frontend.resegment`). None when the call has too few turns to cluster.
+    (:func:`anchored_turns`). None when the call has too few turns to cluster.
     """
     if len(found.turns) <= n_speakers and n_speakers > 1:
         return None
@@ -219,8 +216,7 @@ def turn_owners(
         centres, spec,
     )  # fmt: skip
     marks = [SpeakerTrack("", None, 0, per_frame == k, "") for k in range(n_speakers)]
-    owners = nearest_owner(marks, n)
-    return owners if evidence is None or n_speakers != 2 else resegment(owners, evidence)
+    return nearest_owner(marks, n)
 
 
 def align(owners: np.ndarray, tracks: list[SpeakerTrack]) -> np.ndarray:
@@ -231,23 +227,29 @@ def align(owners: np.ndarray, tracks: list[SpeakerTrack]) -> np.ndarray:
     return np.asarray(best)[owners]
 
 
-def by_turns(
-    grid: np.ndarray,
-    found: TurnEmbeddings,
-    n_speakers: int = 2,
-    anchor: np.ndarray | None = None,
-    evidence: FrameEvidence | None = None,
-) -> tuple[list[SpeakerTrack], np.ndarray] | None:
-    """ina-speech tracks per speaker (for the role model) and the frame owners (for talk time).
-
-    None when the call has too few turns to cluster (the caller falls back to partials).
-    """
-    owners = turn_owners(len(grid), found, n_speakers, anchor=anchor, evidence=evidence)
-    if owners is None:
-        return None
+def tracks_of(grid: np.ndarray, owners: np.ndarray, n_speakers: int) -> list[SpeakerTrack]:
+    """ina-speech tracks per speaker (what the role model scores), named in order of first
+    speech; ``owners`` (renumber them with :func:`align`) say who owns each frame."""
     speech = np.isin(grid, SPEECH)
     tracks = []
     for k in range(n_speakers):
         active = speech & (owners[0] == k)
         tracks.append(SpeakerTrack("", gender_of(grid, active), 0, active, f"turns {k + 1}"))
-    return name_tracks(tracks), owners
+    return name_tracks(tracks)
+
+
+def by_turns(
+    grid: np.ndarray,
+    found: TurnEmbeddings,
+    n_speakers: int = 2,
+    anchor: np.ndarray | None = None,
+) -> tuple[list[SpeakerTrack], np.ndarray] | None:
+    """ina-speech tracks per speaker (for the role model) and the frame owners (for talk time),
+    numbered as the tracks are. None when the call has too few turns to cluster (the caller
+    falls back to partials).
+    """
+    owners = turn_owners(len(grid), found, n_speakers, anchor=anchor)
+    if owners is None:
+        return None
+    tracks = tracks_of(grid, owners, n_speakers)
+    return tracks, align(owners, tracks) if len(tracks) == n_speakers else owners

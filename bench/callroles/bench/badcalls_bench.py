@@ -62,7 +62,9 @@ print(json.dumps(out))
 
 
 def _sox(*args: str) -> None:
-    subprocess.run(["sox", *args], check=True, capture_output=True)
+    subprocess.run(
+        ["sox", "-D", *args], check=True, capture_output=True
+    )  # no dither: the same calls each run
 
 
 def make_calls(out: Path) -> dict[str, Path | None]:
