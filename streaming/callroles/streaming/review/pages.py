@@ -18,7 +18,7 @@ FLAGS = {
     "one_voice": "one speaker has all the talk",
     "overlap_ignored": "the activity model heard implausibly much overlap; it was ignored",
     "talk_exceeds_duration": "the summed talk is longer than the call",
-    "speaker_count_uncertain": "one voice more or fewer was as likely",
+    "speaker_count_uncertain": "one voice more or fewer may be right",
     "roles_by_pair_rule": "the model gave both speakers the same role; the two-party rule chose",
     "model_disagrees_with_voiceprint": "the agent's voiceprint names another speaker",
     "model_disagrees_with_channel": "the stereo layout names another agent than the model",
