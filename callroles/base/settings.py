@@ -54,10 +54,11 @@ class Settings(BaseSettings):
     music_model_path: Path | None = None
 
     # What a result says
-    # voices in a mono call (callroles.frontend.count): "two", split every call into two (a call
-    # centre's usual call); "auto", count 1 to 4 from voice embeddings over the speech. A
-    # command's own --speakers overrides it.
-    speaker_count: Literal["two", "auto"] = "two"
+    # voices in a mono call (callroles.frontend.count): "two-or-more", two (a call centre's
+    # usual call) unless a third or fourth voice is counted with certainty; "two", split every
+    # call into two; "auto", count 1 to 4 from voice embeddings over the speech. A command's own
+    # --speakers overrides it.
+    speaker_count: Literal["two-or-more", "two", "auto"] = "two-or-more"
     # the call centre's own hold music and announcements (callroles.frontend.known): folders of
     # audio files, joined by os.pathsep; files under a folder named moh or music are music,
     # the others announcements. Where a call plays one of them, nobody talks. None: off

@@ -39,6 +39,7 @@ from callroles.call.result import build_result
 from callroles.call.roles import SpeakerRole, decide_roles, voiceprint_scale
 from callroles.call.scoring import SpeakerScore, score_speakers
 from callroles.call.voices import agent_print, call_voices, learns_recurring
+from callroles.frontend.count import VoiceAsk
 from callroles.frontend.decode import DecodedAudio, DecodeLimits, decode
 from callroles.frontend.known import LiveKnownSounds
 from callroles.frontend.speakers import SEPARATION_CHOICES, FrontEndResult, find_speakers
@@ -59,9 +60,9 @@ STAGES = ("decode", "segment", "separate", "score", "roles", "result")
 ERROR_STAGE = {"roles": "result"}
 Recording = Path | bytes | DecodedAudio
 Hook = Callable[[str, Any], None]
-#: voices to split a mono call into: a number (1-4), "auto" (count them), "setting" (the
-#: settings' ``speaker_count``)
-SpeakerChoice = int | Literal["auto", "setting"]
+#: voices to split a mono call into: a number (1-4), "auto" (count them), "two-or-more" (two
+#: unless more are counted with certainty), "setting" (the settings' ``speaker_count``)
+SpeakerChoice = int | Literal["auto", "two-or-more", "setting"]
 
 
 @dataclass(frozen=True)
@@ -137,14 +138,16 @@ def load_models(settings: Settings, *, frame_models: bool = True) -> Models:
     return Models(settings, frame_models=frame_models)
 
 
-def resolve_speakers(choice: SpeakerChoice, settings: Settings) -> int | None:
-    """The number of voices asked for, None to count them; a bad choice is the caller's error."""
+def resolve_speakers(choice: SpeakerChoice, settings: Settings) -> VoiceAsk:
+    """What a mono call's voices are asked to be; a bad choice is the caller's error."""
     if choice == "setting":
-        choice = "auto" if settings.speaker_count == "auto" else 2
-    if choice == "auto":
-        return None
+        choice = 2 if settings.speaker_count == "two" else settings.speaker_count
+    if choice in ("auto", "two-or-more"):
+        return choice
     if isinstance(choice, bool) or not isinstance(choice, int) or not 1 <= choice <= 4:
-        raise InputError("n_speakers must be between 1 and 4, or auto", code="invalid_n_speakers")
+        raise InputError(
+            "n_speakers must be between 1 and 4, auto or two-or-more", code="invalid_n_speakers"
+        )
     return choice
 
 

@@ -25,8 +25,9 @@ def register(sub: Any) -> None:
     a.add_argument("--model", type=Path, help="exported .onnx (default: the shipped model)")
     a.add_argument("--layout", default="auto", choices=LAYOUTS)
     a.add_argument(
-        "--speakers", type=speakers_arg, default="setting", metavar="N|auto",
-        help="voices in a mono call: 1-4, auto (count them); default CALLROLES_SPEAKER_COUNT",
+        "--speakers", type=speakers_arg, default="setting", metavar="N|auto|two-or-more",
+        help="voices in a mono call: 1-4, auto (count them), two-or-more (two unless more are "
+        "counted with certainty); default CALLROLES_SPEAKER_COUNT",
     )  # fmt: skip
     a.add_argument(
         "--agent-id", help="the call's agent: with a voiceprint enrolled, their voice decides"

@@ -11,12 +11,13 @@ from callroles.schemas import LAYOUTS
 
 
 def speakers_arg(text: str) -> int | str:
-    """``--speakers``: a number of voices (1-4), "auto" (count them) or "setting"."""
-    if text in ("auto", "setting"):
+    """``--speakers``: a number of voices (1-4), "auto" (count them), "two-or-more" or
+    "setting"."""
+    if text in ("auto", "two-or-more", "setting"):
         return text
     if text.isdigit() and 1 <= int(text) <= 4:
         return int(text)
-    raise argparse.ArgumentTypeError("give 1 to 4, auto or setting")
+    raise argparse.ArgumentTypeError("give 1 to 4, auto, two-or-more or setting")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -34,9 +35,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--speakers",
         type=speakers_arg,
         default="setting",
-        metavar="N|auto",
-        help="voices in a mono call: 1-4, auto (count them), or setting (default: "
-        "CALLROLES_SPEAKER_COUNT, two unless set)",
+        metavar="N|auto|two-or-more",
+        help="voices in a mono call: 1-4, auto (count them), two-or-more (two unless more are "
+        "counted with certainty) or setting (default: CALLROLES_SPEAKER_COUNT, two-or-more "
+        "unless set)",
     )
     p.set_defaults(func=_segment)
 

@@ -14,20 +14,31 @@ never on the real evaluation recordings.
 The count is uncertain (flag ``speaker_count_uncertain``) when the merge that decided it was
 within ``margin`` of the threshold (one more or one fewer voice was nearly as plausible), when a
 quarter of the speech sits in groups too small to count, or when there are more than four
-voices. Counting is an option (``CALLROLES_SPEAKER_COUNT=auto``), not the default: "two", a
-call centre's usual call, is never wrong on a two-party call (docs/frontend.md has the figures).
+voices.
+
+The default (``two-or-more``) is two voices, a call centre's usual call, unless a third or
+fourth voice is counted with certainty: counting every call (``auto``) found one voice or three
+in two-party calls a third of the time (docs/frontend.md has the figures). The turns' partials,
+embedded for the split anyway, screen for a third voice first; only a call where they hear one
+pays for the count proper over all its speech.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Literal
 
 import numpy as np
 from scipy.cluster.hierarchy import fcluster, linkage
 
 from callroles.frontend.segmentation import FRAME_S
 from callroles.frontend.separate import PARTIAL_HOP_S, PARTIAL_S, partial_starts
+from callroles.frontend.turns import TurnEmbeddings
 from callroles.models.embeddings import partial_mels
+
+#: what a caller asks of a mono call's voices: a number, "auto" (count 1 to 4) or
+#: "two-or-more" (two unless more are counted with certainty)
+VoiceAsk = int | Literal["auto", "two-or-more"]
 
 #: partials with at least this share of speech are voice samples (bench/results/count.json)
 SPEECH_SHARE = 0.5
@@ -41,6 +52,7 @@ class CountSpec:
     margin: float = 0.04  # a deciding merge this close to the threshold: count uncertain
     stray_share: float = 0.25  # this much speech in groups too small to count: uncertain
     max_speakers: int = 4
+    most_samples: int = 3000  # evenly spread voice samples at most (20 min of speech; memory)
 
 
 DEFAULT_COUNT = CountSpec()
@@ -109,6 +121,8 @@ def count_speakers(
     """
     if len(emb) < 2:
         return SpeakerCount(1, True, None)
+    step = int(np.ceil(len(emb) / spec.most_samples))  # average linkage is quadratic in memory
+    emb, seconds = emb[::step], seconds[::step] * step
     labels = groups(emb, spec.same_voice)
     big = [k for k in range(labels.max() + 1) if seconds[labels == k].sum() >= spec.min_speaker_s]
     stray = seconds[~np.isin(labels, big)].sum()  # speech in groups too small to be a voice
@@ -130,3 +144,34 @@ def count_speakers(
     if len(voices) > spec.max_speakers or stray >= spec.stray_share * seconds.sum():
         uncertain = True
     return SpeakerCount(n, uncertain, closest)
+
+
+def turn_samples(found: TurnEmbeddings) -> tuple[np.ndarray, np.ndarray]:
+    """The turns' own partials (a short turn's tiled audio left out) as voice samples, each
+    standing for its share of its turn."""
+    keep = found.partial_first >= 0
+    emb = found.partial_emb[keep]
+    owner = found.partial_owner[keep]
+    per_turn = np.bincount(owner, minlength=len(found.turns))
+    seconds = found.frames[owner] * FRAME_S / per_turn[owner]
+    return emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-9), seconds
+
+
+def two_or_more(
+    found: TurnEmbeddings | None,
+    speech: np.ndarray,
+    wide: np.ndarray,
+    encoder,
+    spec: CountSpec = DEFAULT_COUNT,
+) -> SpeakerCount:
+    """Two voices, unless the count over all the speech finds three or four with certainty; a
+    count of more that is in doubt keeps two and says so (``uncertain``)."""
+    two = SpeakerCount(2, False, None, "two-or-more")
+    if found is None or count_speakers(*turn_samples(found), spec).n <= 2:
+        return two  # the screen: the turns' partials hear no third voice
+    full = count_speakers(*voice_samples(speech, wide, encoder), spec)
+    if full.n <= 2:
+        return two
+    if full.uncertain:
+        return replace(two, uncertain=True, closest_merge=full.closest_merge)
+    return full

@@ -19,6 +19,7 @@ from typing import Any
 
 import librosa
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from callroles.frontend.segmentation import SpeakerTrack
 from callroles.frontend.talk import nearest_owner
@@ -85,6 +86,8 @@ def frame_evidence(signal: np.ndarray, speech: np.ndarray, overlap: np.ndarray) 
 
 def viterbi(scores: np.ndarray, penalty: float) -> np.ndarray:
     """Best state path through (T, K) scores, ``penalty`` per change of state."""
+    if scores.shape[1] == 2:
+        return _viterbi_two(scores, penalty)
     t_len, k = scores.shape
     total = scores[0].copy()
     back = np.zeros((t_len, k), int)
@@ -96,6 +99,32 @@ def viterbi(scores: np.ndarray, penalty: float) -> np.ndarray:
     path[-1] = int(total.argmax())
     for t in range(t_len - 1, 0, -1):
         path[t - 1] = back[t, path[t]]
+    return path
+
+
+def _viterbi_two(scores: np.ndarray, penalty: float) -> np.ndarray:
+    """:func:`viterbi` for two states in plain floats: a call's every speech frame goes through
+    it, and numpy's per-frame overhead was most of its time. Ties go to the lower state."""
+    a, b = (float(x) for x in scores[0])
+    back = bytearray(2 * len(scores))  # per frame: where state 0, then state 1, came from
+    for t, (sa, sb) in enumerate(scores[1:].tolist(), start=1):
+        stay_a, move_a = a, b - penalty
+        stay_b, move_b = b, a - penalty
+        if move_a > stay_a:
+            back[2 * t], na = 1, move_a + sa
+        else:
+            na = stay_a + sa
+        if move_b >= stay_b:
+            nb = move_b + sb  # back[2t+1] = 0: from state 0
+        else:
+            back[2 * t + 1], nb = 1, stay_b + sb
+        a, b = na, nb
+    path = np.zeros(len(scores), int)
+    state = 0 if a >= b else 1
+    for t in range(len(scores) - 1, 0, -1):
+        path[t] = state
+        state = back[2 * t + state]
+    path[0] = state
     return path
 
 
@@ -127,7 +156,8 @@ def _fit(features: np.ndarray, mask: np.ndarray, components: int, spec: Resegmen
     )
     with warnings.catch_warnings():  # a fixed budget of EM steps: unconverged is still a model
         warnings.simplefilter("ignore", ConvergenceWarning)
-        return gmm.fit(features[frames[::step]])
+        with threadpool_limits(1):  # small mixtures: threads cost more than they save
+            return gmm.fit(features[frames[::step]])
 
 
 def resegment(

@@ -26,7 +26,13 @@ from typing import Any
 import numpy as np
 
 from callroles.frontend import separate
-from callroles.frontend.count import SpeakerCount, count_speakers, voice_samples
+from callroles.frontend.count import (
+    SpeakerCount,
+    VoiceAsk,
+    count_speakers,
+    two_or_more,
+    voice_samples,
+)
 from callroles.frontend.decode import AudioFacts, DecodedAudio
 from callroles.frontend.resegment import frame_evidence, resegment
 from callroles.frontend.segmentation import FRAME_S, Segment, Segmentation, SpeakerTrack, build
@@ -109,13 +115,14 @@ def find_speakers(
     audio: DecodedAudio,
     speech: Speech,
     encoder: Any,
-    n_speakers: int | None = 2,
+    n_speakers: VoiceAsk = "two-or-more",
     strategy: str = "auto",
     anchor: np.ndarray | None = None,
 ) -> FrontEndResult:
-    """The ``speakers`` stage. ``n_speakers`` None counts the voices of a mono call
-    (:mod:`callroles.frontend.count`); ``strategy`` "gender" or "embedding" forces one for a mono
-    call; ``anchor`` is a voice the call is known to hold (the enrolled agent's print)."""
+    """The ``speakers`` stage. ``n_speakers`` "auto" counts the voices of a mono call, and
+    "two-or-more" takes two unless more are counted (:mod:`callroles.frontend.count`);
+    ``strategy`` "gender" or "embedding" forces one for a mono call; ``anchor`` is a voice the
+    call is known to hold (the enrolled agent's print)."""
     t0 = time.perf_counter()
     tracks, strategy, owner, count = _separate(speech, audio, encoder, n_speakers, strategy, anchor)
     if owner is not None and len(tracks) == 2 and count.n == 2 and speech.frames is not None:
@@ -147,13 +154,13 @@ def _separate(
     speech: Speech,
     audio: DecodedAudio,
     encoder: Any,
-    n_speakers: int | None,
+    n_speakers: VoiceAsk,
     strategy: str,
     anchor: np.ndarray | None,
 ) -> tuple[list[SpeakerTrack], str, np.ndarray | None, SpeakerCount]:
     """Tracks, the strategy used, (voice-separated calls) the frame owners for talk time, and
     how many voices the call was split into and why."""
-    given = SpeakerCount(n_speakers or 2, False, None, "given")
+    given = SpeakerCount(n_speakers if isinstance(n_speakers, int) else 2, False, None, "given")
     if speech.stereo:
         tracks = separate.by_channel(speech.grids, speech.layout)
         return tracks, "stereo", None, replace(given, n=len(tracks), method="channels")
@@ -163,13 +170,15 @@ def _separate(
         return [], "embedding", None, replace(given, n=0, method="no speech")
     wide = audio.wide.mean(axis=0)
     count = given
-    if n_speakers is None:
+    if n_speakers == "auto":
         count = count_speakers(*voice_samples(voiced, wide, encoder))
-    n = count.n
-    # the turns' voices, embedded once for both the split and the gender path's talk time
+    # the turns' voices, embedded once for the count's screen, the split and the gender path
     found = None
-    if act is not None and (n > 1 or n_speakers is None):
+    if act is not None and (count.n > 1 or not isinstance(n_speakers, int)):
         found = embed_turns(len(grid), wide, encoder, act)
+    if n_speakers == "two-or-more":
+        count = two_or_more(found, voiced, wide, encoder)
+    n = count.n
     if (
         anchor is not None and found is not None and n == 2 and strategy == "auto"
         and one_voice_split(found)
@@ -210,7 +219,7 @@ def _resegment(
     evidence = frame_evidence(speech.signals[0], heard, speech_and_overlap(act.cut(n))[1])
     done = resegment(owners, evidence)
     count = replace(count, split_gain=done.gain)
-    if done.one_voice and count.method == "given":
+    if done.one_voice and count.method in ("given", "two-or-more"):
         count = replace(count, uncertain=True)
     turns = [b - a for a, b in cut_turns(act.cut(n))]
     if not turns or np.median(turns) * FRAME_S >= separate.PARTIAL_S:  # long turns: embeddings

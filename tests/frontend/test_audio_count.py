@@ -1,5 +1,6 @@
 """Counting the voices of a mono call (``callroles.frontend.count``): the rule on hand-made voice
-samples, then the front end on real recordings (inaSpeechSegmenter's reference files)."""
+samples, then the front end on real recordings (inaSpeechSegmenter's reference files) and on
+real LibriSpeech readers taking turns through a GSM line (the default: two voices or more)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,20 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile as sf
 
 from callroles.base.errors import InputError
-from callroles.base.settings import Settings
+from callroles.base.settings import PROJECT_ROOT, Settings
 from callroles.call.pipeline import Models, front_end
 from callroles.commands.segment import speakers_arg
 from callroles.frontend.count import DEFAULT_COUNT, count_speakers
+from callroles.lab.simulate import channel
+from callroles.lab.simulate.real_voices import _load, read_speakers
+
+SHARED = PROJECT_ROOT.parent / "shared" / "data"
+LIBRI = SHARED / "speakers" / "librispeech"
+#: four real voices taking turns (pyAudioAnalysis' test data; evaluation only, nothing is fitted)
+FOUR_VOICES = SHARED / "diarization" / "pyaudioanalysis" / "diarizationExample.wav"
 
 
 def _voices(sizes: list[int], seed: int = 0, spread: float = 0.25) -> np.ndarray:
@@ -84,18 +93,56 @@ def test_two_readers_are_two_voices(reference_dir: Path, frontend, tmp_path: Pat
 def test_the_setting_decides_unless_the_caller_does(reference_dir: Path, frontend) -> None:
 
     path = reference_dir / "musanmix.wav"
-    assert front_end(path, models=frontend).budget["speaker_count"]["method"] == "given"
+    default = front_end(path, models=frontend).budget["speaker_count"]
+    assert default["method"] == "two-or-more" and default["n"] == 2
     counting = Models(Settings(speaker_count="auto"))
     assert front_end(path, models=counting).budget["speaker_count"]["method"] == "counted"
     assert front_end(path, n_speakers=2, models=counting).budget["speaker_count"]["n"] == 2
+    two = front_end(path, models=Models(Settings(speaker_count="two"))).budget["speaker_count"]
+    assert two["method"] == "given" and two["n"] == 2
     for bad in (0, 5, "three", True):
         with pytest.raises(InputError):
             front_end(path, n_speakers=bad, models=frontend)
 
 
+def _two_readers_taking_turns(path: Path) -> Path:
+    """A male and a female LibriSpeech reader taking turns of 6 s, four each, through a GSM
+    line, written to ``path``."""
+    agents, _ = read_speakers(LIBRI)
+    readers = [next(a for a in agents if a.gender == g) for g in ("male", "female")]
+    speech = [np.concatenate([_load(f) for f in r.files[:4]]) for r in readers]
+    pieces = []
+    for turn in range(4):
+        for y in speech:
+            pieces += [y[turn * 48_000 : (turn + 1) * 48_000], np.zeros(4000, np.float32)]
+    rng = np.random.default_rng(5)
+    signal = channel.phone_line(np.concatenate(pieces), rng, 0.0, -50.0, channel.Line("gsm"))
+    sf.write(path, signal, 8000)
+    return path
+
+
+@pytest.mark.skipif(
+    not (LIBRI.is_dir() and FOUR_VOICES.is_file()), reason="the real voices are not here (shared)"
+)
+def test_more_than_two_voices_are_counted_by_default_and_two_stay_two(
+    frontend: Models, tmp_path: Path
+) -> None:
+    """The default takes two voices unless a third or fourth is counted with certainty:
+    pyAudioAnalysis' real four-voice recording comes out as four speakers, two readers taking
+    turns as two, with no doubt raised."""
+    four = front_end(FOUR_VOICES, models=frontend)
+    count = four.budget["speaker_count"]
+    assert count["n"] == 4 and count["method"] == "counted" and not count["uncertain"], count
+    assert len(four.speakers) == 4
+    two = front_end(_two_readers_taking_turns(tmp_path / "two.wav"), models=frontend)
+    count = two.budget["speaker_count"]
+    assert count["n"] == 2 and count["method"] == "two-or-more" and not count["uncertain"], count
+
+
 def test_the_speakers_option_takes_a_number_or_auto() -> None:
 
     assert speakers_arg("auto") == "auto" and speakers_arg("3") == 3
+    assert speakers_arg("two-or-more") == "two-or-more"
     for bad in ("0", "5", "two", "-1"):
         with pytest.raises(argparse.ArgumentTypeError):
             speakers_arg(bad)

@@ -161,10 +161,10 @@ def main(argv: list[str]) -> int:
     p.add_argument("--out", type=Path, default=None)
     p.add_argument(
         "--speaker-count",
-        choices=("two", "auto"),
+        choices=("two-or-more", "two", "auto"),
         default=None,
-        help="split mono calls into two voices or count them (default: the setting); "
-        "auto writes eval-diarization-speakers-auto.json",
+        help="two voices unless more are counted, always two, or count them (default: the "
+        "setting); two and auto write eval-diarization-speakers-{two,auto}.json",
     )
     p.add_argument(
         "--known-sounds",
@@ -178,7 +178,8 @@ def main(argv: list[str]) -> int:
     overrides = {"speaker_count": args.speaker_count, "known_sounds": args.known_sounds}
     settings = settings.model_copy(update={k: v for k, v in overrides.items() if v})
     name = "eval-diarization"
-    name += "-speakers-auto" if settings.speaker_count == "auto" else ""
+    if settings.speaker_count != "two-or-more":  # the default has the plain name
+        name += f"-speakers-{settings.speaker_count}"
     name += "-known-sounds" if settings.known_sounds else ""
     out = args.out or RESULTS.with_name(name + ".json")
     models = Models(settings)
