@@ -18,13 +18,14 @@ voices.
 
 The default (``two-or-more``) is two voices, a call centre's usual call, unless a third or
 fourth voice is counted with certainty: counting every call (``auto``) found one voice or three
-in two-party calls a third of the time (docs/frontend.md has the figures). The turns' partials,
+in 8 of 20 held-out two-party calls (docs/frontend.md has the figures). The turns' partials,
 embedded for the split anyway, screen for a third voice first; only a call where they hear one
 pays for the count proper over all its speech.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -161,7 +162,7 @@ def two_or_more(
     found: TurnEmbeddings | None,
     speech: np.ndarray,
     wide: np.ndarray,
-    encoder,
+    encoder: Callable[[np.ndarray], np.ndarray],
     spec: CountSpec = DEFAULT_COUNT,
 ) -> SpeakerCount:
     """Two voices, unless the count over all the speech finds three or four with certainty; a

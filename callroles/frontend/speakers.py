@@ -215,13 +215,14 @@ def _resegment(
     if act is None or speech.frames is None:
         return tracks, owners, count
     n = len(grid)
+    act = act.cut(n)
     heard = np.asarray(speech.frames[:n], dtype=bool)
-    evidence = frame_evidence(speech.signals[0], heard, speech_and_overlap(act.cut(n))[1])
+    evidence = frame_evidence(speech.signals[0], heard, speech_and_overlap(act)[1])
     done = resegment(owners, evidence)
     count = replace(count, split_gain=done.gain)
     if done.one_voice and count.method in ("given", "two-or-more"):
         count = replace(count, uncertain=True)
-    turns = [b - a for a, b in cut_turns(act.cut(n))]
+    turns = [b - a for a, b in cut_turns(act)]
     if not turns or np.median(turns) * FRAME_S >= separate.PARTIAL_S:  # long turns: embeddings
         return tracks, owners, count  # hold; the mixtures moved 4-5% of talk (docs/decisions.md)
     if strategy == "gender":

@@ -8,9 +8,10 @@ import numpy as np
 
 from callroles.base.settings import get_settings
 from callroles.call.pipeline import Models, front_end
+from callroles.frontend.resegment import viterbi
 from callroles.frontend.segmentation import SpeakerTrack
 from callroles.frontend.talk import DEFAULT_TALK, nearest_owner, talk_tracks
-from callroles.frontend.turns import align, cluster_turns, cut_turns, viterbi
+from callroles.frontend.turns import align, cluster_turns, cut_turns
 from callroles.models.activity import Activity
 
 
@@ -66,10 +67,23 @@ def test_turns_cut_at_silence_overlap_and_change() -> None:
     assert cut_turns(act) == [(0, 200), (210, 400), (450, 600), (650, 1000)]
 
 
-def testviterbi_changes_state_once_when_the_scores_do() -> None:
+def test_viterbi_changes_state_once_when_the_scores_do() -> None:
     scores = np.r_[np.tile([0.8, 0.6], (10, 1)), np.tile([0.6, 0.8], (10, 1))]
     assert viterbi(scores, 0.05).tolist() == [0] * 10 + [1] * 10
     assert len(set(viterbi(scores, 5.0).tolist())) == 1  # a huge penalty: no change pays
+
+
+def test_the_two_state_viterbi_takes_the_general_paths_choices() -> None:
+    """Two states run in plain floats; a third state nobody can be in sends the same scores
+    through the general path, which must choose the same, ties included."""
+    rng = np.random.default_rng(0)
+    for trial in range(60):
+        scores = rng.standard_normal((int(rng.integers(1, 200)), 2)) * rng.choice([0.1, 1, 10])
+        if trial % 3 == 0:
+            scores = np.round(scores)  # ties
+        penalty = float(rng.choice([0.0, 0.5, 2.0, 20.0]))
+        general = viterbi(np.c_[scores, np.full(len(scores), -1e9)], penalty)
+        assert viterbi(scores, penalty).tolist() == general.tolist(), (trial, penalty)
 
 
 def test_cluster_turns_separates_two_voices() -> None:
