@@ -13,7 +13,7 @@ import soundfile as sf
 from callroles.base.settings import PROJECT_ROOT
 from callroles.lab.simulate.errors import SimulateInputError
 from callroles.lab.simulate.quickturns import cut_turns
-from callroles.lab.simulate.real_voices import generate_real_corpus, read_speakers
+from callroles.lab.simulate.real_voices import generate_real_corpus, read_speakers, readers_of
 
 LIBRI = PROJECT_ROOT.parent / "shared" / "data" / "speakers" / "librispeech"
 needs_libri = pytest.mark.skipif(
@@ -93,3 +93,22 @@ def test_quick_turn_calls_have_short_turns_interruptions_and_backchannels(tmp_pa
     assert (tmp_path / "q" / "audio" / "real00002.gsm").read_bytes() == (
         tmp_path / "r" / "audio" / "real00002.gsm"
     ).read_bytes()
+
+
+@needs_libri
+def test_a_training_corpus_plays_no_reader_of_the_corpora_it_leaves_out(tmp_path: Path) -> None:
+    """``leave_out``: the evaluation sets' readers (the agent pool among them) never speak in a
+    training corpus; one-utterance readers then take both parts, never in one call twice."""
+    evaluation = generate_real_corpus(tmp_path / "e", LIBRI, calls=3, seed=3602, quick_turns=True)
+    gone = readers_of([tmp_path / "e"])
+    assert len(gone) == evaluation["agents"] + evaluation["calls"]  # new customers each call
+    agents, _ = read_speakers(LIBRI)
+    gone |= {a.speaker for a in agents}
+    meta = generate_real_corpus(
+        tmp_path / "t", LIBRI, calls=4, seed=9901, quick_turns=True, leave_out=gone
+    )
+    assert meta["readers_left_out"] == len(gone)
+    for t in sorted((tmp_path / "t" / "truth").glob("*.json")):
+        voices = [s["voice"] for s in json.loads(t.read_text())["speakers"].values()]
+        assert len(set(voices)) == 2 and not {v.removeprefix("librispeech-") for v in voices} & gone
+    assert readers_of([tmp_path / "t"]) and not readers_of([tmp_path / "t"]) & gone

@@ -102,6 +102,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="with --real-voices: telephone turn-taking (0.3-8 s turns, interruptions, "
         "backchannels; lab/callroles/lab/simulate/quickturns.py says where the figures come from)",
     )
+    p.add_argument(
+        "--leave-out-readers-of",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="CORPUS",
+        help="with --real-voices: no reader that this real-voice corpus plays (repeatable; "
+        "for a training corpus apart from the evaluation sets)",
+    )
     p.add_argument("--workers", type=int, default=None, help="processes (default 2)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=_run)
@@ -126,14 +135,14 @@ def _run(args: argparse.Namespace) -> int:
     preset = "small" if args.small else (args.preset or "default")
     calls = args.calls if args.calls is not None else (5 if preset == "small" else 100)
     if args.real_voices is not None:
-        from callroles.lab.simulate.real_voices import generate_real_corpus  # noqa: PLC0415 (CLI handler: loaded on use)
+        from callroles.lab.simulate.real_voices import generate_real_corpus, readers_of  # noqa: PLC0415 (CLI handler: loaded on use)
 
         meta = generate_real_corpus(
             args.out, args.real_voices, calls=calls, seed=args.seed,
             stereo_fraction=args.stereo_fraction, random_paths=args.random_paths,
             varied_lines=args.lines == "varied",
             house_sounds=_house(args), repeat_customers=args.repeat_customers,
-            quick_turns=args.quick_turns,
+            quick_turns=args.quick_turns, leave_out=readers_of(args.leave_out_readers_of),
         )  # fmt: skip
         print(json.dumps(meta, indent=1))
         return 0

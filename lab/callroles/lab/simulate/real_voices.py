@@ -52,8 +52,12 @@ class Reader:
     files: tuple[Path, ...]
 
 
-def read_speakers(root: Path) -> tuple[list[Reader], list[Reader]]:
-    """(agents: readers with 2 x ENROL_UTTERANCES utterances or more, customers: the rest)."""
+def read_speakers(
+    root: Path, leave_out: frozenset[str] = frozenset()
+) -> tuple[list[Reader], list[Reader]]:
+    """(agents: readers with 2 x ENROL_UTTERANCES utterances or more, customers: the rest),
+    without the readers in ``leave_out``; where that leaves under two agents, every reader left
+    is both (a training corpus whose voices no evaluation set plays)."""
     if not root.is_dir():
         raise SimulateInputError(
             f"no real voices at {root}: give a LibriSpeech-style folder (the project's "
@@ -71,9 +75,13 @@ def read_speakers(root: Path) -> tuple[list[Reader], list[Reader]]:
         m = re.match(r"(\d+)-\d+-\d+$", flac.stem)
         if m and m.group(1) in genders:
             files.setdefault(m.group(1), []).append(flac)
-    readers = [Reader(s, genders[s], tuple(fs)) for s, fs in sorted(files.items())]
+    readers = [
+        Reader(s, genders[s], tuple(fs)) for s, fs in sorted(files.items()) if s not in leave_out
+    ]
     agents = [r for r in readers if len(r.files) >= 2 * ENROL_UTTERANCES]
     customers = [r for r in readers if len(r.files) < 2 * ENROL_UTTERANCES]
+    if leave_out and len(agents) < 2:
+        agents = customers = readers
     if len(agents) < 2 or len(customers) < 2:
         raise SimulateInputError(
             f"{root}: {len(agents)} readers with {2 * ENROL_UTTERANCES}+ utterances (agents) "
@@ -81,6 +89,17 @@ def read_speakers(root: Path) -> tuple[list[Reader], list[Reader]]:
             code="real_voices_missing",
         )
     return agents, customers
+
+
+def readers_of(corpora: list[Path]) -> frozenset[str]:
+    """The LibriSpeech readers that real-voice corpora play (their truth files' voices)."""
+    return frozenset(
+        s["voice"].removeprefix("librispeech-")
+        for c in corpora
+        for t in sorted((c / "truth").glob("*.json"))
+        for s in json.loads(t.read_text())["speakers"].values()
+        if s.get("voice", "").startswith("librispeech-")
+    )
 
 
 def _load(path: Path) -> np.ndarray:
@@ -214,6 +233,7 @@ def generate_real_corpus(
     house_sounds: int | None = None,
     repeat_customers: int = 0,
     quick_turns: bool = False,
+    leave_out: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
     """Write ``calls`` real-voice calls in the simulator's layout (audio/, truth/, calls.csv);
     ``varied_lines`` draws each phone line's codec and faults (``channel.draw_line``);
@@ -221,13 +241,14 @@ def generate_real_corpus(
     ``repeat_customers`` readers of the agent pool call ``REPEAT_CALLS`` times each instead,
     each time a different agent (customers who call again); ``quick_turns`` cuts and places the
     turns as telephone conversation does (``quickturns``: 0.3-8 s turns, interruptions,
-    backchannels), listed in each truth file's ``backchannels``."""
+    backchannels), listed in each truth file's ``backchannels``; ``leave_out`` names readers no
+    call may play (``readers_of``: those of the evaluation sets), for a training corpus."""
     if quick_turns and house_sounds is not None:
         raise SimulateInputError(
             "quick turns and a call centre's sounds are not made together: give one",
             code="options_conflict",
         )
-    agents, customers = read_speakers(root)
+    agents, customers = read_speakers(root, leave_out)
     repeats = _repeat_plan(agents, calls, repeat_customers, seed)
     agents = [a for a in agents if a not in repeats.values()]
     if out.exists() and any(out.iterdir()):
@@ -244,8 +265,11 @@ def generate_real_corpus(
         agent = agents[int(rng.integers(len(agents)))]
         same = rng.random() < SAME_GENDER_SHARE
         want = agent.gender if same else ("male" if agent.gender == "female" else "female")
-        pick = next((k for k in unused if customers[k].gender == want), unused[0])
-        unused.remove(pick)
+        others = [k for k in unused if customers[k] != agent]  # all of them, unless leave_out
+        others = others or [k for k in range(len(customers)) if customers[k] != agent]
+        pick = next((k for k in others if customers[k].gender == want), others[0])
+        if pick in unused:
+            unused.remove(pick)
         if not unused:
             unused = list(rng.permutation(len(customers)))
         customer = repeats.get(i, customers[pick])
@@ -256,6 +280,7 @@ def generate_real_corpus(
             seen.add(agent.speaker)
         stereo = rng.random() < stereo_fraction
         pool = agent.files[:ENROL_UTTERANCES] if stereo else agent.files[ENROL_UTTERANCES:]
+        pool = pool or agent.files  # a reader of one utterance (``read_speakers``' leave_out)
         chosen = rng.choice(len(pool), size=min(AGENT_UTTERANCES, len(pool)), replace=False)
         cut = quickturns.cut_turns if quick_turns else _turns
         agent_turns = [t for k in chosen for t in cut(_load(pool[int(k)]), rng)]
@@ -357,6 +382,7 @@ def generate_real_corpus(
         **({"house_sounds": house_sounds} if house_sounds is not None else {}),
         **({"repeat_customers": repeat_customers} if repeat_customers else {}),
         **({"quick_turns": True} if quick_turns else {}),
+        **({"readers_left_out": len(leave_out)} if leave_out else {}),
         "agents": len({r["agent_id"] for r in rows}),
         "same_gender_calls": same_gender,
         "stereo_calls": sum(r["channels"] == 2 for r in rows),
