@@ -112,3 +112,7 @@ def test_a_training_corpus_plays_no_reader_of_the_corpora_it_leaves_out(tmp_path
         voices = [s["voice"] for s in json.loads(t.read_text())["speakers"].values()]
         assert len(set(voices)) == 2 and not {v.removeprefix("librispeech-") for v in voices} & gone
     assert readers_of([tmp_path / "t"]) and not readers_of([tmp_path / "t"]) & gone
+    with pytest.raises(SimulateInputError) as err:  # repeat customers come from the agent pool
+        generate_real_corpus(tmp_path / "x", LIBRI, calls=5, seed=1, leave_out=gone,
+                             repeat_customers=1)  # fmt: skip
+    assert err.value.code == "options_conflict"

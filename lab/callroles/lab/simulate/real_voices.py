@@ -248,6 +248,11 @@ def generate_real_corpus(
             "quick turns and a call centre's sounds are not made together: give one",
             code="options_conflict",
         )
+    if leave_out and repeat_customers:  # the agent pool is left out: repeats would have no pool
+        raise SimulateInputError(
+            "readers left out and customers who call again are not made together: give one",
+            code="options_conflict",
+        )
     agents, customers = read_speakers(root, leave_out)
     repeats = _repeat_plan(agents, calls, repeat_customers, seed)
     agents = [a for a in agents if a not in repeats.values()]
