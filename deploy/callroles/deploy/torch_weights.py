@@ -1,15 +1,19 @@
-"""A legacy ``torch.save`` checkpoint read without torch: only tensors and dicts.
+"""``torch.save`` checkpoints read without torch: only tensors and dicts.
 
-Resemblyzer's voice-encoder weights ship as such a pickle. Its ``find_class`` refuses everything
-but the tensor rebuild function, the storage types and ``OrderedDict`` (tests/security), so a
-weights file cannot run code.
+Resemblyzer's voice-encoder weights ship as a legacy pickle; pyannote's segmentation-3.0 as a zip
+checkpoint. ``find_class`` refuses everything but the tensor rebuild function, the storage types,
+``OrderedDict`` and a few named metadata classes, which become inert placeholders
+(tests/security), so a weights file cannot run code.
 """
 
 from __future__ import annotations
 
 import collections
+import io
 import pickle
 import struct
+import zipfile
+from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
@@ -39,8 +43,27 @@ class _TensorRef:
         return np.lib.stride_tricks.as_strided(base, self.size, strides).copy()
 
 
+class _Inert:
+    """A metadata object of a checkpoint (a version, a task's specification), kept unread."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.args = args
+
+    def __setstate__(self, state: Any) -> None:
+        self.state = state
+
+
+# metadata classes a pyannote checkpoint names beside its tensors; built as _Inert, never imported
+_INERT = {
+    ("torch.torch_version", "TorchVersion"),
+    ("pyannote.audio.core.task", "Specifications"),
+    ("pyannote.audio.core.task", "Problem"),
+    ("pyannote.audio.core.task", "Resolution"),
+}
+
+
 class _Unpickler(pickle.Unpickler):
-    """Reads torch's legacy (non-zip) checkpoint format; only tensors and dicts are allowed."""
+    """Reads torch's checkpoint pickles; only tensors, dicts and inert metadata are allowed."""
 
     def __init__(self, f: IO[bytes], storages: dict[str, _Storage]) -> None:
         super().__init__(f)
@@ -53,6 +76,8 @@ class _Unpickler(pickle.Unpickler):
             return name
         if module == "collections" and name == "OrderedDict":
             return collections.OrderedDict
+        if (module, name) in _INERT:
+            return _Inert
         raise pickle.UnpicklingError(f"refusing {module}.{name} in a weights file")
 
     def persistent_load(self, pid: Any) -> _Storage:
@@ -74,4 +99,18 @@ def read_legacy_torch(f: IO[bytes]) -> dict[str, np.ndarray]:
         (numel,) = struct.unpack("<q", f.read(8))
         st.data = np.frombuffer(f.read(numel * st.dtype.itemsize), dtype=st.dtype)
     state = obj.get("model_state", obj)
+    return {k: v.array() for k, v in state.items() if isinstance(v, _TensorRef)}
+
+
+def read_zip_torch(path: Path) -> dict[str, np.ndarray]:
+    """``state_dict`` of a zip ``torch.save`` file (``ARCHIVE/data.pkl`` and one entry per
+    storage under ``ARCHIVE/data/``) as numpy arrays."""
+    storages: dict[str, _Storage] = {}
+    with zipfile.ZipFile(path) as zf:
+        pkl = next(n for n in zf.namelist() if n.endswith("/data.pkl"))
+        root = pkl[: -len("data.pkl")]
+        obj = _Unpickler(io.BytesIO(zf.read(pkl)), storages).load()
+        for key, st in storages.items():
+            st.data = np.frombuffer(zf.read(f"{root}data/{key}"), dtype=st.dtype)
+    state = obj.get("state_dict", obj)
     return {k: v.array() for k, v in state.items() if isinstance(v, _TensorRef)}
