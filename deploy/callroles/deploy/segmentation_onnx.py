@@ -16,7 +16,6 @@ What the runtime needs to place frames in time travels in the model's metadata
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -168,12 +167,3 @@ def build(state: dict[str, np.ndarray]) -> onnx.ModelProto:
     helper.set_model_props(model, {META_KEY: json.dumps(spec)})
     onnx.checker.check_model(model)
     return model
-
-
-def write(state: dict[str, np.ndarray], target: Path) -> Path:
-    """Build and save the model atomically."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    part = target.with_name(target.name + ".part")
-    onnx.save(build(state), str(part))
-    part.rename(target)
-    return target
