@@ -45,6 +45,7 @@ from callroles.frontend.known import LiveKnownSounds
 from callroles.frontend.speakers import SEPARATION_CHOICES, FrontEndResult, find_speakers
 from callroles.frontend.speech import find_speech
 from callroles.models.activity import ActivityModel
+from callroles.models.campplus import VoiceEmbedding
 from callroles.models.crnn import RoleModel
 from callroles.models.embeddings import VoiceEncoder
 from callroles.models.features import stream_windows
@@ -92,8 +93,8 @@ class Models:
 
     def __init__(self, settings: Settings, *, frame_models: bool = True) -> None:
         """The role model first (a bad model fails before the rest loads). ``frame_models``
-        False leaves out the activity model, silero-vad, the music check and the local-speaker
-        model: speech is then ina's alone (enough to enrol an agent's sample or to build a
+        False leaves out the activity model, silero-vad, the music check, the local-speaker
+        model and CAM++: speech is then ina's alone (enough to enrol an agent's sample or to build a
         training set, faster)."""
         threads = settings.onnx_threads
         self.settings = settings
@@ -106,6 +107,7 @@ class Models:
         self.vad = SileroVad.load(settings, threads) if frame_models else None
         self.music = MusicModel.load(settings.music_model_path) if frame_models else None
         self.local = LocalSpeakerModel.load(settings, threads) if frame_models else None
+        self.voices = VoiceEmbedding.load(settings, threads) if frame_models else None
         self.known = (
             LiveKnownSounds(settings.known_sounds, settings.home / "cache")
             if settings.known_sounds
@@ -194,8 +196,9 @@ def front_end(
     )  # fmt: skip
     hook("segment", speech)
     front = find_speakers(
-        audio, speech, models.encoder, wanted, strategy, anchor, local=models.local
-    )
+        audio, speech, models.encoder, wanted, strategy, anchor,
+        local=models.local, voices=models.voices,
+    )  # fmt: skip
     front.timings = {"decode": decoded_s, **front.timings}
     front.timings["total"] = sum(front.timings.values())
     front.timings = {k: round(v, 4) for k, v in front.timings.items()}

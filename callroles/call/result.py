@@ -74,6 +74,8 @@ def doubts(
         flags.append("talk_exceeds_duration")
     if front.budget.get("speaker_count", {}).get("uncertain"):
         flags.append("speaker_count_uncertain")
+    if front.budget.get("third_voice"):
+        flags.append("third_voice")
     model = [r for r in roles if r.source == "model" and r.label]
     if any(role_of(r.label or "") != r.role for r in model):
         flags.append("roles_by_pair_rule")
@@ -171,6 +173,7 @@ def build_result(
             "overlap_method": str(budget.get("overlap_method", "none")),
             "interruptions": interruptions,
             "turn_count": turn_count,
+            "third_voice": budget.get("third_voice"),
         },
         "separation_strategy": front.strategy,
         "model": dict(model),

@@ -48,7 +48,9 @@ from callroles.frontend.talk import (
     speech_and_overlap,
     talk_tracks,
 )
+from callroles.frontend.third_voice import Embed, find_third_voice
 from callroles.frontend.turns import (
+    TurnEmbeddings,
     align,
     by_turns,
     cut_turns,
@@ -124,15 +126,20 @@ def find_speakers(
     strategy: str = "auto",
     anchor: np.ndarray | None = None,
     local: LocalSpeakerModel | None = None,
+    voices: Embed | None = None,
 ) -> FrontEndResult:
     """The ``speakers`` stage. ``n_speakers`` "auto" counts the voices of a mono call, and
     "two-or-more" takes two unless more are counted (:mod:`callroles.frontend.count`);
     ``strategy`` "gender" or "embedding" forces one for a mono call; ``anchor`` is a voice the
     call is known to hold (the enrolled agent's print); ``local`` relabels a mono call's talk
-    where the activity model's overlap is implausible."""
-    t0, relabel_s = time.perf_counter(), 0.0
+    where the activity model's overlap is implausible; ``voices`` (CAM++) listens for a third
+    voice inside either of two speakers."""
+    t0 = time.perf_counter()
+    own: dict[str, float] = {}  # steps timed on their own, out of "separate"
     relabelled = False  # the relabel step ran: it decided who speaks, and the overlap
-    tracks, strategy, owner, count = _separate(speech, audio, encoder, n_speakers, strategy, anchor)
+    tracks, strategy, owner, count, found = _separate(
+        speech, audio, encoder, n_speakers, strategy, anchor
+    )
     if owner is not None and len(tracks) == 2 and count.n == 2 and speech.frames is not None:
         tracks, owner, count = _resegment(speech, tracks, owner, strategy, count)
     act = speech.activity
@@ -143,7 +150,7 @@ def find_speakers(
         if local is not None and len(talk) > 1 and overlap_ignored(act):
             t1 = time.perf_counter()
             talk = relabel(talk, local(audio.wide.mean(axis=0)))
-            relabel_s = time.perf_counter() - t1
+            own["relabel"] = time.perf_counter() - t1
             relabelled = True
     else:  # stereo, or no frame models: voiced frames of ina's speech
         talk = trim_tracks(tracks, speech.signals, speech.grids, SAMPLES_PER_FRAME)
@@ -152,6 +159,11 @@ def find_speakers(
     if act is not None:  # what the model heard, kept or not
         budget["overlap_heard_s"] = round(heard_overlap_s(act), 3)
     budget["speaker_count"] = count.to_dict()
+    if voices is not None and found is not None and len(talk) == 2:
+        t1 = time.perf_counter()
+        third = find_third_voice(found, talk, audio.wide.mean(axis=0), voices)
+        budget["third_voice"] = None if third is None else third.to_dict()
+        own["third_voice"] = time.perf_counter() - t1
     if speech.music_check_s is not None:  # seconds ina and a frame model took for a voice
         budget["music_check_s"] = speech.music_check_s
     if speech.known:
@@ -159,9 +171,7 @@ def find_speakers(
     streams = [
         _stream(t, v, speech.signals, segmentation) for t, v in zip(tracks, talk, strict=True)
     ]
-    timings = {**speech.timings, "separate": time.perf_counter() - t0 - relabel_s}
-    if relabelled:
-        timings["relabel"] = relabel_s
+    timings = {**speech.timings, "separate": time.perf_counter() - t0 - sum(own.values()), **own}
     return FrontEndResult(segmentation, streams, budget, strategy, audio.facts, timings)
 
 
@@ -172,17 +182,17 @@ def _separate(
     n_speakers: VoiceAsk,
     strategy: str,
     anchor: np.ndarray | None,
-) -> tuple[list[SpeakerTrack], str, np.ndarray | None, SpeakerCount]:
-    """Tracks, the strategy used, (voice-separated calls) the frame owners for talk time, and
-    how many voices the call was split into and why."""
+) -> tuple[list[SpeakerTrack], str, np.ndarray | None, SpeakerCount, TurnEmbeddings | None]:
+    """Tracks, the strategy used, (voice-separated calls) the frame owners for talk time, how
+    many voices the call was split into and why, and (mono calls) the turns' voices."""
     given = SpeakerCount(n_speakers if isinstance(n_speakers, int) else 2, False, None, "given")
     if speech.stereo:
         tracks = separate.by_channel(speech.grids, speech.layout)
-        return tracks, "stereo", None, replace(given, n=len(tracks), method="channels")
+        return tracks, "stereo", None, replace(given, n=len(tracks), method="channels"), None
     grid, act = speech.grids[0], speech.activity
     voiced = np.isin(grid, separate.SPEECH)
     if not voiced.any():
-        return [], "embedding", None, replace(given, n=0, method="no speech")
+        return [], "embedding", None, replace(given, n=0, method="no speech"), None
     wide = audio.wide.mean(axis=0)
     count = given
     if n_speakers == "auto":
@@ -200,17 +210,17 @@ def _separate(
     ):  # fmt: skip
         split = by_turns(grid, found, n, anchor)
         if split is not None and len(split[0]) == 2:  # else every turn is the print's
-            return split[0], "voiceprint", split[1], count
+            return split[0], "voiceprint", split[1], count, found
     if strategy == "gender" or (strategy == "auto" and n == 2 and separate.opposite_genders(grid)):
         tracks = separate.by_gender(grid)  # the role model's streams, as in training
         # talk: clustered turns beat ina's frame genders (docs/decisions.md)
         owners = None if found is None else turn_owners(len(grid), found)
-        return tracks, "gender", None if owners is None else align(owners, tracks), count
+        return tracks, "gender", None if owners is None else align(owners, tracks), count, found
     if found is not None:
         split = by_turns(grid, found, n)
         if split is not None:
-            return split[0], "embedding", split[1], count
-    return separate.by_embedding(grid, wide, encoder, n), "embedding", None, count
+            return split[0], "embedding", split[1], count, found
+    return separate.by_embedding(grid, wide, encoder, n), "embedding", None, count, found
 
 
 def _resegment(

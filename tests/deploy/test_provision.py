@@ -15,8 +15,8 @@ import librosa
 import numpy as np
 
 from callroles.base.settings import get_settings
-from callroles.bench.campplus import VoiceEmbedding
 from callroles.deploy.provision import INA_WEIGHTS, ina_weights_dir
+from callroles.models.campplus import VoiceEmbedding
 from callroles.models.local_speakers import LocalSpeakerModel
 
 FRAME = 0.02  # seconds: inaSpeechSegmenter's own frame step

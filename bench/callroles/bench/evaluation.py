@@ -88,6 +88,7 @@ class FileFigures:
     talk_beyond_reference_s: float = 0.0
     backchannels: int = 0  # listed in the truth file (generated quick-turn calls)
     backchannels_right: int = 0  # at least half of it the right speaker's talk
+    third_voice: bool = False  # the front end heard a third voice inside one speaker
 
 
 def read_reference(audio: Path, references: Path | None = None) -> Reference | None:
@@ -228,6 +229,7 @@ def score_file(audio: Path, ref: Reference, front: Any) -> FileFigures:
         talk_beyond_reference_s=round(sum(hyp_talk.values()) - sum(ref_talk.values()), 2),
         backchannels=len(ref.backchannels),
         backchannels_right=_backchannels_right(ref, hypothesis, mapping),
+        third_voice=bool(front.budget.get("third_voice")),
     )
 
 
@@ -295,6 +297,7 @@ def evaluate_dir(
             "background_by_kind": by_kind,
             "der_collar_0_25": _pooled(rows),
             "calls_talk_beyond_reference": sum(r.talk_beyond_reference_s > 0.5 for r in rows),
+            "third_voice_flagged": sum(r.third_voice for r in rows),
             "talk_beyond_reference_max_s": max(
                 (r.talk_beyond_reference_s for r in rows), default=0.0
             ),
@@ -338,7 +341,8 @@ def format_report(report: dict[str, Any]) -> str:
         f"{t['nonspeech_as_talk_s']} s, of it music/noise/announcements "
         f"{t['background_as_talk_s']} s; DER with a 0.25 s collar {t['der_collar_0_25']}; "
         f"talk beyond the reference's (over 0.5 s) in {t['calls_talk_beyond_reference']} calls, "
-        f"at most {t['talk_beyond_reference_max_s']} s"
+        f"at most {t['talk_beyond_reference_max_s']} s; third voice flagged in "
+        f"{t['third_voice_flagged']} calls"
         + (f"; backchannels right {t['backchannels_right']}" if "backchannels_right" in t else "")
     )
     for kind, v in t.get("background_by_kind", {}).items():

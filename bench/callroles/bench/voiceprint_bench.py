@@ -12,7 +12,7 @@ scores higher than an impostor's. Then the real calls (Callytics, evaluation onl
 own enrolment recording (``CSR01.wav``) as the print, against each speaker of each call in the
 reference's turns (the agent's and the customer's speech, whole and turn by turn). Both
 embeddings run on the same decoded audio in one run: GE2E (the one the voiceprints use) and CAM++
-(``callroles.bench.campplus``), each on whole utterances and on 2 s pieces (a short turn),
+(``callroles.models.campplus``), each on whole utterances and on 2 s pieces (a short turn),
 so the two can be compared. Writes ``bench/results/voiceprint.json``.
 """
 
@@ -31,11 +31,11 @@ import numpy as np
 
 from callroles.agents.voiceprints import span_embedding
 from callroles.base.settings import SHARED_DATA, get_settings
-from callroles.bench.campplus import VoiceEmbedding
 from callroles.bench.evaluation import read_reference
 from callroles.bench.paths import RESULTS_DIR
 from callroles.frontend.decode import decode
 from callroles.lab.simulate.channel import phone_line, write_audio
+from callroles.models.campplus import VoiceEmbedding
 from callroles.models.embeddings import VoiceEncoder
 
 RESULTS = RESULTS_DIR / "voiceprint.json"

