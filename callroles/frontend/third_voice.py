@@ -166,13 +166,16 @@ def _pieces(
         turns = turns[np.linspace(0, len(turns) - 1, most).round().astype(int)]
     per_frame = WIDE_RATE * FRAME_S
     half = spec.piece_s / FRAME_S / 2
-    emb = []
+    kept, emb = [], []
     for i in turns:
         a, b = found.turns[i]
         mid = (a + b) / 2
-        lo, hi = max(a, mid - half), min(b, mid + half)
-        emb.append(embed(wide[int(lo * per_frame) : int(hi * per_frame)]))
-    return np.reshape(emb, (len(turns), -1)), turns, found.frames[turns] * FRAME_S
+        piece = wide[int(max(a, mid - half) * per_frame) : int(min(b, mid + half) * per_frame)]
+        if len(piece) >= spec.min_turn_s * WIDE_RATE / 2:  # a turn past the audio's end: none
+            kept.append(i)
+            emb.append(embed(piece))
+    turns = np.asarray(kept, int)
+    return np.asarray(emb).reshape(len(kept), -1), turns, found.frames[turns] * FRAME_S
 
 
 def _verdict(
@@ -197,10 +200,10 @@ def _verdict(
         return None
     voice = _centre(emb[labels == small], seconds[labels == small])
     rest = _centre(emb[labels != small], seconds[labels != small])
-    if other is not None:  # the smaller half must not be the other speaker's voice
-        their, _, their_s = other()
-        if float(voice @ _centre(their, their_s)) >= spec.same_voice:
-            return None
+    their, _, their_s = other() if other is not None else (emb[:0], turns[:0], seconds[:0])
+    # the smaller half must not be the other speaker's voice
+    if len(their) and float(voice @ _centre(their, their_s)) >= spec.same_voice:
+        return None
     spans = [found.turns[i] for i in turns[labels == small]]
     return ThirdVoice(
         speaker, held[small], spans[0][0] * FRAME_S, spans[-1][1] * FRAME_S, float(voice @ rest)

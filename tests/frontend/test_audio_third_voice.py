@@ -65,6 +65,28 @@ def test_two_readers_or_one_are_not_a_third_voice(
     assert "third_voice" in front.budget and front.budget["third_voice"] is None, front.budget
 
 
+def test_a_reader_alone_whose_split_leaves_a_speaker_no_turn(
+    frontend: Models, tmp_path: Path, sh
+) -> None:
+    """One reader's four utterances (35.5 s): the default splits off a second "speaker" of 1.6 s
+    that owns no turn of a second; the check passes over it, and the call does not fail."""
+    reader = sorted(p for p in (LIBRI / "test-other").iterdir() if p.is_dir())[0]
+    alone = tmp_path / "alone.gsm"
+    sh(
+        "sox",
+        "-D",
+        *map(str, sorted(reader.glob("*.flac"))[:4]),
+        "-r",
+        "8000",
+        "-c",
+        "1",
+        str(alone),
+    )
+    result = run_call(alone, {"call_id": "alone"}, frontend)
+    assert isinstance(result, dict), result
+    assert result["call"]["third_voice"] is None and "third_voice" not in result["flags"]
+
+
 def test_a_stereo_call_is_not_checked(frontend: Models, tmp_path: Path, sh) -> None:
     """Each channel of a stereo call is one side; the check does not run there."""
     left = _readers_taking_turns(tmp_path / "left.wav", ["male"], rounds=4)
