@@ -10,7 +10,9 @@ quick answer can belong to the other speaker, and a split whose two voices sound
 the count uncertain. Last, where the activity model hears two voices in more of the speech than
 conversation holds (its guard: voices unlike its training voices), a mono call's talk is
 relabelled frame by frame by a model trained on real conversation, which hears short turns and
-decides the overlap (:mod:`callroles.frontend.relabel`).
+decides the overlap (:mod:`callroles.frontend.relabel`). Last, each of two speakers is asked
+whether its turns hold a second voice (:mod:`callroles.frontend.third_voice`): a transfer or a
+supervisor the count did not make a speaker of its own is flagged, its talk left where it is.
 
 Two things come out per speaker, and they differ on purpose. The stream the role model scores
 is the speaker's ina speech, bundled (what the CRNN was trained on); their talk time is where
@@ -161,7 +163,7 @@ def find_speakers(
     budget["speaker_count"] = count.to_dict()
     if voices is not None and found is not None and len(talk) == 2:
         t1 = time.perf_counter()
-        third = find_third_voice(found, talk, audio.wide.mean(axis=0), voices)
+        third = find_third_voice(found, talk, audio.wide, voices)
         budget["third_voice"] = None if third is None else third.to_dict()
         own["third_voice"] = time.perf_counter() - t1
     if speech.music_check_s is not None:  # seconds ina and a frame model took for a voice

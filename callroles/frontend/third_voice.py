@@ -42,18 +42,20 @@ Embed = Callable[[np.ndarray], np.ndarray]
 @dataclass(frozen=True)
 class ThirdVoiceSpec:
     min_turn_s: float = 1.0  # shorter turns are not embedded (a turn's voice is noise below it)
-    min_voice_s: float = 3.0  # the smaller half needs this much speech to be a voice
+    #: the smaller half needs this much speech to be a voice (its turns' share of the speaker's
+    #: turns of ``min_turn_s`` or more, as the pieces heard split them)
+    min_voice_s: float = 3.0
     #: how much more alike a half's own turns are than turns across the halves (mean pairwise
     #: cosines) for two voices: GE2E's screen, then CAM++'s verdict. Both were chosen on
-    #: development calls of real readers (quick turns, seed 3601, and pairs of them joined;
-    #: docs/frontend.md), never on the evaluation recordings
+    #: development calls of real readers (quick turns of seed 3601 and pairs of them joined, the
+    #: calls of seed 7, three readers in turn; docs/frontend.md), never on the evaluation recordings
     screen_gap: float = 0.08
     gap: float = 0.16
     #: a half whose voice is this alike the other speaker's is that speaker's, misplaced: CAM++'s
     #: equal-error threshold for whole utterances of real readers (bench/results/voiceprint.json)
     same_voice: float = 0.69
     piece_s: float = 3.0  # the middle of a turn that CAM++ hears
-    most_pieces: int = 16  # per speaker, spread over the call (cost: about 100x real time)
+    most_pieces: int = 16  # per speaker, spread over the call (CAM++ runs at about 100x real time)
     most_turns: int = 1000  # the screen's linkage is quadratic in memory
 
 
@@ -88,16 +90,17 @@ def find_third_voice(
     embed: Embed,
     spec: ThirdVoiceSpec = DEFAULT_THIRD,
 ) -> ThirdVoice | None:
-    """The most distinct second voice inside either of two speakers, or None (one voice each)."""
+    """The most distinct second voice inside either of two speakers, or None (one voice each).
+    ``wide``: the call's (channels, samples) at 16 kHz; only the pieces heard are mixed down."""
     if len(talk) != 2:
         return None
     owned = _owned_turns(found, talk, spec)
-    pieces: dict[tuple[int, int], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}  # once each
+    pieces: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}  # each speaker's, once
 
-    def heard(k: int, most: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        if (k, most) not in pieces:
-            pieces[k, most] = _pieces(found, owned[k], wide, embed, most, spec)
-        return pieces[k, most]
+    def heard(k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if k not in pieces:
+            pieces[k] = _pieces(found, owned[k], wide, embed, spec)
+        return pieces[k]
 
     best: ThirdVoice | None = None
     for k, track in enumerate(talk):
@@ -105,9 +108,8 @@ def find_third_voice(
         screen = _halves(found.turn_emb[owned[k][::step]])
         if screen is None or screen[1] < spec.screen_gap:
             continue  # GE2E hears one voice: most calls stop here
-        other = partial(heard, 1 - k, spec.most_pieces // 2) if len(owned[1 - k]) else None
-        mine = heard(k, spec.most_pieces)
-        voice = _verdict(track.speaker, found, owned[k], mine, other, spec)
+        other = partial(heard, 1 - k) if len(owned[1 - k]) else None
+        voice = _verdict(track.speaker, found, owned[k], heard(k), other, spec)
         if voice is not None and (best is None or voice.similarity < best.similarity):
             best = voice
     return best
@@ -157,25 +159,26 @@ def _pieces(
     turns: np.ndarray,
     wide: np.ndarray,
     embed: Embed,
-    most: int,
     spec: ThirdVoiceSpec,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """CAM++ embeddings of the middle of up to ``most`` turns spread over the call, the turns
-    they stand for and those turns' seconds."""
-    if len(turns) > most:
-        turns = turns[np.linspace(0, len(turns) - 1, most).round().astype(int)]
+    """CAM++ embeddings of the middle of up to ``most_pieces`` turns spread over the call, the
+    turns they stand for and those turns' seconds (none: a (0, 1) array)."""
+    if len(turns) > spec.most_pieces:
+        turns = turns[np.linspace(0, len(turns) - 1, spec.most_pieces).round().astype(int)]
     per_frame = WIDE_RATE * FRAME_S
     half = spec.piece_s / FRAME_S / 2
     kept, emb = [], []
     for i in turns:
         a, b = found.turns[i]
         mid = (a + b) / 2
-        piece = wide[int(max(a, mid - half) * per_frame) : int(min(b, mid + half) * per_frame)]
+        lo, hi = int(max(a, mid - half) * per_frame), int(min(b, mid + half) * per_frame)
+        piece = wide[:, lo:hi].mean(axis=0)
         if len(piece) >= spec.min_turn_s * WIDE_RATE / 2:  # a turn past the audio's end: none
             kept.append(i)
             emb.append(embed(piece))
     turns = np.asarray(kept, int)
-    return np.asarray(emb).reshape(len(kept), -1), turns, found.frames[turns] * FRAME_S
+    out = np.stack(emb) if emb else np.zeros((0, 1), np.float32)
+    return out, turns, found.frames[turns] * FRAME_S
 
 
 def _verdict(

@@ -9,9 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+import soxr
 
 from callroles.base.settings import PROJECT_ROOT
 from callroles.call.pipeline import Models, front_end, run_call
+from callroles.frontend.segmentation import SpeakerTrack
+from callroles.frontend.third_voice import find_third_voice
+from callroles.frontend.turns import TurnEmbeddings
 from callroles.lab.simulate import channel
 from callroles.lab.simulate.real_voices import _load, read_speakers
 
@@ -95,3 +99,29 @@ def test_a_stereo_call_is_not_checked(frontend: Models, tmp_path: Path, sh) -> N
     sh("sox", "-M", str(left), str(right), str(stereo))
     front = front_end(stereo, models=frontend)
     assert front.strategy == "stereo" and "third_voice" not in front.budget
+
+
+def test_turns_past_the_audio_give_no_piece(frontend: Models) -> None:
+    """Two readers' 1.4 s turns inside 12 s of audio, all owned by S1, and S2's turns past the
+    audio's end (a grid longer than the audio): S1's second voice is found, S2 gives no piece
+    and no error. The turns' GE2E embeddings are made for the screen: two directions."""
+    agents, customers = read_speakers(LIBRI)
+    a, b = agents[0], next(r for r in agents + customers if r.gender != agents[0].gender)
+    voices = [soxr.resample(_load(r.files[0])[: 6 * 8000], 8000, 16000) for r in (a, b)]
+    wide = np.concatenate(voices)[None, :].astype(np.float32)
+    turns = [(s, s + 140) for s in (0, 150, 300, 450, 600, 750, 900, 1050, 5000, 5200)]
+    rng = np.random.default_rng(0)
+    centres = rng.standard_normal((2, 256))
+    emb = np.stack([centres[k // 4 if k < 8 else 0] for k in range(10)])
+    emb += 0.1 * rng.standard_normal(emb.shape)
+    emb /= np.linalg.norm(emb, axis=1, keepdims=True)
+    found = TurnEmbeddings(turns, emb, np.arange(10), np.zeros(10, int), emb, np.full(10, 140))
+    n = 5400
+    mine, theirs = np.zeros(n, bool), np.zeros(n, bool)
+    for k, (s, e) in enumerate(turns):
+        (mine if k < 8 else theirs)[s:e] = True
+    talk = [SpeakerTrack("S1", None, 0, mine, "test"), SpeakerTrack("S2", None, 0, theirs, "test")]
+    assert frontend.voices is not None
+    third = find_third_voice(found, talk, wide, frontend.voices)
+    assert third is not None and third.speaker == "S1", third
+    assert 3.0 <= third.seconds <= 8.0 and third.to_s <= 12.0

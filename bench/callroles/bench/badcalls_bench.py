@@ -1,7 +1,8 @@
 """``callroles bench badcalls``: calls a worker meets that are not two people talking, made from
 real sources, and what the result says about each: one LibriSpeech reader alone, Debian's hold
-music alone, one second of a reader, three readers taking turns, and a 60-minute call (the
-longest a worker takes, ``max_duration_s``) strung from the quick-turn conversations.
+music alone, one second of a reader, three readers taking turns, a call transferred to a second
+agent (the customer stays), and a 60-minute call (the longest a worker takes,
+``max_duration_s``) strung from the quick-turn conversations.
 
 Each runs through ``run_call`` in a process of its own, with the models loaded first; the peak
 resident memory of each stage is read from ``VmHWM`` and reset after it (``/proc/self/clear_refs``),
@@ -30,6 +31,8 @@ LIBRI = SHARED_DATA / "speakers" / "librispeech" / "test-other"
 HOLD_MUSIC = Path("/usr/share/asterisk/moh/macroform-cold_day.wav")
 GSM_BYTES_PER_S = 1650  # 50 frames of 33 bytes
 LONG_S = 3590
+#: the transfer call's turns (s), agent first, in each half
+TRANSFER_TURNS_S = (4.0, 3.0, 6.0, 2.0, 3.0, 5.0, 2.5, 4.0, 5.0, 3.0)
 
 # run in a child process: one call, each stage's peak RSS (MB) and the result's essentials
 PROBE = """
@@ -67,10 +70,38 @@ def _sox(*args: str) -> None:
     )  # no dither: the same calls each run
 
 
+def _transfer(readers: list[Path], out: Path) -> Path:
+    """An agent and a customer take turns of 2-6 s for about 40 s, then a second agent takes the
+    call and the same customer goes on for about 40 s more (readers: agent, customer, agent)."""
+    whole = []
+    for k, reader in enumerate(readers):  # each reader's first six utterances, end to end
+        whole.append(out / f"reader{k}.wav")
+        _sox(*map(str, sorted(reader.glob("*.flac"))[:6]), "-r", "8000", "-c", "1", str(whole[-1]))
+    used = [0.0, 0.0, 0.0]
+    parts: list[str] = []
+    for half, agent in ((0, 0), (1, 2)):
+        for n, turn_s in enumerate(TRANSFER_TURNS_S):
+            who = agent if n % 2 == 0 else 1
+            part = out / f"transfer{half}-{n}.wav"
+            _sox(str(whole[who]), str(part), "trim", f"{used[who]:.2f}", f"{turn_s:.2f}", "pad",
+                 "0", "0.4")  # fmt: skip
+            used[who] += turn_s
+            parts.append(str(part))
+    _sox(*parts, str(out / "transfer.gsm"))
+    return out / "transfer.gsm"
+
+
 def make_calls(out: Path) -> dict[str, Path | None]:
     """The bad calls as GSM 6.10 files in ``out``; None for one whose source is absent."""
     calls: dict[str, Path | None] = dict.fromkeys(
-        ("one_speaker", "hold_music_only", "one_second", "three_voices", "sixty_minutes")
+        (
+            "one_speaker",
+            "hold_music_only",
+            "one_second",
+            "three_voices",
+            "transfer",
+            "sixty_minutes",
+        )
     )
     readers = sorted(p for p in LIBRI.iterdir() if p.is_dir()) if LIBRI.is_dir() else []
     if len(readers) >= 3:
@@ -90,6 +121,7 @@ def make_calls(out: Path) -> dict[str, Path | None]:
                 parts.append(str(part))
         _sox(*parts, str(out / "three_voices.gsm"))
         calls["three_voices"] = out / "three_voices.gsm"
+        calls["transfer"] = _transfer(readers[:3], out)
     if HOLD_MUSIC.is_file():
         _sox(str(HOLD_MUSIC), "-r", "8000", "-c", "1", str(out / "hold.gsm"), "trim", "0", "60")
         calls["hold_music_only"] = out / "hold.gsm"

@@ -42,6 +42,14 @@ class SpeakerResult(TypedDict):
     segments: list[list[float]]
 
 
+class ThirdVoice(TypedDict):
+    speaker: str
+    seconds: float
+    from_s: float
+    to_s: float
+    similarity: float
+
+
 class CallFigures(TypedDict):
     agent_talk_time_s: float
     customer_talk_time_s: float
@@ -52,6 +60,7 @@ class CallFigures(TypedDict):
     overlap_s: float
     interruptions: int
     turn_count: int
+    third_voice: NotRequired[ThirdVoice | None]
 
 
 class ModelInfo(TypedDict):

@@ -19,6 +19,7 @@ FLAGS = {
     "overlap_ignored": "the activity model heard implausibly much overlap; it was ignored",
     "talk_exceeds_duration": "the summed talk is longer than the call",
     "speaker_count_uncertain": "one voice more or fewer may be right",
+    "third_voice": "one speaker's talk holds a second voice (a transfer, a supervisor)",
     "roles_by_pair_rule": "the model gave both speakers the same role; the two-party rule chose",
     "model_disagrees_with_voiceprint": "the agent's voiceprint names another speaker",
     "model_disagrees_with_channel": "the stereo layout names another agent than the model",
