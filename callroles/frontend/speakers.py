@@ -7,7 +7,7 @@ cuts the call into turns, each turn is embedded (GE2E) and the turns are cluster
 split one voice in two is dealt around the print instead (strategy ``voiceprint``). Two voices
 split by turns are then resegmented frame by frame (:mod:`callroles.frontend.resegment`), so a
 quick answer can belong to the other speaker, and a split whose two voices sound like one makes
-the count uncertain. Last, where the activity model hears two voices in more of the speech than
+the count uncertain. Then, where the activity model hears two voices in more of the speech than
 conversation holds (its guard: voices unlike its training voices), a mono call's talk is
 relabelled frame by frame by a model trained on real conversation, which hears short turns and
 decides the overlap (:mod:`callroles.frontend.relabel`). Last, each of two speakers is asked
